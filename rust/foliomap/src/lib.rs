@@ -2,3 +2,5 @@
 #![no_std]
 
 pub mod ffi;
+pub mod kernel;
+pub mod types;
