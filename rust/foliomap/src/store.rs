@@ -118,6 +118,24 @@ impl<'a> FolioMut<'a> {
         self.pages.get_mut(k as usize)
     }
 
+    /// Copies the accounting state (header fields and pages) of `src`, which must have
+    /// this folio's mode and order; storage pointer and options stay this folio's.
+    pub fn copy_from(&mut self, src: &FolioMut<'_>) -> Result<(), Status> {
+        if src.folio.mode != self.folio.mode || src.folio.order != self.folio.order {
+            return Err(Status::BadArgument);
+        }
+        *self.folio = Folio {
+            pages: self.folio.pages,
+            pages_len: self.folio.pages_len,
+            options: self.folio.options,
+            ..*src.folio
+        };
+        for (dst, src) in self.pages.iter_mut().zip(src.pages.iter()) {
+            *dst = *src;
+        }
+        Ok(())
+    }
+
     fn page(&self, k: u32) -> Page {
         self.pages.get(k as usize).copied().unwrap_or(Page::INIT)
     }
