@@ -9,7 +9,7 @@ pub const MM_ID_MIN: u32 = 1;
 /// `MM_ID_BITS` on 64-bit: `8 * sizeof(unsigned int) - 1` (spec §1.3).
 pub const MM_ID_BITS: u32 = 31;
 /// `MM_ID_MASK` = `MM_ID_MAX` = `0x7fff_ffff` (spec §1.3).
-pub const MM_ID_MASK: u32 = (1 << MM_ID_BITS) - 1;
+pub const MM_ID_MASK: u32 = 0x7fff_ffff;
 /// Largest valid mm id.
 pub const MM_ID_MAX: u32 = MM_ID_MASK;
 
@@ -42,3 +42,5 @@ pub const GUP_PIN_COUNTING_BIAS: i32 = 1024;
 pub const EBUSY: i32 = -16;
 /// `-EAGAIN` as the kernel returns it.
 pub const EAGAIN: i32 = -11;
+
+const _: () = assert!(MM_ID_MASK == (1 << MM_ID_BITS) - 1);
