@@ -860,3 +860,71 @@ pub unsafe extern "C" fn fm_mm_ids_free(ids: *mut MmIds, id: u32) -> Status {
     // SAFETY: per the contract.
     status(unsafe { mm_ids(ids) }.and_then(|mut a| a.free(id)))
 }
+
+/// Compares the `fields` (`FM_FIELD_*`) of two folio states of the same mode and order,
+/// per-page fields over pages `[first, first + nr)` (clipped to the folio). Neither
+/// folio may be concurrent or used concurrently.
+///
+/// # Safety
+/// Both folios must follow the pointer contract; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn fm_folio_compare(
+    a: *const Folio,
+    b: *const Folio,
+    first: u32,
+    nr: u32,
+    fields: u32,
+    out: *mut crate::diff::FolioDiff,
+) -> Status {
+    if !out.is_null() && !out.is_aligned() {
+        return Status::NullPointer;
+    }
+    status((|| {
+        if fields & !crate::diff::FIELDS_ALL != 0 {
+            return Err(Status::BadArgument);
+        }
+        if ptr::eq(a, b) {
+            // SAFETY: one folio; validate it, then it equals itself.
+            unsafe { store(a as *mut Folio) }?;
+            // SAFETY: NULL or writable per the contract; alignment checked above.
+            return unsafe {
+                put(
+                    out,
+                    crate::diff::FolioDiff {
+                        fields: 0,
+                        first_page: u32::MAX,
+                    },
+                )
+            };
+        }
+        // SAFETY: per the contract; both are only read. `store` needs `*mut` but the
+        // plain store is used read-only here.
+        let (a, b) = unsafe { (store(a as *mut Folio)?, store(b as *mut Folio)?) };
+        let (Store::Plain(a), Store::Plain(b)) = (a, b) else {
+            return Err(Status::BadArgument);
+        };
+        if a.folio().mode != b.folio().mode || a.folio().order != b.folio().order {
+            return Err(Status::BadArgument);
+        }
+        let diff = crate::diff::compare(
+            a.folio(),
+            a.pages(),
+            b.folio(),
+            b.pages(),
+            first,
+            nr,
+            fields,
+        );
+        // SAFETY: NULL or writable per the contract; alignment checked above.
+        unsafe { put(out, diff) }
+    })())
+}
+
+/// The name of the lowest `FM_FIELD_*` bit in `field` ("refcount", "mm_id[0]", ...), or
+/// "unknown".
+#[no_mangle]
+pub extern "C" fn fm_field_name(field: u32) -> *const c_char {
+    crate::diff::field_name(field)
+        .unwrap_or(c"unknown")
+        .as_ptr()
+}

@@ -15,6 +15,7 @@
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod diff;
 pub mod ffi;
 pub mod kernel;
 pub mod mmid;

@@ -395,3 +395,68 @@ fn concurrent_folio_stays_consistent() {
         );
     }
 }
+
+#[test]
+fn compare_reports_the_fields_an_operation_changed() {
+    use foliomap::diff::*;
+    for mode in [Mode::Pmc, Mode::Nopmc] {
+        let mut a = forked_mthp(mode);
+        let mut b = Owned::new(mode, 4, 0);
+        let mut diff = FolioDiff::default();
+        unsafe {
+            assert_eq!(fm_folio_copy(b.f(), a.f()), Status::Ok);
+            assert_eq!(
+                fm_folio_compare(a.f(), b.f(), 0, 16, FIELDS_ALL, &mut diff),
+                Status::Ok
+            );
+            assert_eq!(
+                diff,
+                FolioDiff {
+                    fields: 0,
+                    first_page: u32::MAX
+                },
+                "{mode:?}"
+            );
+            // C unmaps pages 8..15: its slot count, LM, refcount and [PMC] those pages.
+            assert_eq!(
+                fm_folio_zap_ptes(b.f(), 8, 8, 2, ptr::null_mut()),
+                Status::Ok
+            );
+            assert_eq!(
+                fm_folio_compare(a.f(), b.f(), 0, 16, FIELDS_ALL, &mut diff),
+                Status::Ok
+            );
+            let mut want = FIELD_REFCOUNT | FIELD_LARGE_MAPCOUNT | FIELD_MM_ID_MAPCOUNT1;
+            if mode == Mode::Pmc {
+                want |= FIELD_PAGE_MAPCOUNT;
+            }
+            assert_eq!(diff.fields, want, "{mode:?}");
+            assert_eq!(
+                diff.first_page,
+                if mode == Mode::Pmc { 8 } else { u32::MAX }
+            );
+            // A narrower selection and range.
+            assert_eq!(
+                fm_folio_compare(a.f(), b.f(), 0, 8, FIELD_PAGE_MAPCOUNT, &mut diff),
+                Status::Ok
+            );
+            assert_eq!(diff.fields, 0);
+            assert_eq!(
+                fm_folio_compare(a.f(), a.f(), 0, 16, FIELDS_ALL, &mut diff),
+                Status::Ok
+            );
+            assert_eq!(diff.fields, 0);
+            assert_eq!(
+                fm_folio_compare(a.f(), b.f(), 0, 16, 1 << 30, &mut diff),
+                Status::BadArgument
+            );
+            let mut other_order = Owned::new(mode, 2, 0);
+            assert_eq!(
+                fm_folio_compare(a.f(), other_order.f(), 0, 4, FIELDS_ALL, &mut diff),
+                Status::BadArgument
+            );
+            let name = core::ffi::CStr::from_ptr(fm_field_name(FIELD_MM_ID_MAPCOUNT1));
+            assert_eq!(name.to_str().unwrap(), "mm_id_mapcount[1]");
+        }
+    }
+}
