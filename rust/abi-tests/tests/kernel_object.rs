@@ -4,8 +4,8 @@
 //!   (RETHUNK + IBT + RETPOLINE), builds and passes the checker (with --kconfig, the
 //!   checker also proves the mitigations reached every function).
 //! - The checker is able to fail: objects with SSE use, an unknown call, a GOT
-//!   relocation, a Rust panic path, and the generic object checked against the thunk
-//!   .config are all refused, each for the right reason.
+//!   relocation, unwind tables, a Rust panic path, and the generic object checked
+//!   against the thunk .config are all refused, each for the right reason.
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -115,6 +115,7 @@ fn cc_fixture(name: &str, extra: &[&str]) -> PathBuf {
             "-fno-pic",
             "-mcmodel=kernel",
             "-mno-red-zone",
+            "-fno-asynchronous-unwind-tables",
         ])
         .args(extra)
         .arg(&src)
@@ -152,6 +153,27 @@ fn checker_accepts_a_good_c_object() {
         &cc_fixture("good.c", &["-mno-sse", "-mno-mmx", "-mno-sse2"]),
         None,
     );
+}
+
+#[test]
+fn checker_refuses_unwind_tables() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bad-objects/good.c");
+    let obj = scratch("fixtures").join("eh_frame.o");
+    let out = run(Command::new("cc")
+        .args([
+            "-O2",
+            "-c",
+            "-fno-pic",
+            "-mcmodel=kernel",
+            "-mno-red-zone",
+            "-mno-sse",
+        ])
+        .arg("-fasynchronous-unwind-tables")
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj));
+    assert!(out.status.success(), "cc good.c:\n{}", text(&out));
+    assert_refused(&obj, None, "unwind tables present");
 }
 
 #[test]
@@ -221,4 +243,62 @@ fn scripts_reject_bad_usage() {
         "{}",
         text(&out)
     );
+}
+
+/// scripts/lib/relax-gotpcrel.py (run by build-kernel-object): the checker refuses GOT
+/// references; after the rewrite the relocations are allowed and, linked into a program,
+/// the rewritten call, tail jmp and mov still do what they did.
+#[test]
+fn got_relaxation_rewrites_call_jmp_and_mov_correctly() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bad-objects");
+    let work = scratch("relax");
+    let obj = work.join("got_forms.o");
+    let out = run(Command::new("cc")
+        .args([
+            "-O2",
+            "-c",
+            "-fpic",
+            "-fno-plt",
+            "-fno-builtin",
+            "-mno-red-zone",
+        ])
+        .arg("-fno-asynchronous-unwind-tables")
+        .arg(dir.join("got_forms.c"))
+        .arg("-o")
+        .arg(&obj));
+    assert!(out.status.success(), "cc got_forms.c:\n{}", text(&out));
+    assert_refused(&obj, None, "GOTPCRELX");
+
+    let out = run(Command::new("python3")
+        .arg(repo_root().join("scripts/lib/relax-gotpcrel.py"))
+        .arg(&obj));
+    assert!(out.status.success(), "relax-gotpcrel.py:\n{}", text(&out));
+    let log = text(&out);
+    for form in [
+        "call through the GOT to memcpy",
+        "jmp through the GOT to memcpy",
+        "mov through the GOT to fm_global",
+    ] {
+        assert!(log.contains(form), "no \"{form}\" rewrite:\n{log}");
+    }
+    // Only allowed relocation types remain (fm_global is not on the symbol allow-list).
+    let checked = check(&obj, None);
+    let t = text(&checked);
+    assert!(!t.contains("relocation types outside"), "{t}");
+
+    let exe = work.join("got_forms");
+    let out = run(Command::new("cc")
+        .args(["-no-pie", "-fno-builtin"])
+        .arg(dir.join("got_forms_main.c"))
+        .arg(&obj)
+        .arg("-o")
+        .arg(&exe));
+    assert!(out.status.success(), "linking got_forms:\n{}", text(&out));
+    let out = run(&mut Command::new(&exe));
+    assert!(
+        out.status.success(),
+        "relaxed code misbehaves:\n{}",
+        text(&out)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
 }
