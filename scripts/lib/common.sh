@@ -17,6 +17,11 @@ KERNEL_FLAVOURS=(pmc nopmc)
 KERNEL_RECIPE_VERSION=1
 
 log() { printf '[%s] %s\n' "${FOLIOMAP_SCRIPT:-$(basename "$0")}" "$*" >&2; }
+# For routine news ("cached, nothing to do"): printed only by the script the user ran,
+# not again by every script it calls.
+FOLIOMAP_CALLED_BY_SCRIPT=${FOLIOMAP_IN_SCRIPT:-}
+export FOLIOMAP_IN_SCRIPT=1
+note() { [[ -n $FOLIOMAP_CALLED_BY_SCRIPT ]] || log "$@"; }
 die() { printf '[%s] error: %s\n' "${FOLIOMAP_SCRIPT:-$(basename "$0")}" "$*" >&2; exit 1; }
 
 # Seconds since the epoch with one decimal, for "took N s" messages.
