@@ -51,6 +51,38 @@ static OPS_RUN: AtomicU64 = AtomicU64::new(0);
 static CALLS_RUN: AtomicU64 = AtomicU64::new(0);
 static CASES_RUN: AtomicU64 = AtomicU64::new(0);
 
+/// Coverage counters of interesting situations, printed with the totals.
+const COVERAGE: [&str; 12] = [
+    "fork page copies (pinned)",
+    "fork_pmd splits (pinned)",
+    "migration -EBUSY aborts",
+    "moves to a fresh folio",
+    "moves refused (-EAGAIN)",
+    "freeze-split restores",
+    "REUSE by the large-folio rule",
+    "COPY of a large folio",
+    "PMD fallbacks",
+    "states with an untracked mm",
+    "states with a sticky false S",
+    "folios freed",
+];
+static COVER: [AtomicU64; 12] = [const { AtomicU64::new(0) }; 12];
+
+thread_local! {
+    /// Only the main property test counts (the mutant runs share the statics).
+    static COUNTING: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
+fn counting() -> bool {
+    COUNTING.with(|c| c.get())
+}
+
+fn cover(i: usize) {
+    if counting() {
+        COVER[i].fetch_add(1, Relaxed);
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The model under test: one folio in both layers.
 
@@ -132,7 +164,9 @@ macro_rules! both {
             return Err(format!("core and sync outputs differ: {r1:?} vs {r2:?}"));
         }
         $m.agree()?;
-        CALLS_RUN.fetch_add(1, Relaxed);
+        if counting() {
+            CALLS_RUN.fetch_add(1, Relaxed);
+        }
         r1
     }};
 }
@@ -514,6 +548,10 @@ enum Op {
     ZapPmd {
         mm: usize,
     },
+    /// exit / munmap of everything: every run zapped in whole batches, and the PMD.
+    Exit {
+        mm: usize,
+    },
     ForkPtes {
         parent: usize,
         child: usize,
@@ -547,7 +585,7 @@ enum Op {
     Unpin,
 }
 
-const KINDS: u32 = 12;
+const KINDS: u32 = 13;
 
 /// A tiny deterministic generator for the choices inside one operation.
 struct Lcg(u64);
@@ -708,12 +746,22 @@ impl Reference {
             9 => Some(Op::SplitPmd {
                 mm: pick(&with_pmd, raw[1])?,
             }),
+            12 => Some(Op::Exit {
+                mm: pick(
+                    &all.iter()
+                        .copied()
+                        .filter(|&m| self.count(m) > 0)
+                        .collect::<Vec<_>>(),
+                    raw[1],
+                )?,
+            }),
             10 => Some(Op::Migrate {
                 freeze: self.order == 9 && !with_pmd.is_empty() && raw[1] & 3 == 0,
                 fresh: raw[2] & 1 == 1,
                 seed: raw[3],
             }),
             _ => {
+                // 11: pin / unpin.
                 if raw[1] & 1 == 1 && self.pins > 0 {
                     return Some(Op::Unpin);
                 }
@@ -770,6 +818,17 @@ impl World {
 
     fn check(&mut self) -> Res {
         self.r.settle();
+        if self.r.life == Life::Freed {
+            cover(11);
+        }
+        let l = LargeMapcount::of(&self.m.folio);
+        let mappers = self.r.mappers();
+        if l.ids[0] != MM_ID_DUMMY && l.ids[1] != MM_ID_DUMMY && mappers > 2 {
+            cover(9);
+        }
+        if l.shared && mappers == 1 && self.r.entries() >= 2 {
+            cover(10);
+        }
         let mut f = self.m.folio;
         if let Some(sh) = &mut self.shadow {
             sh.sync(self.r.counts());
@@ -790,7 +849,9 @@ impl World {
     }
 
     fn apply(&mut self, op: &Op) -> Res {
-        OPS_RUN.fetch_add(1, Relaxed);
+        if counting() {
+            OPS_RUN.fetch_add(1, Relaxed);
+        }
         let n = self.r.n;
         match *op {
             Op::Fault { mm } => {
@@ -850,6 +911,23 @@ impl World {
                 }
                 self.check()
             }
+            Op::Exit { mm } => {
+                let id = MMS[mm];
+                for (first, nr) in self.r.runs(mm, true) {
+                    let (f, c) = (first as u32, nr as u32);
+                    both!(self.m, |s| ops::zap_ptes(s, f, c, id)).map_err(|e| refused("zap", e))?;
+                    for k in first..first + nr {
+                        self.r.set_pte(mm, k, false);
+                    }
+                    self.check()?;
+                }
+                if self.r.pmd[mm] {
+                    both!(self.m, |s| ops::zap_pmd(s, id)).map_err(|e| refused("zap_pmd", e))?;
+                    self.r.pmd[mm] = false;
+                    self.check()?;
+                }
+                Ok(())
+            }
             Op::ZapPmd { mm } => {
                 let id = MMS[mm];
                 both!(self.m, |s| ops::zap_pmd(s, id)).map_err(|e| refused("zap_pmd", e))?;
@@ -878,7 +956,9 @@ impl World {
                                 out.page_copied(k as u32)
                             ));
                         }
-                        if !copy {
+                        if copy {
+                            cover(0);
+                        } else {
                             self.r.set_pte(child, k, true);
                             self.r.pae[k] = false;
                         }
@@ -900,6 +980,7 @@ impl World {
                     return Err(format!("fork_pmd: expected split {split}, got {out:?}"));
                 }
                 if split {
+                    cover(1);
                     // Parent's PMD split (all pages exclusive), every page copied.
                     self.split_reference(parent);
                     if out.pages_copied != PMD_NR {
@@ -931,6 +1012,7 @@ impl World {
                     self.r.pae[0] = true;
                     return self.check();
                 }
+                cover(8);
                 self.split_reference(mm);
                 self.check()?;
                 // VM_FAULT_FALLBACK: the fault is retried at PTE level (spec §7.6).
@@ -999,6 +1081,9 @@ impl World {
             return Err(format!(
                 "wp_fault_pte page {k}: expected {expected:?}, got {out:?}"
             ));
+        }
+        if self.r.large() && !self.r.pae[k] {
+            cover(if expected == CowDecision::Reuse { 6 } else { 7 });
         }
         if expected == CowDecision::Reuse {
             // The PAE fast path reuses an exclusive page whatever else maps the folio;
@@ -1072,6 +1157,7 @@ impl World {
                             return Err(format!("migrate_unmap_pmd: expected -EBUSY: {out:?}"));
                         }
                         aborted = true;
+                        cover(2);
                         break 'walk;
                     }
                     if out.ret != 0 || out.entry != entry as u32 {
@@ -1101,6 +1187,7 @@ impl World {
                         return Err(format!("migrate_unmap_pte {k}: expected -EBUSY: {out:?}"));
                     }
                     aborted = true;
+                    cover(2);
                     break 'walk;
                 }
                 if out.ret != 0 || out.entry != entry as u32 {
@@ -1123,7 +1210,9 @@ impl World {
             }
             self.m.agree()?;
             dst.agree()?;
-            CALLS_RUN.fetch_add(1, Relaxed);
+            if counting() {
+                CALLS_RUN.fetch_add(1, Relaxed);
+            }
             let ret = r1.map_err(|e| refused("migrate_move", e))?;
             // The reference freeze needs refcount == expected + 1 (spec §6.6).
             let want = if self.r.expected_ref() == 1 {
@@ -1135,6 +1224,7 @@ impl World {
                 return Err(format!("migrate_move: {ret} expected {want}"));
             }
             self.check()?;
+            cover(if ret == 0 { 3 } else { 4 });
             if ret == 0 {
                 // The source loses its isolation reference and is freed.
                 both!(self.m, |s| ops::put_refs(s, 1)).map_err(|e| refused("put src", e))?;
@@ -1185,6 +1275,9 @@ impl World {
             }
             restored += 1;
             self.check_sub(restored)?;
+        }
+        if freeze {
+            cover(5);
         }
         self.put_isolation()
     }
@@ -1273,6 +1366,7 @@ fn model_matches_reference() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(DEFAULT_CASES);
     let t = Instant::now();
+    COUNTING.with(|c| c.set(true));
     let mut runner = runner(cases, false);
     let result = runner.run(&strategy(), |(pmc, order, steps)| {
         CASES_RUN.fetch_add(1, Relaxed);
@@ -1286,6 +1380,9 @@ fn model_matches_reference() {
         CALLS_RUN.load(Relaxed),
         t.elapsed()
     );
+    for (name, c) in COVERAGE.iter().zip(&COVER) {
+        eprintln!("  {name}: {}", c.load(Relaxed));
+    }
     if let Err(e) = result {
         panic!("{e}");
     }
