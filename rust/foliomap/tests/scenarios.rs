@@ -39,13 +39,20 @@ fn fault(mm: &'static str) -> Step {
 fn fork(parent: &'static str, child: &'static str) -> Step {
     Step::Fork { parent, child }
 }
-/// munmap / MADV_DONTNEED of pages `first..=last`.
+/// munmap / MADV_DONTNEED of pages `first..=last` (inclusive, as the spec writes
+/// ranges): both zap the range (spec §6.2).
 fn zap(mm: &'static str, first: u32, last: u32) -> Step {
     Step::Zap {
         mm,
         first,
         nr: last - first + 1,
     }
+}
+fn dontneed(mm: &'static str, first: u32, last: u32) -> Step {
+    zap(mm, first, last)
+}
+fn munmap(mm: &'static str, first: u32, last: u32) -> Step {
+    zap(mm, first, last)
 }
 fn exit(mm: &'static str) -> Step {
     Step::Exit { mm }
@@ -193,7 +200,7 @@ fn s21_2() -> Vec<Row> {
                  [PMC] pmc[*]=0 nrpm=512 [BOTH] Δthp=-512 Δanon=0",
             ),
             r(
-                zap(P, 256, 511),
+                dontneed(P, 256, 511),
                 "ref=256 lmc=255 mmc=[255,-1] dq=1 pae={0..511} \
                  [PMC] pmc[256..511]=-1 nrpm=256 Δanon=-256 pmap=1 \
                  [NOPMC] pmap=1 Δanon=0",
@@ -297,7 +304,7 @@ pub fn scenarios() -> Vec<Scenario> {
             s02(),
             vec![
                 r(
-                    zap(P, 0, 15),
+                    munmap(P, 0, 15),
                     "ref=16 lmc=15 ids=[0,C] mmc=[-1,15] S=0 [PMC] pmc[*]=0",
                 ),
                 r(write(C, 2, Reuse), "pae={2}"),
@@ -310,12 +317,12 @@ pub fn scenarios() -> Vec<Scenario> {
         s02(),
         vec![
             r(
-                zap(C, 8, 15),
+                dontneed(C, 8, 15),
                 "ref=24 lmc=23 mmc=[15,7] S=1 pmap=0 \
                  [PMC] pmc[0..7]=1 pmc[8..15]=0 nrpm=16",
             ),
             r(
-                zap(P, 0, 7),
+                dontneed(P, 0, 7),
                 "ref=16 lmc=15 ids=[P,C] mmc=[7,7] S=1 pmap=0 [PMC] pmc[*]=0 nrpm=16",
             ),
             r(
@@ -362,6 +369,19 @@ pub fn scenarios() -> Vec<Scenario> {
     ));
     rows.push(r(write(P, 9, Reuse), "pae={9}"));
     v.push(sc("S07", 4, rows));
+    // S07, "(a parent write at this point would COPY)": after C's 15th copy.
+    let mut rows = s02();
+    for k in 0..15 {
+        rows.push(r(write(C, k, Copy), ""));
+    }
+    rows.push(r(
+        write(P, 9, Copy),
+        // Derived (the spec states only COPY): C already copied page 9, so in [PMC]
+        // P's removal unmaps it (−1, +1 for the copy) and marks PM; [NOPMC] LM=16.
+        "ref=16 lmc=15 ids=[P,C] mmc=[14,0] S=1 pae={} \
+         [PMC] pmc[9]=-1 nrpm=15 Δanon=0 pmap=1 [NOPMC] Δanon=+1 pmap=0",
+    ));
+    v.push(sc("S07b", 4, rows));
 
     // S08 — exclusive but LM == 1 → COPY.
     v.push(sc(
@@ -371,7 +391,7 @@ pub fn scenarios() -> Vec<Scenario> {
             s04_1(),
             vec![
                 r(
-                    zap(P, 1, 15),
+                    dontneed(P, 1, 15),
                     "ref=1 lmc=0 mmc=[0,-1] S=0 \
                      [PMC] pmc[1..15]=-1 nrpm=1 Δanon=-15 pmap=1 dq=1 \
                      [NOPMC] pmap=1 dq=1 Δanon=0",
@@ -393,12 +413,12 @@ pub fn scenarios() -> Vec<Scenario> {
             s02(),
             vec![
                 r(
-                    zap(P, 0, 3),
+                    dontneed(P, 0, 3),
                     "ref=28 lmc=27 mmc=[11,15] S=1 pmap=0 \
                      [PMC] pmc[0..3]=0 pmc[4..15]=1 nrpm=16",
                 ),
                 r(
-                    zap(C, 0, 3),
+                    dontneed(C, 0, 3),
                     "ref=24 lmc=23 mmc=[11,11] S=1 \
                      [PMC] pmc[0..3]=-1 nrpm=12 Δanon=-4 pmap=1 dq=1 \
                      [NOPMC] pmap=0 dq=0 Δanon=0",
@@ -483,6 +503,20 @@ pub fn scenarios() -> Vec<Scenario> {
             ],
         ),
     ));
+
+    // S13, "(Pinning all 16 pages gives ref=32 pincount=16; the fork outcome below is
+    // the same.)"
+    let mut rows = s01();
+    for k in 0..16 {
+        rows.push(r(pin(P, k), ""));
+    }
+    rows.last_mut().expect("pin rows").expect = "ref=32 pincount=16".into();
+    rows.push(r(
+        fork(P, C),
+        "ref=32 lmc=15 ids=[P,0] mmc=[15,-1] S=0 pae={0..15} pincount=16 \
+         [PMC] pmc[*]=0 nrpm=16 [BOTH] Δanon=+16 P.pte[*]=rw C.pte[*]=copy",
+    ));
+    v.push(sc("S13b", 4, rows));
 
     // S14 — pinned PAE page + already-shared pages at fork.
     v.push(sc(
@@ -581,13 +615,29 @@ pub fn scenarios() -> Vec<Scenario> {
     };
     v.push(sc("S20", 9, cat(s17(), s20_tail(exit(C)))));
     // "(Same if the child did MADV_DONTNEED on the full 2 MiB instead of exiting.)"
-    v.push(sc("S20b", 9, cat(s17(), s20_tail(zap(C, 0, 511)))));
+    v.push(sc("S20b", 9, cat(s17(), s20_tail(dontneed(C, 0, 511)))));
 
     // S21 — partial MADV_DONTNEED in a single process.
     v.push(sc(
         "S21",
         9,
         cat(s21_2(), vec![r(write(P, 10, NoFault), "ref=256")]),
+    ));
+
+    // S21 as the one MADV_DONTNEED call it is: the zap of a partially covered PMD splits
+    // it first (zap_pmd_range), then zaps the PTEs.
+    v.push(sc(
+        "S21c",
+        9,
+        cat(
+            s16(),
+            vec![r(
+                dontneed(P, 256, 511),
+                "ref=256 emc=-1 lmc=255 ids=[P,0] mmc=[255,-1] S=0 pae={0..511} dq=1 \
+                 [PMC] pmc[0..255]=0 pmc[256..511]=-1 nrpm=256 Δanon=-256 pmap=1 \
+                 [NOPMC] pmap=1 Δanon=0 [BOTH] Δthp=-512 P.pte[0..255]=rw P.pte[256..511]=none",
+            )],
+        ),
     ));
 
     // S22 — split the partially mapped folio.
@@ -628,11 +678,11 @@ pub fn scenarios() -> Vec<Scenario> {
             s24_2(),
             vec![
                 r(
-                    zap(C, 256, 511),
+                    dontneed(C, 256, 511),
                     "ref=768 lmc=767 mmc=[511,255] [PMC] pmc[256..511]=0",
                 ),
                 r(
-                    zap(P, 0, 255),
+                    dontneed(P, 0, 255),
                     "ref=512 lmc=511 mmc=[255,255] S=1 pmap=0 [PMC] pmc[*]=0 nrpm=512",
                 ),
                 r(
@@ -737,7 +787,7 @@ pub fn scenarios() -> Vec<Scenario> {
         4,
         cat(
             s04_1(),
-            vec![r(zap(P, 0, 15), "lmc=-1 ref=0 pmap=0 dq=0 Δanon=-16")],
+            vec![r(munmap(P, 0, 15), "lmc=-1 ref=0 pmap=0 dq=0 Δanon=-16")],
         ),
     ));
     v.push(sc(
@@ -747,12 +797,12 @@ pub fn scenarios() -> Vec<Scenario> {
             s04_1(),
             vec![
                 r(
-                    zap(P, 15, 15),
+                    munmap(P, 15, 15),
                     "lmc=14 mmc=[14,-1] \
                      [PMC] pmc[15]=-1 nrpm=15 Δanon=-1 pmap=1 dq=1 \
                      [NOPMC] pmap=1 dq=1",
                 ),
-                r(zap(P, 0, 14), "lmc=-1 ref=0 pmap=0 dq=0"),
+                r(munmap(P, 0, 14), "lmc=-1 ref=0 pmap=0 dq=0"),
             ],
         ),
     ));
@@ -765,7 +815,7 @@ pub fn scenarios() -> Vec<Scenario> {
             s24_2(),
             vec![
                 r(
-                    zap(P, 256, 511),
+                    munmap(P, 256, 511),
                     "ref=768 lmc=767 mmc=[255,511] pmap=0 [PMC] pmc[256..511]=0",
                 ),
                 r(
