@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * csim: a userspace simulator of Linux 7.3 anonymous large-folio mappings on top of
+ * libfoliomap (include/foliomap.h only). Processes, VMAs, page tables (PTE and PMD)
+ * and folios are modelled here; every rmap / fork / CoW / split / migration call the
+ * kernel would make is made on the library, with the kernel's batch sizes.
+ *
+ * The spec referred to as "spec §N" is shared/spec/linux-7.3-folio-accounting.md.
+ */
+#ifndef CSIM_H
+#define CSIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "foliomap.h"
+
+#define CSIM_PAGE_SIZE 4096ull
+#define CSIM_PTRS_PER_PT 512u			       /* PTEs per page table */
+#define CSIM_PMD_SIZE (CSIM_PAGE_SIZE * CSIM_PTRS_PER_PT) /* 2 MiB */
+#define CSIM_VA_PMDS 8192u			       /* simulated address space: 16 GiB */
+#define CSIM_MAX_PROCS 64			       /* live processes at a time */
+#define CSIM_NAME_LEN 24
+#define CSIM_MAX_REGIONS 64			       /* named regions per process */
+#define CSIM_MIGRATE_PASSES 10			       /* NR_MAX_MIGRATE_PAGES_RETRY */
+
+/* What one page access (or the fault GUP takes for a pin) did; printed in transcripts. */
+enum access_outcome {
+	ACC_NOFAULT, /* present and sufficient: no fault */
+	ACC_NEW,     /* not present: a new folio was allocated (first write) */
+	ACC_ZERO,    /* not present, read: the shared zeropage was mapped */
+	ACC_REUSE,   /* write fault on a read-only mapping, same page made writable */
+	ACC_COPY,    /* write fault copied the page into a new order-0 folio */
+	ACC_NR
+};
+
+/* A simulated folio: the library's accounting state plus what the simulator needs. */
+struct folio {
+	fm_folio f;
+	fm_page *pages;
+	unsigned int order;
+	int node;
+	uint8_t *nonzero;		 /* page holds non-zero data (spec §6.4 step 7) */
+	uint16_t maps[CSIM_MAX_PROCS];	 /* exact PTE+PMD entries per process slot */
+	struct folio *prev, *next;	 /* list of live folios */
+};
+
+/* A page-table entry (PTE) of the simulated x86-64 page tables. */
+enum {
+	PTE_PRESENT = 1 << 0,
+	PTE_WRITE = 1 << 1,
+	PTE_ZERO = 1 << 2,	/* maps the shared zeropage (folio == NULL) */
+	PTE_MIGRATION = 1 << 3, /* a migration entry (not present); type in `entry` */
+};
+
+struct pte {
+	struct folio *folio;
+	uint16_t page;	/* index of the mapped page within the folio */
+	uint8_t flags;
+	uint8_t entry;	/* fm_migration_entry of a migration entry */
+};
+
+/* A PMD: none, a PTE table, a huge PMD mapping an order-9 folio, or the huge zeropage. */
+struct pmd {
+	struct pte *table;
+	struct folio *huge;
+	uint8_t flags; /* PTE_* bits for the huge mapping */
+	uint8_t entry;
+};
+
+struct vma {
+	uint64_t start, end;
+	bool writable;	/* PROT_READ|PROT_WRITE, else PROT_READ */
+	bool anon_vma;	/* anon_vma prepared (a fault happened): fork copies page tables */
+	int region;	/* index of the region it was created for; VMAs merge only within one */
+};
+
+/* A name for an address range, as the scenario refers to it (R+off). */
+struct region {
+	char name[CSIM_NAME_LEN];
+	uint64_t base, size;
+	bool live;
+};
+
+struct pin {
+	struct folio *folio;
+	uint64_t addr;	/* user address at pin time (unpin selects by range) */
+};
+
+struct proc {
+	char name[CSIM_NAME_LEN];
+	bool live;
+	uint32_t mm_id;
+	bool has_pinned;	/* MMF_HAS_PINNED (spec §1.7) */
+	uint64_t seq;		/* creation order: the rmap walk order across mms */
+	struct vma *vmas;	/* sorted by address */
+	int nr_vmas, cap_vmas;
+	struct region regions[CSIM_MAX_REGIONS];
+	int nr_regions;
+	struct pmd *pmds;	/* CSIM_VA_PMDS entries */
+	struct pin *pins;
+	int nr_pins, cap_pins;
+};
+
+struct sim_stats {
+	uint64_t outcomes[ACC_NR];
+	uint64_t folios_by_order[FM_MAX_ORDER + 1];
+	uint64_t newly_partially_mapped;  /* PG_partially_mapped set (any operation) */
+	uint64_t copies_maybe_shared;	  /* COPY because S was set (spec §7.4 step 2) */
+	uint64_t copies_false_shared;	  /* ... while one mm mapped the folio (exact count) */
+	uint64_t forks, exits, zaps, mremaps, pmd_splits;
+};
+
+struct sim {
+	uint32_t mode;		/* FM_MODE_PMC / FM_MODE_NOPMC */
+	bool thp[FM_MAX_ORDER + 1];	/* hugepages-<size>/enabled == always, by order */
+	fm_mm_ids ids;
+	uint64_t id_bits[4];
+	struct proc procs[CSIM_MAX_PROCS];
+	uint64_t next_seq;
+	uint64_t va_cursor;	/* next PMD index tried for a new region */
+	struct folio *folios;	/* live folios */
+	uint64_t nr_folios;
+	struct sim_stats st;
+	char err[256];		/* why the last operation was refused */
+};
+
+/* sim.c: the machine. Functions returning int give 0, or -1 with sim->err set. */
+void sim_init(struct sim *s, uint32_t mode);
+void sim_destroy(struct sim *s);
+struct proc *sim_proc(struct sim *s, const char *name);
+int sim_spawn(struct sim *s, const char *name);
+int sim_region(struct sim *s, struct proc *p, const char *name);
+int sim_mmap(struct sim *s, struct proc *p, const char *region, uint64_t size,
+	     uint64_t misalign);
+int sim_access(struct sim *s, struct proc *p, uint64_t addr, bool write,
+	       enum access_outcome *out);
+int sim_fork(struct sim *s, struct proc *parent, const char *child);
+int sim_exit(struct sim *s, struct proc *p);
+int sim_munmap(struct sim *s, struct proc *p, uint64_t start, uint64_t end);
+int sim_madv_dontneed(struct sim *s, struct proc *p, uint64_t start, uint64_t end);
+int sim_mprotect(struct sim *s, struct proc *p, uint64_t start, uint64_t end, bool writable);
+int sim_mremap(struct sim *s, struct proc *p, int region, uint64_t misalign);
+int sim_pin(struct sim *s, struct proc *p, uint64_t addr, bool write,
+	    enum access_outcome *out);
+int sim_unpin(struct sim *s, struct proc *p, uint64_t start, uint64_t end, int *nr);
+int sim_migrate(struct sim *s, struct proc *p, uint64_t start, uint64_t end, int node,
+		int *moved, int *failed);
+int sim_split(struct sim *s, struct proc *p, uint64_t addr, bool *split);
+/* What maps `addr` in `p`: a folio and page, the zeropage, or nothing. */
+enum lookup_kind { LOOK_NONE, LOOK_ZERO, LOOK_HUGE_ZERO, LOOK_FOLIO };
+enum lookup_kind sim_lookup(struct sim *s, struct proc *p, uint64_t addr, struct folio **f,
+			    unsigned int *page);
+int sim_mms_mapping(const struct folio *f);
+const char *sim_id_name(struct sim *s, uint32_t id);
+/* Cross-checks every live folio against the exact page-table count; -1 on mismatch. */
+int sim_check(struct sim *s);
+
+/* scenario.c: the scenario language and the transcript. */
+int scenario_run(const char *path, uint32_t mode, FILE *out);
+
+/* gen.c: the random workload generator. */
+struct gen_opts {
+	int procs;
+	uint64_t events;
+	uint64_t seed;
+	uint32_t mode;
+	bool quiet;
+};
+int gen_run(const struct gen_opts *o, FILE *out);
+
+const char *outcome_name(enum access_outcome o);
+
+#endif /* CSIM_H */

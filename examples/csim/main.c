@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+/*
+ * csim [--mode pmc|nopmc] FILE.scn
+ * csim --generate --procs N --events E [--seed S] [--mode pmc|nopmc] [--quiet]
+ *
+ * Exit status: 0 ok, 1 an expectation failed, 2 bad usage or scenario error,
+ * 3 internal error (the simulator and the model disagree, or a refused library call).
+ */
+#include "csim.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: csim [--mode pmc|nopmc] FILE.scn\n"
+		"       csim --generate --procs N --events E [--seed S] [--mode pmc|nopmc] "
+		"[--quiet]\n");
+	return 2;
+}
+
+static bool number(const char *t, uint64_t *v)
+{
+	char *end;
+
+	if (!t || !*t || *t == '-')
+		return false;
+	*v = strtoull(t, &end, 0);
+	return !*end;
+}
+
+int main(int argc, char **argv)
+{
+	struct gen_opts g = { .procs = 8, .events = 100000, .seed = 1, .mode = FM_MODE_PMC };
+	bool generate = false;
+	const char *file = NULL;
+	uint64_t v;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--mode") && i + 1 < argc) {
+			a = argv[++i];
+			if (!strcmp(a, "pmc"))
+				g.mode = FM_MODE_PMC;
+			else if (!strcmp(a, "nopmc"))
+				g.mode = FM_MODE_NOPMC;
+			else
+				return usage();
+		} else if (!strcmp(a, "--generate")) {
+			generate = true;
+		} else if (!strcmp(a, "--procs") && i + 1 < argc) {
+			if (!number(argv[++i], &v) || v < 1 || v > CSIM_MAX_PROCS)
+				return usage();
+			g.procs = (int)v;
+		} else if (!strcmp(a, "--events") && i + 1 < argc) {
+			if (!number(argv[++i], &g.events))
+				return usage();
+		} else if (!strcmp(a, "--seed") && i + 1 < argc) {
+			if (!number(argv[++i], &g.seed))
+				return usage();
+		} else if (!strcmp(a, "--quiet")) {
+			g.quiet = true;
+		} else if (a[0] == '-' || file) {
+			return usage();
+		} else {
+			file = a;
+		}
+	}
+	if (generate)
+		return file ? usage() : gen_run(&g, stdout);
+	if (!file)
+		return usage();
+	return scenario_run(file, g.mode, stdout);
+}
