@@ -134,13 +134,13 @@
  * Bit of `_mm_ids` holding the large-mapcount bit spinlock (`FOLIO_MM_IDS_LOCK_BITNUM`,
  * spec §1.3): the top bit of `_mm_id[0]` on little-endian.
  */
-#define FM_MM_IDS_LOCK_BIT (1 << FM_MM_ID_BITS)
+#define FM_MM_IDS_LOCK_BIT 2147483648
 
 /**
  * Bit of `_mm_ids` holding "maybe mapped shared" (`FOLIO_MM_IDS_SHARED_BITNUM` = 63,
  * spec §1.3): the top bit of `_mm_id[1]` on little-endian.
  */
-#define FM_MM_IDS_SHARED_BIT (1 << ((2 * FM_MM_ID_BITS) + 1))
+#define FM_MM_IDS_SHARED_BIT 9223372036854775808ull
 
 /**
  * `ENTIRELY_MAPPED`: the entire-mapping term of `_nr_pages_mapped` (spec §1.4).

@@ -82,7 +82,8 @@ fn constants() {
     let mut wrong = Vec::new();
     macro_rules! constant {
         ($cname:ident = $rust:path) => {
-            let (in_c, in_rust) = (c::$cname as i128, $rust as i128);
+            // Compared as 64-bit patterns: bindgen types a macro like 1ull << 63 as i64.
+            let (in_c, in_rust) = (c::$cname as i64 as u64, $rust as i64 as u64);
             if in_c != in_rust {
                 wrong.push(format!(
                     "{} = {in_c:#x} in the header, {in_rust:#x} in Rust",

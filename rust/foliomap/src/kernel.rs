@@ -15,10 +15,10 @@ pub const MM_ID_MAX: u32 = MM_ID_MASK;
 
 /// Bit of `_mm_ids` holding the large-mapcount bit spinlock (`FOLIO_MM_IDS_LOCK_BITNUM`,
 /// spec §1.3): the top bit of `_mm_id[0]` on little-endian.
-pub const MM_IDS_LOCK_BIT: u64 = 1 << MM_ID_BITS;
+pub const MM_IDS_LOCK_BIT: u64 = 0x8000_0000;
 /// Bit of `_mm_ids` holding "maybe mapped shared" (`FOLIO_MM_IDS_SHARED_BITNUM` = 63,
 /// spec §1.3): the top bit of `_mm_id[1]` on little-endian.
-pub const MM_IDS_SHARED_BIT: u64 = 1 << (2 * MM_ID_BITS + 1);
+pub const MM_IDS_SHARED_BIT: u64 = 0x8000_0000_0000_0000;
 
 /// `ENTIRELY_MAPPED`: the entire-mapping term of `_nr_pages_mapped` (spec §1.4).
 pub const ENTIRELY_MAPPED: i32 = 0x80_0000;
@@ -44,3 +44,6 @@ pub const EBUSY: i32 = -16;
 pub const EAGAIN: i32 = -11;
 
 const _: () = assert!(MM_ID_MASK == (1 << MM_ID_BITS) - 1);
+// Literals above keep the C macros free of shifts that C (or bindgen) evaluates as int.
+const _: () = assert!(MM_IDS_LOCK_BIT == 1 << MM_ID_BITS);
+const _: () = assert!(MM_IDS_SHARED_BIT == 1 << (2 * MM_ID_BITS + 1));
