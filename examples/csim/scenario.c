@@ -39,6 +39,7 @@ struct step {
 	int node;
 	char *expect[MAX_TOKENS];	/* expect arguments */
 	int nr_expect;
+	uint32_t expect_mode;		/* 0, or the only mode the expectation applies to */
 };
 
 struct run {
@@ -318,6 +319,12 @@ static void parse_line(const char *path, int line, char **tok, int n, struct ste
 		parse_addr(path, line, tok[0], &st->a);
 		break;
 	case V_EXPECT:
+		/* expect pmc ... / expect nopmc ...: only in that kernel configuration */
+		if (n > 1 && (!strcmp(tok[0], "pmc") || !strcmp(tok[0], "nopmc"))) {
+			st->expect_mode = !strcmp(tok[0], "pmc") ? FM_MODE_PMC : FM_MODE_NOPMC;
+			tok++;
+			n--;
+		}
 		if (n < 1)
 			die(path, line, "usage: expect WORD | expect shared|exclusive | "
 					"expect field NAME=VALUE...");
@@ -704,7 +711,8 @@ static void run_step(struct run *r, const struct step *st)
 	int rc = 0;
 
 	if (st->verb == V_EXPECT) {
-		run_expect(r, st);
+		if (!st->expect_mode || st->expect_mode == s->mode)
+			run_expect(r, st);
 		return;
 	}
 	if (st->actor[0])
