@@ -631,6 +631,36 @@ typedef struct fm_rmap_outcome {
 } fm_rmap_outcome;
 
 /**
+ * Result of a PMD split (spec §6.1).
+ */
+typedef struct fm_split_pmd_outcome {
+    /**
+     * The split froze the mapping into 512 PTE migration entries.
+     */
+    bool frozen;
+    /**
+     * A freeze was requested but the folio was maybe pinned: split without freezing.
+     */
+    bool freeze_failed;
+    /**
+     * Zero.
+     */
+    uint8_t reserved[2];
+    /**
+     * Freeze: the entry type of the 512 PTE migration entries.
+     */
+    uint32_t entry;
+    /**
+     * The `folio_add_anon_rmap_ptes(512)` of a non-freezing split.
+     */
+    struct fm_rmap_outcome add;
+    /**
+     * The `folio_remove_rmap_pmd`.
+     */
+    struct fm_rmap_outcome remove;
+} fm_split_pmd_outcome;
+
+/**
  * Result of copying one batch of a folio's mappings at fork (spec §5.2-§5.5).
  */
 typedef struct fm_fork_outcome {
@@ -666,37 +696,11 @@ typedef struct fm_fork_outcome {
      * Bit `k` set: page `k` was copied for the child (its parent PTE stays writable).
      */
     uint64_t copied[8];
+    /**
+     * `pmd_split`: what splitting the parent's PMD did (spec §5.3, §6.1).
+     */
+    struct fm_split_pmd_outcome split;
 } fm_fork_outcome;
-
-/**
- * Result of a PMD split (spec §6.1).
- */
-typedef struct fm_split_pmd_outcome {
-    /**
-     * The split froze the mapping into 512 PTE migration entries.
-     */
-    bool frozen;
-    /**
-     * A freeze was requested but the folio was maybe pinned: split without freezing.
-     */
-    bool freeze_failed;
-    /**
-     * Zero.
-     */
-    uint8_t reserved[2];
-    /**
-     * Freeze: the entry type of the 512 PTE migration entries.
-     */
-    uint32_t entry;
-    /**
-     * The `folio_add_anon_rmap_ptes(512)` of a non-freezing split.
-     */
-    struct fm_rmap_outcome add;
-    /**
-     * The `folio_remove_rmap_pmd`.
-     */
-    struct fm_rmap_outcome remove;
-} fm_split_pmd_outcome;
 
 /**
  * Result of replacing one mapping by a migration entry (spec §6.5).
@@ -1377,7 +1381,7 @@ _Static_assert(offsetof(struct fm_cow_outcome, lru_drained) == 9, "struct fm_cow
 _Static_assert(offsetof(struct fm_cow_outcome, pmd_split) == 10, "struct fm_cow_outcome: offset of pmd_split");
 _Static_assert(offsetof(struct fm_cow_outcome, reserved) == 11, "struct fm_cow_outcome: offset of reserved");
 _Static_assert(offsetof(struct fm_cow_outcome, rmap) == 12, "struct fm_cow_outcome: offset of rmap");
-_Static_assert(sizeof(struct fm_fork_outcome) == 88, "struct fm_fork_outcome: size");
+_Static_assert(sizeof(struct fm_fork_outcome) == 152, "struct fm_fork_outcome: size");
 _Static_assert(_Alignof(struct fm_fork_outcome) == 8, "struct fm_fork_outcome: alignment");
 _Static_assert(offsetof(struct fm_fork_outcome, pages_shared) == 0, "struct fm_fork_outcome: offset of pages_shared");
 _Static_assert(offsetof(struct fm_fork_outcome, pages_copied) == 4, "struct fm_fork_outcome: offset of pages_copied");
@@ -1387,6 +1391,7 @@ _Static_assert(offsetof(struct fm_fork_outcome, pmd_shared) == 16, "struct fm_fo
 _Static_assert(offsetof(struct fm_fork_outcome, pmd_split) == 17, "struct fm_fork_outcome: offset of pmd_split");
 _Static_assert(offsetof(struct fm_fork_outcome, reserved) == 18, "struct fm_fork_outcome: offset of reserved");
 _Static_assert(offsetof(struct fm_fork_outcome, copied) == 24, "struct fm_fork_outcome: offset of copied");
+_Static_assert(offsetof(struct fm_fork_outcome, split) == 88, "struct fm_fork_outcome: offset of split");
 _Static_assert(sizeof(struct fm_split_pmd_outcome) == 64, "struct fm_split_pmd_outcome: size");
 _Static_assert(_Alignof(struct fm_split_pmd_outcome) == 4, "struct fm_split_pmd_outcome: alignment");
 _Static_assert(offsetof(struct fm_split_pmd_outcome, frozen) == 0, "struct fm_split_pmd_outcome: offset of frozen");

@@ -29,7 +29,7 @@ macro_rules! for_each_abi_struct {
         $m!($crate::foliomap::types::RmapOutcome => fm_rmap_outcome { ret, nr_pages, nr_pmdmapped, mapped_stat_delta, pmdmapped_stat_delta, mapcount_after, partially_mapped, deferred_split, newly_partially_mapped, reserved });
         $m!($crate::foliomap::types::CowFacts => fm_cow_facts { unshare, trylock_fails, lru_drain_drops_ref, swap_free_succeeds });
         $m!($crate::foliomap::types::CowOutcome => fm_cow_outcome { decision, reason, swapcache_freed, lru_drained, pmd_split, reserved, rmap });
-        $m!($crate::foliomap::types::ForkOutcome => fm_fork_outcome { pages_shared, pages_copied, dup_calls, dup_busy, pmd_shared, pmd_split, reserved, copied });
+        $m!($crate::foliomap::types::ForkOutcome => fm_fork_outcome { pages_shared, pages_copied, dup_calls, dup_busy, pmd_shared, pmd_split, reserved, copied, split });
         $m!($crate::foliomap::types::SplitPmdOutcome => fm_split_pmd_outcome { frozen, freeze_failed, reserved, entry, add, remove });
         $m!($crate::foliomap::types::MigrateUnmapOutcome => fm_migrate_unmap_outcome { ret, entry, rmap });
         $m!($crate::foliomap::types::FolioQuery => fm_query { mapcount, large_mapcount, entire_mapcount, nr_pages_mapped, average_page_mapcount, expected_ref_count, precise_page_mapcount, kpagecount, mapped, maybe_mapped_shared, maybe_dma_pinned, pm_mmap_exclusive, anon_exclusive, reserved });

@@ -173,10 +173,11 @@ pub fn fork_pmd<S: FolioStore>(
         });
     }
     s.add_refcount(-1);
-    split_pmd(s, src_mm, false, false)?;
+    let split = split_pmd(s, src_mm, false, false)?;
     let mut out = fork_ptes(s, 0, PMD_NR, dst_mm, src_has_pinned)?;
     out.dup_busy += 1;
     out.pmd_split = true;
+    out.split = split;
     Ok(out)
 }
 
@@ -345,7 +346,8 @@ pub fn migrate_restore_pmd<S: FolioStore>(
 /// `refcount == expected + 1` (the migration's own reference), else `-EAGAIN` and nothing
 /// changes. On success the source leaves the deferred-split list (PM cleared) and the
 /// destination, a fresh folio of the same order holding one reference, becomes anon and
-/// is re-queued with the source's recorded PM value. Returns the kernel's 0 / `-EAGAIN`.
+/// is re-queued with the source's recorded PM value; a swap-cache source hands its swap
+/// cache (and its `N` references) to the destination. Returns the kernel's 0 / `-EAGAIN`.
 pub fn migrate_move<S: FolioStore, D: FolioStore>(src: &mut S, dst: &mut D) -> Result<i32, Status> {
     if dst.order() != src.order() || dst.mode() != src.mode() {
         return Err(Status::BadArgument);
@@ -360,6 +362,14 @@ pub fn migrate_move<S: FolioStore, D: FolioStore>(src: &mut S, dst: &mut D) -> R
     let was_partial = src.test(FOLIO_PARTIALLY_MAPPED);
     rmap::unqueue_deferred_split(src);
     dst.set_flags(src.flags() & (FOLIO_ANON | FOLIO_KSM));
+    if src.test(FOLIO_SWAPCACHE) {
+        // __folio_migrate_mapping moves the swap cache entry and its N references.
+        let n = src.nr_pages() as i32;
+        src.clear_flags(FOLIO_SWAPCACHE);
+        src.add_refcount(-n);
+        dst.set_flags(FOLIO_SWAPCACHE);
+        dst.add_refcount(n);
+    }
     if was_queued {
         rmap::deferred_split(dst, was_partial);
     }

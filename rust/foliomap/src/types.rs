@@ -416,6 +416,8 @@ pub struct ForkOutcome {
     pub reserved: [u8; 2],
     /// Bit `k` set: page `k` was copied for the child (its parent PTE stays writable).
     pub copied: [u64; 8],
+    /// `pmd_split`: what splitting the parent's PMD did (spec §5.3, §6.1).
+    pub split: SplitPmdOutcome,
 }
 
 impl ForkOutcome {

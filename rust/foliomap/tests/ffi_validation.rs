@@ -460,3 +460,31 @@ fn compare_reports_the_fields_an_operation_changed() {
         }
     }
 }
+
+#[test]
+fn migration_moves_the_swap_cache_to_the_destination() {
+    let mut src = Owned::new(Mode::Pmc, 4, 0);
+    let mut dst = Owned::new(Mode::Pmc, 4, 0);
+    let mut ret = 1;
+    let mut out = MigrateUnmapOutcome::default();
+    unsafe {
+        assert_eq!(fm_folio_fault_anon(src.f(), 1, ptr::null_mut()), Status::Ok);
+        assert_eq!(fm_folio_swapcache_add(src.f()), Status::Ok);
+        assert_eq!(fm_folio_get(src.f(), 1), Status::Ok); // the migration's isolation ref
+        for k in 0..16 {
+            assert_eq!(
+                fm_folio_migrate_unmap_pte(src.f(), k, 1, true, &mut out),
+                Status::Ok
+            );
+            assert_eq!(out.ret, 0);
+        }
+        assert_eq!(src.folio.refcount, 16 + 1, "swap cache N + isolation");
+        assert_eq!(
+            fm_folio_migrate_move(src.f(), dst.f(), &mut ret),
+            Status::Ok
+        );
+        assert_eq!(ret, 0);
+    }
+    assert!(dst.folio.test(FOLIO_SWAPCACHE) && !src.folio.test(FOLIO_SWAPCACHE));
+    assert_eq!((src.folio.refcount, dst.folio.refcount), (1, 1 + 16));
+}
