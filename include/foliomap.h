@@ -1204,6 +1204,16 @@ fm_status fm_folio_split_check(struct fm_folio *folio,
                                int32_t *ret);
 
 /**
+ * The freeze step of a folio split (spec §6.4 step 6) on an unmapped folio: `*ret` is 0
+ * (frozen: off the deferred-split list, `PG_partially_mapped` cleared; the caller now
+ * replaces it by the split folios) or `-EAGAIN` (references beyond the caller's).
+ *
+ * # Safety
+ * `folio` must follow the pointer contract; `ret` NULL or writable.
+ */
+fm_status fm_folio_split_freeze(struct fm_folio *folio, int32_t *ret);
+
+/**
  * A write (`facts->unshare == 0`) or unshare fault on `mm`'s read-only PTE mapping
  * `page` (spec §7.2-7.5), with its effects applied to the folio.
  *

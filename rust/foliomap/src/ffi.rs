@@ -669,6 +669,17 @@ pub unsafe extern "C" fn fm_folio_split_check(
     folio_op!(folio, ret, |s| ops::split_check(&s, new_order, caller_refs))
 }
 
+/// The freeze step of a folio split (spec §6.4 step 6) on an unmapped folio: `*ret` is 0
+/// (frozen: off the deferred-split list, `PG_partially_mapped` cleared; the caller now
+/// replaces it by the split folios) or `-EAGAIN` (references beyond the caller's).
+///
+/// # Safety
+/// `folio` must follow the pointer contract; `ret` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn fm_folio_split_freeze(folio: *mut Folio, ret: *mut i32) -> Status {
+    folio_op!(folio, ret, |s| ops::split_freeze(&mut s))
+}
+
 /// A write (`facts->unshare == 0`) or unshare fault on `mm`'s read-only PTE mapping
 /// `page` (spec §7.2-7.5), with its effects applied to the folio.
 ///

@@ -397,6 +397,24 @@ pub fn split_check<S: FolioStore>(s: &S, new_order: u32, caller_refs: i32) -> Re
     Ok(0)
 }
 
+/// The freeze step of a folio split (spec §6.4 step 6), after every mapping was replaced
+/// by a migration entry: `folio_ref_freeze(folio, cache_refs + 1)` succeeds only when the
+/// caller's reference is the only one beyond the caches (`-EAGAIN` otherwise, nothing
+/// changes); then the folio leaves the deferred-split list and loses
+/// `PG_partially_mapped`. The caller then replaces it by the new, smaller folios (fresh
+/// state, as `prep_compound_page` leaves it) and remaps them from the migration entries.
+pub fn split_freeze<S: FolioStore>(s: &mut S) -> Result<i32, Status> {
+    if !s.is_large() || query::mapcount(s) != 0 {
+        return Err(Status::BadState);
+    }
+    let cache_refs = query::expected_ref_count(s);
+    if s.refcount() != cache_refs + 1 {
+        return Ok(EAGAIN);
+    }
+    rmap::unqueue_deferred_split(s);
+    Ok(0)
+}
+
 /// `FOLL_PIN` of one page (`pin = true`) or its unpin: a large folio counts it in
 /// `_pincount` plus one reference, a small folio adds `GUP_PIN_COUNTING_BIAS` references.
 pub fn pin<S: FolioStore>(s: &mut S, pin: bool) -> Result<(), Status> {

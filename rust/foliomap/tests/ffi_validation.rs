@@ -488,3 +488,37 @@ fn migration_moves_the_swap_cache_to_the_destination() {
     assert!(dst.folio.test(FOLIO_SWAPCACHE) && !src.folio.test(FOLIO_SWAPCACHE));
     assert_eq!((src.folio.refcount, dst.folio.refcount), (1, 1 + 16));
 }
+
+#[test]
+fn split_freeze_needs_an_unmapped_folio_and_only_the_callers_reference() {
+    let mut o = Owned::new(Mode::Pmc, 4, 0);
+    let mut ret = 1;
+    let mut out = MigrateUnmapOutcome::default();
+    unsafe {
+        assert_eq!(fm_folio_fault_anon(o.f(), 1, ptr::null_mut()), Status::Ok);
+        assert_eq!(
+            fm_folio_split_freeze(o.f(), &mut ret),
+            Status::BadState,
+            "still mapped"
+        );
+        assert_eq!(fm_folio_get(o.f(), 1), Status::Ok); // the splitter's reference
+        for k in 0..16 {
+            assert_eq!(
+                fm_folio_migrate_unmap_pte(o.f(), k, 1, true, &mut out),
+                Status::Ok
+            );
+        }
+        assert!(
+            o.folio.test(FOLIO_PARTIALLY_MAPPED),
+            "per-PTE unmap marks it (spec §3.7)"
+        );
+        assert_eq!(fm_folio_pin(o.f()), Status::Ok);
+        assert_eq!(fm_folio_split_freeze(o.f(), &mut ret), Status::Ok);
+        assert_eq!(ret, -11, "a pin makes the freeze fail");
+        assert!(o.folio.test(FOLIO_PARTIALLY_MAPPED));
+        assert_eq!(fm_folio_unpin(o.f()), Status::Ok);
+        assert_eq!(fm_folio_split_freeze(o.f(), &mut ret), Status::Ok);
+        assert_eq!(ret, 0);
+    }
+    assert!(!o.folio.test(FOLIO_PARTIALLY_MAPPED) && !o.folio.test(FOLIO_DEFERRED_LIST));
+}
