@@ -3,8 +3,9 @@
  * foliomap: checks the kernel's large-folio mapping accounting against the foliomap
  * model (a Rust library linked into this module).
  *
- * This is the skeleton: it links the model, exposes the statistics file described in
- * foliomap_debugfs.h (all counters zero until the hooks land) and unloads cleanly.
+ * On load it hooks the kernel's rmap, fork, PMD split, migration and write-fault paths
+ * (foliomap_hooks.c) and checks every transition against the model; debugfs "stats"
+ * counts them and "mismatches" shows every disagreement (foliomap_debugfs.h).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -15,9 +16,10 @@
 #include <linux/seq_file.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/utsname.h>
+#include <generated/utsversion.h>
 
-#include "foliomap_debugfs.h"
-#include "foliomap_rust.h"
+#include "foliomap_shadow.h"
 
 /* The kernel configuration this module was built against (one module per kernel). */
 #define FOLIOMAP_MODE \
@@ -27,6 +29,26 @@ static const char *const foliomap_stat_names[FOLIOMAP_NR_STATS] = FOLIOMAP_STAT_
 
 /* Bumped from probe handlers on any CPU, hence atomic. */
 static atomic64_t foliomap_stats[FOLIOMAP_NR_STATS];
+/* The probes' own miss counters cannot be reset: "reset" remembers them instead. */
+static atomic64_t missed_at_reset;
+
+bool foliomap_warn_on_mismatch;
+module_param_named(warn_on_mismatch, foliomap_warn_on_mismatch, bool, 0600);
+MODULE_PARM_DESC(warn_on_mismatch, "WARN (once) when the model disagrees with the kernel");
+
+void foliomap_count(enum foliomap_stat stat)
+{
+	atomic64_inc(&foliomap_stats[stat]);
+}
+
+static u64 stat_value(int i)
+{
+	u64 v = atomic64_read(&foliomap_stats[i]);
+
+	if (i == FOLIOMAP_STAT_MISSED_EVENTS)
+		v += foliomap_hooks_missed() - atomic64_read(&missed_at_reset);
+	return v;
+}
 
 static struct dentry *foliomap_debugfs_dir;
 
@@ -35,8 +57,7 @@ static int foliomap_stats_show(struct seq_file *m, void *unused)
 	int i;
 
 	for (i = 0; i < FOLIOMAP_NR_STATS; i++)
-		seq_printf(m, "%s %lld\n", foliomap_stat_names[i],
-			   (long long)atomic64_read(&foliomap_stats[i]));
+		seq_printf(m, "%s %llu\n", foliomap_stat_names[i], stat_value(i));
 	seq_printf(m, FOLIOMAP_STATS_VERSION_KEY " %s\n", fm_version());
 	seq_printf(m, FOLIOMAP_STATS_MODE_KEY " %s\n", FOLIOMAP_MODE);
 	return 0;
@@ -64,6 +85,8 @@ static ssize_t foliomap_stats_write(struct file *file, const char __user *ubuf,
 
 	for (i = 0; i < FOLIOMAP_NR_STATS; i++)
 		atomic64_set(&foliomap_stats[i], 0);
+	atomic64_set(&missed_at_reset, foliomap_hooks_missed());
+	foliomap_report_reset();
 	return len;
 }
 
@@ -79,6 +102,18 @@ static const struct file_operations foliomap_stats_fops = {
 static int __init foliomap_init(void)
 {
 	struct dentry *stats;
+	int err;
+
+	/*
+	 * The module mirrors the accounting of the kernel it was built against (pmc or
+	 * nopmc, struct layout): refuse any other build of the same release, whose
+	 * vermagic would let it load (e.g. this pmc module on the nopmc kernel).
+	 */
+	if (strcmp(init_utsname()->version, UTS_VERSION)) {
+		pr_err("built for the %s kernel \"%s\", refusing to load on \"%s\": rebuild the module for this kernel\n",
+		       FOLIOMAP_MODE, UTS_VERSION, init_utsname()->version);
+		return -EINVAL;
+	}
 
 	foliomap_debugfs_dir = debugfs_create_dir(FOLIOMAP_DEBUGFS_DIR, NULL);
 	if (IS_ERR(foliomap_debugfs_dir))
@@ -91,6 +126,13 @@ static int __init foliomap_init(void)
 		debugfs_remove_recursive(foliomap_debugfs_dir);
 		return PTR_ERR(stats);
 	}
+	err = foliomap_report_init(foliomap_debugfs_dir);
+	if (!err)
+		err = foliomap_hooks_init();
+	if (err) {
+		debugfs_remove_recursive(foliomap_debugfs_dir);
+		return err;
+	}
 
 	pr_info("model %s loaded, mode %s\n", fm_version(), FOLIOMAP_MODE);
 	return 0;
@@ -98,6 +140,8 @@ static int __init foliomap_init(void)
 
 static void __exit foliomap_exit(void)
 {
+	/* Probes first: their handlers use the pools and the records. */
+	foliomap_hooks_exit();
 	debugfs_remove_recursive(foliomap_debugfs_dir);
 	pr_info("unloaded\n");
 }

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Mismatch records: the last FOLIOMAP_MISMATCH_RECORDS disagreements between the model
+ * and the kernel, readable by a person from debugfs "mismatches": the operation and its
+ * arguments, the state before, the model's prediction, the kernel's state after, and the
+ * differing fields.
+ */
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+#include <linux/spinlock.h>
+#include <linux/string.h>
+
+#include "foliomap_shadow.h"
+
+#define FOLIOMAP_MISMATCH_RECORDS 32
+
+struct page_view {
+	s32 mapcount;
+	u32 flags;
+};
+
+struct mismatch_record {
+	u64 seq;
+	char op[32];
+	char args[96];
+	char note[96];
+	int model_status;
+	bool cow;
+	u32 fields;
+	fm_folio_diff diff;
+	fm_folio before, predicted, actual;
+	struct page_view page_before, page_predicted, page_actual;
+};
+
+static DEFINE_SPINLOCK(records_lock);
+static struct mismatch_record records[FOLIOMAP_MISMATCH_RECORDS];
+static u64 records_total;
+
+static struct page_view view(const struct fm_snap *s, u32 k)
+{
+	struct page_view v = { -1, 0 };
+
+	if (s && k < FOLIOMAP_MAX_PAGES) {
+		v.mapcount = s->pages[k].mapcount;
+		v.flags = s->pages[k].flags;
+	}
+	return v;
+}
+
+/* Called from probe handlers: no sleeping, no allocation. */
+void foliomap_record_mismatch(const struct foliomap_check_report *r)
+{
+	struct mismatch_record *rec;
+	unsigned long flags;
+
+	if (foliomap_warn_on_mismatch)
+		WARN_ONCE(1, "foliomap: model and kernel disagree on %s %s\n", r->op, r->args);
+
+	spin_lock_irqsave(&records_lock, flags);
+	rec = &records[records_total % FOLIOMAP_MISMATCH_RECORDS];
+	memset(rec, 0, sizeof(*rec));
+	rec->seq = ++records_total;
+	strscpy(rec->op, r->op, sizeof(rec->op));
+	strscpy(rec->args, r->args, sizeof(rec->args));
+	if (r->note)
+		strscpy(rec->note, r->note, sizeof(rec->note));
+	rec->model_status = r->model_status;
+	rec->fields = r->fields;
+	rec->diff = r->diff;
+	if (r->cow_before) {
+		rec->cow = true;
+		rec->before = *r->cow_before;
+	} else {
+		rec->before = r->before->folio;
+		rec->predicted = r->predicted->folio;
+		rec->actual = r->actual->folio;
+		rec->page_before = view(r->before, r->diff.first_page);
+		rec->page_predicted = view(r->predicted, r->diff.first_page);
+		rec->page_actual = view(r->actual, r->diff.first_page);
+	}
+	spin_unlock_irqrestore(&records_lock, flags);
+}
+
+static void show_field(struct seq_file *m, const char *name, u32 field, u32 diff,
+		       long long before, long long predicted, long long actual)
+{
+	seq_printf(m, "  %c %-20s %12lld %12lld %12lld\n", (diff & field) ? '*' : ' ', name,
+		   before, predicted, actual);
+}
+
+/* The value of one FM_FIELD_* folio-level field, as shown in a record. */
+static long long field_value(const fm_folio *f, u32 field)
+{
+	switch (field) {
+	case FM_FIELD_REFCOUNT:		return f->refcount;
+	case FM_FIELD_PINCOUNT:		return f->pincount;
+	case FM_FIELD_LARGE_MAPCOUNT:	return f->large_mapcount;
+	case FM_FIELD_ENTIRE_MAPCOUNT:	return f->entire_mapcount;
+	case FM_FIELD_NR_PAGES_MAPPED:	return f->nr_pages_mapped;
+	case FM_FIELD_MM_ID0:		return f->mm_ids & FM_MM_ID_MASK;
+	case FM_FIELD_MM_ID1:		return (f->mm_ids >> 32) & FM_MM_ID_MASK;
+	case FM_FIELD_MM_ID_MAPCOUNT0:	return f->mm_id_mapcount[0];
+	case FM_FIELD_MM_ID_MAPCOUNT1:	return f->mm_id_mapcount[1];
+	case FM_FIELD_SHARED:		return f->mm_ids >> 63;
+	case FM_FIELD_PARTIALLY_MAPPED:	return !!(f->flags & FM_FOLIO_PARTIALLY_MAPPED);
+	case FM_FIELD_DEFERRED_LIST:	return !!(f->flags & FM_FOLIO_DEFERRED_LIST);
+	case FM_FIELD_ANON:		return !!(f->flags & FM_FOLIO_ANON);
+	}
+	return 0;
+}
+
+static void show_folio_table(struct seq_file *m, const struct mismatch_record *r)
+{
+	u32 d = r->diff.fields;
+	u32 field;
+
+	seq_printf(m, "    %-20s %12s %12s %12s\n", "field", "before", "model", "kernel");
+	for (field = FM_FIELD_REFCOUNT; field <= FM_FIELD_ANON; field <<= 1)
+		show_field(m, fm_field_name(field), field, d, field_value(&r->before, field),
+			   field_value(&r->predicted, field), field_value(&r->actual, field));
+	if (r->diff.first_page != U32_MAX) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "page[%u] mapcount", r->diff.first_page);
+		show_field(m, name, FM_FIELD_PAGE_MAPCOUNT, d, r->page_before.mapcount,
+			   r->page_predicted.mapcount, r->page_actual.mapcount);
+		snprintf(name, sizeof(name), "page[%u] exclusive", r->diff.first_page);
+		show_field(m, name, FM_FIELD_PAGE_ANON_EXCLUSIVE, d,
+			   !!(r->page_before.flags & FM_PAGE_ANON_EXCLUSIVE),
+			   !!(r->page_predicted.flags & FM_PAGE_ANON_EXCLUSIVE),
+			   !!(r->page_actual.flags & FM_PAGE_ANON_EXCLUSIVE));
+	}
+}
+
+static int mismatches_show(struct seq_file *m, void *unused)
+{
+	static struct mismatch_record r;	/* seq_file reads are serialised by the inode */
+	unsigned long flags;
+	u64 total, first, seq;
+	u32 bit;
+
+	spin_lock_irqsave(&records_lock, flags);
+	total = records_total;
+	spin_unlock_irqrestore(&records_lock, flags);
+	first = total > FOLIOMAP_MISMATCH_RECORDS ? total - FOLIOMAP_MISMATCH_RECORDS + 1 : 1;
+	seq_printf(m, "%llu mismatches recorded (the last %d are kept)\n", total,
+		   FOLIOMAP_MISMATCH_RECORDS);
+	for (seq = first; seq <= total; seq++) {
+		spin_lock_irqsave(&records_lock, flags);
+		r = records[(seq - 1) % FOLIOMAP_MISMATCH_RECORDS];
+		spin_unlock_irqrestore(&records_lock, flags);
+		if (r.seq != seq)
+			continue;	/* overwritten meanwhile */
+		seq_printf(m, "\nmismatch %llu: %s %s\n", r.seq, r.op, r.args);
+		seq_printf(m, "  folio: order %u, mode %s\n", r.before.order,
+			   r.before.mode == FM_MODE_PMC ? "pmc" : "nopmc");
+		if (r.cow) {
+			seq_printf(m, "  %s\n  before: refcount %d large_mapcount %d shared %d\n",
+				   r.note, r.before.refcount, r.before.large_mapcount,
+				   (int)(r.before.mm_ids >> 63));
+			continue;
+		}
+		if (r.model_status)
+			seq_printf(m, "  the model refused the operation: %s (%d)\n",
+				   r.model_status < -10 ? "different return value" :
+				   fm_status_str(r.model_status), r.model_status);
+		seq_puts(m, "  differing:");
+		for (bit = 1; bit && bit <= r.diff.fields; bit <<= 1)
+			if (r.diff.fields & bit)
+				seq_printf(m, " %s", fm_field_name(bit));
+		seq_puts(m, "\n");
+		show_folio_table(m, &r);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(mismatches);
+
+void foliomap_report_reset(void)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&records_lock, flags);
+	records_total = 0;
+	memset(records, 0, sizeof(records));
+	spin_unlock_irqrestore(&records_lock, flags);
+}
+
+int foliomap_report_init(struct dentry *dir)
+{
+	struct dentry *d = debugfs_create_file(FOLIOMAP_MISMATCHES_FILE, 0400, dir, NULL,
+					       &mismatches_fops);
+
+	return PTR_ERR_OR_ZERO(d);
+}
