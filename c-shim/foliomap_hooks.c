@@ -312,135 +312,114 @@ static u32 page_index_in(struct folio *folio, struct page *page)
 	return (u32)folio_page_idx(folio, page);
 }
 
+/*
+ * Entry of the rmap functions whose first argument is the folio: decode the arguments
+ * (x86-64 calling convention) of the function this hook is on, and let the model
+ * perform the same call on the copy of the folio.
+ */
+static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
+			    enum rmap_op op)
+{
+	struct rmap_probe *p = (struct rmap_probe *)ri->data;
+	struct folio *folio = (struct folio *)regs->di;
+	struct fm_check *c = rmap_begin(p, op, folio);
+	fm_folio *pred;
+	u32 first = 0, nr = 0, mm = 0, flags = 0;
+	bool ptes = op == OP_ADD_ANON_PTES || op == OP_ADD_FILE_PTES || op == OP_REMOVE_PTES;
+
+	if (!c)
+		return 0;
+	pred = &c->predicted.folio;
+	if (ptes) {	/* (folio, page, nr, vma[, addr, flags]) */
+		first = page_index_in(folio, (struct page *)regs->si);
+		nr = (u32)regs->dx;
+		mm = vma_mm_id((struct vm_area_struct *)regs->cx);
+		flags = rmap_flags(regs->r9);
+	} else if (op == OP_ADD_NEW_ANON) {	/* (folio, vma, addr, flags) */
+		mm = vma_mm_id((struct vm_area_struct *)regs->si);
+		flags = rmap_flags(regs->cx);
+	} else if (op != OP_DEFERRED_SPLIT) {	/* (folio, page, vma[, addr, flags]) */
+		mm = vma_mm_id((struct vm_area_struct *)regs->dx);
+		flags = rmap_flags(regs->r8);
+	}
+	if (ptes)
+		snprintf(p->args, sizeof(p->args), "page=%u nr=%u mm=%u", first, nr, mm);
+	else
+		snprintf(p->args, sizeof(p->args), "mm=%u", mm);
+
+	switch (op) {
+	case OP_ADD_NEW_ANON:
+		p->model_status = fm_folio_add_new_anon(pred, mm, flags, NULL);
+		break;
+	case OP_ADD_ANON_PTES:
+		p->model_status = fm_folio_add_anon_ptes(pred, first, nr, mm, flags, NULL);
+		break;
+	case OP_ADD_ANON_PMD:
+		p->model_status = fm_folio_add_anon_pmd(pred, mm, flags, NULL);
+		break;
+	case OP_ADD_FILE_PTES:
+		p->model_status = fm_folio_add_file_ptes(pred, first, nr, mm, NULL);
+		break;
+	case OP_ADD_FILE_PMD:
+		p->model_status = fm_folio_add_file_pmd(pred, mm, NULL);
+		break;
+	case OP_REMOVE_PTES:
+		p->model_status = fm_folio_remove_ptes(pred, first, nr, mm, NULL);
+		break;
+	case OP_REMOVE_PMD:
+		p->model_status = fm_folio_remove_pmd(pred, mm, NULL);
+		break;
+	case OP_DEFERRED_SPLIT:	/* (folio, partially_mapped) */
+		snprintf(p->args, sizeof(p->args), "partially_mapped=%d", (int)(regs->si & 1));
+		p->model_status = fm_folio_deferred_split(pred, regs->si & 1, NULL);
+		break;
+	default:
+		break;
+	}
+	if (op == OP_ADD_NEW_ANON || op == OP_ADD_ANON_PTES || op == OP_ADD_ANON_PMD)
+		snprintf(p->args + strlen(p->args), sizeof(p->args) - strlen(p->args),
+			 " flags=%u", flags);
+	return 0;
+}
+
 static int add_new_anon_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct rmap_probe *p = (struct rmap_probe *)ri->data;
-	struct folio *folio = (struct folio *)regs->di;
-	u32 mm = vma_mm_id((struct vm_area_struct *)regs->si);
-	u32 flags = rmap_flags(regs->cx);
-	struct fm_check *c = rmap_begin(p, OP_ADD_NEW_ANON, folio);
-
-	if (!c)
-		return 0;
-	snprintf(p->args, sizeof(p->args), "mm=%u flags=%u", mm, flags);
-	p->model_status = fm_folio_add_new_anon(&c->predicted.folio, mm, flags, NULL);
-	return 0;
+	return folio_rmap_entry(ri, regs, OP_ADD_NEW_ANON);
 }
 
-/* (folio, page, nr, vma, addr, flags) */
 static int add_anon_ptes_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct rmap_probe *p = (struct rmap_probe *)ri->data;
-	struct folio *folio = (struct folio *)regs->di;
-	struct fm_check *c = rmap_begin(p, OP_ADD_ANON_PTES, folio);
-	u32 first, nr = (u32)regs->dx, mm, flags;
-
-	if (!c)
-		return 0;
-	first = page_index_in(folio, (struct page *)regs->si);
-	mm = vma_mm_id((struct vm_area_struct *)regs->cx);
-	flags = rmap_flags(regs->r9);
-	snprintf(p->args, sizeof(p->args), "page=%u nr=%u mm=%u flags=%u", first, nr, mm, flags);
-	p->model_status = fm_folio_add_anon_ptes(&c->predicted.folio, first, nr, mm, flags, NULL);
-	return 0;
+	return folio_rmap_entry(ri, regs, OP_ADD_ANON_PTES);
 }
 
-/* (folio, page, vma, addr, flags) */
 static int add_anon_pmd_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct rmap_probe *p = (struct rmap_probe *)ri->data;
-	struct folio *folio = (struct folio *)regs->di;
-	struct fm_check *c = rmap_begin(p, OP_ADD_ANON_PMD, folio);
-	u32 mm, flags;
-
-	if (!c)
-		return 0;
-	mm = vma_mm_id((struct vm_area_struct *)regs->dx);
-	flags = rmap_flags(regs->r8);
-	snprintf(p->args, sizeof(p->args), "mm=%u flags=%u", mm, flags);
-	p->model_status = fm_folio_add_anon_pmd(&c->predicted.folio, mm, flags, NULL);
-	return 0;
+	return folio_rmap_entry(ri, regs, OP_ADD_ANON_PMD);
 }
 
-/* (folio, page, nr, vma) */
 static int add_file_ptes_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct rmap_probe *p = (struct rmap_probe *)ri->data;
-	struct folio *folio = (struct folio *)regs->di;
-	struct fm_check *c = rmap_begin(p, OP_ADD_FILE_PTES, folio);
-	u32 first, nr = (u32)regs->dx, mm;
-
-	if (!c)
-		return 0;
-	first = page_index_in(folio, (struct page *)regs->si);
-	mm = vma_mm_id((struct vm_area_struct *)regs->cx);
-	snprintf(p->args, sizeof(p->args), "page=%u nr=%u mm=%u", first, nr, mm);
-	p->model_status = fm_folio_add_file_ptes(&c->predicted.folio, first, nr, mm, NULL);
-	return 0;
+	return folio_rmap_entry(ri, regs, OP_ADD_FILE_PTES);
 }
 
-/* (folio, page, vma) */
 static int add_file_pmd_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct rmap_probe *p = (struct rmap_probe *)ri->data;
-	struct folio *folio = (struct folio *)regs->di;
-	struct fm_check *c = rmap_begin(p, OP_ADD_FILE_PMD, folio);
-	u32 mm;
-
-	if (!c)
-		return 0;
-	mm = vma_mm_id((struct vm_area_struct *)regs->dx);
-	snprintf(p->args, sizeof(p->args), "mm=%u", mm);
-	p->model_status = fm_folio_add_file_pmd(&c->predicted.folio, mm, NULL);
-	return 0;
+	return folio_rmap_entry(ri, regs, OP_ADD_FILE_PMD);
 }
 
-/* (folio, page, nr, vma) */
 static int remove_ptes_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct rmap_probe *p = (struct rmap_probe *)ri->data;
-	struct folio *folio = (struct folio *)regs->di;
-	struct fm_check *c = rmap_begin(p, OP_REMOVE_PTES, folio);
-	u32 first, nr = (u32)regs->dx, mm;
-
-	if (!c)
-		return 0;
-	first = page_index_in(folio, (struct page *)regs->si);
-	mm = vma_mm_id((struct vm_area_struct *)regs->cx);
-	snprintf(p->args, sizeof(p->args), "page=%u nr=%u mm=%u", first, nr, mm);
-	p->model_status = fm_folio_remove_ptes(&c->predicted.folio, first, nr, mm, NULL);
-	return 0;
+	return folio_rmap_entry(ri, regs, OP_REMOVE_PTES);
 }
 
-/* (folio, page, vma) */
 static int remove_pmd_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct rmap_probe *p = (struct rmap_probe *)ri->data;
-	struct folio *folio = (struct folio *)regs->di;
-	struct fm_check *c = rmap_begin(p, OP_REMOVE_PMD, folio);
-	u32 mm;
-
-	if (!c)
-		return 0;
-	mm = vma_mm_id((struct vm_area_struct *)regs->dx);
-	snprintf(p->args, sizeof(p->args), "mm=%u", mm);
-	p->model_status = fm_folio_remove_pmd(&c->predicted.folio, mm, NULL);
-	return 0;
+	return folio_rmap_entry(ri, regs, OP_REMOVE_PMD);
 }
 
-/* (folio, partially_mapped) */
 static int deferred_split_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct rmap_probe *p = (struct rmap_probe *)ri->data;
-	struct folio *folio = (struct folio *)regs->di;
-	bool partially_mapped = regs->si & 1;
-	struct fm_check *c = rmap_begin(p, OP_DEFERRED_SPLIT, folio);
-
-	if (!c)
-		return 0;
-	snprintf(p->args, sizeof(p->args), "partially_mapped=%d", partially_mapped);
-	p->model_status = fm_folio_deferred_split(&c->predicted.folio, partially_mapped, NULL);
-	return 0;
+	return folio_rmap_entry(ri, regs, OP_DEFERRED_SPLIT);
 }
 
 /* The anon THP mapped by the PMD at @pmdp, or NULL. */
@@ -756,7 +735,8 @@ static int wp_page_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 /* What do_wp_page did, read back from the PTE (the page table stays under the fault's
  * mmap or VMA lock): a new page is a COPY; the same page made writable, or exclusive for
- * an unshare fault, is a REUSE; anything else means the fault backed out. */
+ * an unshare fault, is a REUSE; anything else means the fault backed out.
+ */
 static int wp_page_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct cow_probe *p = (struct cow_probe *)ri->data;
@@ -799,7 +779,8 @@ static int huge_pmd_wp_entry(struct kretprobe_instance *ri, struct pt_regs *regs
 }
 
 /* VM_FAULT_FALLBACK: the PMD was split; 0 with a writable (or, unsharing, exclusive)
- * PMD: reused; 0 otherwise: the PMD changed under the fault and nothing was decided. */
+ * PMD: reused; 0 otherwise: the PMD changed under the fault and nothing was decided.
+ */
 static int huge_pmd_wp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct cow_probe *p = (struct cow_probe *)ri->data;
@@ -952,7 +933,8 @@ static int copy_page_range_entry(struct kretprobe_instance *ri, struct pt_regs *
 }
 
 /* The model's fork of one folio: each run of PTE-mapped pages, then the PMD. The final
- * state does not depend on how the kernel cut the runs into batches (spec §2.5.4, §5.5). */
+ * state does not depend on how the kernel cut the runs into batches (spec §2.5.4, §5.5).
+ */
 static int fork_predict(struct fork_probe *p, struct fork_check *fc, unsigned int i,
 			struct fm_snap *pred)
 {
