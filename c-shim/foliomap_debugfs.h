@@ -95,4 +95,36 @@ enum foliomap_stat {
  */
 #define FOLIOMAP_MISMATCHES_FILE	"mismatches"
 
+/*
+ * /sys/kernel/debug/foliomap/inspect (root only): the raw accounting fields of the folio
+ * mapped at one address of one process, like page-types for large-folio mapcounts.
+ * Write "PID ADDR" (decimal pid; address in hex with 0x, or decimal; a trailing newline
+ * is allowed), then read from offset 0 (lseek back to 0 to re-read or after another
+ * write). The lookup neither faults nor pins nor touches: it only takes (and drops) a
+ * folio reference, which is subtracted from ref. The read gives two lines:
+ *
+ *   pid=P mm_id=M addr=0xA pfn=0xF node=N page=K folio=anon|zero|hugezero|file
+ *   order=4 ref=16 lmc=15 emc=-1 nrpm=16 ids=[3,4] mmc=[7,7] S=1 pincount=0 pmap=0 dq=0 pae={} pmc=[0*16]
+ *
+ * mm_id is the process's own mm id (mm->mm_id); page the index of ADDR's page in the
+ * folio. The second line (absent for the zeropage and the huge zeropage) names the
+ * fields as the model and the scenario transcripts do (examples/csim/FORMAT.md), in
+ * the same order: a large folio gives order ref lmc emc nrpm ids mmc S pincount pmap
+ * dq pae pmc, with nrpm and pmc only on CONFIG_PAGE_MAPCOUNT kernels (nrpm in hex at
+ * or above ENTIRELY_MAPPED) and ids as the raw mm ids of the two slots (0: free); an
+ * order-0 folio gives order ref mapcount pae. pae={0-3,7} lists the pages with
+ * PageAnonExclusive, pmc=[1*8,0,-1*7] run-length encodes the raw per-page _mapcount.
+ *
+ * The per-CPU LRU batches hold an extra reference on order-0 folios that were just
+ * added; the module cannot drain them (lru_add_drain_all() is not exported): drain from
+ * userspace first, e.g. move_pages(0, 0, NULL, nodes, NULL, 0) with a non-NULL nodes
+ * (it runs lru_cache_disable(), which drains every CPU).
+ *
+ * Errors: write EINVAL (malformed), ESRCH (no such process); read EINVAL (nothing
+ * written), ESRCH (the process is gone or has no mm), EFAULT (nothing mapped at ADDR:
+ * no VMA, no page, a migration entry).
+ */
+#define FOLIOMAP_INSPECT_FILE		"inspect"
+#define FOLIOMAP_INSPECT_PATH		"/sys/kernel/debug/" FOLIOMAP_DEBUGFS_DIR "/" FOLIOMAP_INSPECT_FILE
+
 #endif /* FOLIOMAP_DEBUGFS_H */

@@ -128,6 +128,8 @@ static int __init foliomap_init(void)
 	}
 	err = foliomap_report_init(foliomap_debugfs_dir);
 	if (!err)
+		err = foliomap_inspect_init(foliomap_debugfs_dir);
+	if (!err)
 		err = foliomap_hooks_init();
 	if (err) {
 		debugfs_remove_recursive(foliomap_debugfs_dir);

@@ -51,6 +51,9 @@ void foliomap_record_mismatch(const struct foliomap_check_report *r);
 int foliomap_report_init(struct dentry *dir);
 void foliomap_report_reset(void);
 
+/* foliomap_inspect.c */
+int foliomap_inspect_init(struct dentry *dir);
+
 /* foliomap_hooks.c */
 int foliomap_hooks_init(void);
 void foliomap_hooks_exit(void);
