@@ -15,25 +15,16 @@
 #include <stdio.h>
 
 #include "foliomap.h"
+#include "scn.h"
 
 #define CSIM_PAGE_SIZE 4096ull
 #define CSIM_PTRS_PER_PT 512u			       /* PTEs per page table */
 #define CSIM_PMD_SIZE (CSIM_PAGE_SIZE * CSIM_PTRS_PER_PT) /* 2 MiB */
 #define CSIM_VA_PMDS 8192u			       /* simulated address space: 16 GiB */
 #define CSIM_MAX_PROCS 64			       /* live processes at a time */
-#define CSIM_NAME_LEN 24
+#define CSIM_NAME_LEN SCN_NAME_LEN
 #define CSIM_MAX_REGIONS 64			       /* named regions per process */
 #define CSIM_MIGRATE_PASSES 10			       /* NR_MAX_MIGRATE_PAGES_RETRY */
-
-/* What one page access (or the fault GUP takes for a pin) did; printed in transcripts. */
-enum access_outcome {
-	ACC_NOFAULT, /* present and sufficient: no fault */
-	ACC_NEW,     /* not present: a new folio was allocated (first write) */
-	ACC_ZERO,    /* not present, read: the shared zeropage was mapped */
-	ACC_REUSE,   /* write fault on a read-only mapping, same page made writable */
-	ACC_COPY,    /* write fault copied the page into a new order-0 folio */
-	ACC_NR
-};
 
 /* A simulated folio: the library's accounting state plus what the simulator needs. */
 struct folio {
@@ -170,6 +161,5 @@ struct gen_opts {
 };
 int gen_run(const struct gen_opts *o, FILE *out);
 
-const char *outcome_name(enum access_outcome o);
 
 #endif /* CSIM_H */

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * The scenario language (FORMAT.md): parsing and the canonical echo of a step, shared
+ * by the simulator (scenario.c) and the kernel executor (kmod-test/scn_run.c). Needs
+ * nothing of the library but the FM_MODE_* constants of include/foliomap.h.
+ */
+#ifndef CSIM_SCN_H
+#define CSIM_SCN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SCN_NAME_LEN 24
+#define SCN_PAGE_SIZE 4096ull
+#define SCN_PMD_SIZE (SCN_PAGE_SIZE * 512)
+#define MAX_TOKENS 24
+#define MAX_LINE 512
+
+/* What one page access (or the fault GUP takes for a pin) did; printed in transcripts. */
+enum access_outcome {
+	ACC_NOFAULT, /* present and sufficient: no fault */
+	ACC_NEW,     /* not present: a new folio was allocated (first write) */
+	ACC_ZERO,    /* not present, read: the shared zeropage was mapped */
+	ACC_REUSE,   /* write fault on a read-only mapping, same page made writable */
+	ACC_COPY,    /* write fault copied the page into a new order-0 folio */
+	ACC_NR
+};
+
+enum verb {
+	V_THP, V_SPAWN, V_MMAP, V_WRITE, V_READ, V_FORK, V_EXIT, V_MUNMAP, V_MADVISE,
+	V_MPROTECT, V_MREMAP, V_PIN, V_UNPIN, V_MIGRATE, V_SPLIT, V_SHOW, V_EXPECT,
+};
+
+/* An address operand REGION[+OFF] and an optional length. */
+struct addr {
+	char region[SCN_NAME_LEN];
+	uint64_t off;
+	uint64_t len;		/* 0: the command's default */
+};
+
+struct step {
+	int line;
+	enum verb verb;
+	char actor[SCN_NAME_LEN];
+	char name[SCN_NAME_LEN];	/* region / child / spawned process */
+	struct addr a;
+	uint64_t size, align, misalign;	/* mmap / mremap / thp */
+	bool flag;			/* thp always; mprotect rw; pin write */
+	int node;
+	char *expect[MAX_TOKENS];	/* expect arguments */
+	int nr_expect;
+	uint32_t expect_mode;		/* 0, or the only mode the expectation applies to */
+};
+
+
+/* A transcript line under construction. */
+struct buf {
+	char s[8192];
+	size_t n;
+};
+
+void scn_put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "file:line: message" on stderr, exit status 2 */
+void scn_die(const char *path, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+const char *outcome_name(enum access_outcome o);
+bool scn_parse_num(const char *t, uint64_t *v);
+void scn_fmt_size(char *buf, size_t len, uint64_t v);
+/* Parses a whole scenario file (syntax errors: scn_die); *steps is malloc'ed. */
+void scn_parse_file(const char *path, struct step **steps, int *nr);
+void scn_free_steps(struct step *steps, int nr);
+/* The canonical echo of a step (without the outcome). */
+void scn_echo(const struct step *st, struct buf *b);
+/* NEW NOFAULT*15: run-length encoded outcomes */
+void scn_render_outcomes(struct buf *b, const enum access_outcome *o, int n);
+
+#endif /* CSIM_SCN_H */
