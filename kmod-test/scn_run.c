@@ -1,0 +1,926 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+/*
+ * scn_run: the kernel executor of the csim scenario language (examples/csim/FORMAT.md).
+ * Runs in the test VM as root with foliomap.ko loaded:
+ *
+ *   scn_run FILE.scn...
+ *
+ * Every step is performed with real syscalls by real processes: one worker process per
+ * scenario process name, driven by this controller over pipes. Workers are created by
+ * a real fork (clone(CLONE_PARENT), so the controller can reap every one); `spawn`
+ * forks the controller, whose address space holds no scenario mapping. The transcript
+ * is the simulator's canonical one (the parser and the echo are examples/csim/scn.c,
+ * compiled in), with the outcomes measured on the kernel:
+ *
+ *  - write/read/pin: per page, /proc/self/pagemap (present bit, PFN) just before and
+ *    after the access, and the worker's fault count (getrusage minflt+majflt) around
+ *    it: NEW/ZERO (not present before), NOFAULT (no fault), REUSE (fault, same PFN),
+ *    COPY (fault, another PFN);
+ *  - show: debugfs foliomap/inspect after draining the per-CPU LRU batches (an empty
+ *    move_pages), mm ids named by the processes whose mm has that id;
+ *  - split: /sys/kernel/debug/split_huge_pages, SPLIT when the large folio at ADDR is
+ *    order 0 afterwards; migrate: move_pages(MPOL_MF_MOVE_ALL) and the pages' nodes
+ *    before and after.
+ *
+ * Expectations (`expect ...`) print nothing and are not evaluated here: the host
+ * compares this transcript with the simulator's, which evaluates them.
+ *
+ * Output per file: "@@scn BEGIN FILE", the transcript, "@@scn END FILE STATUS" (0 ok,
+ * 3 a step the kernel refused or a runner failure, reported before as "@@scn ERROR
+ * FILE:LINE: message"; the run stops at that step). Scenario errors (syntax, unknown
+ * names) print FILE:LINE: message on stderr and exit 2 at once, as csim does. Exit
+ * status: the largest STATUS.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/swap.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "foliomap_debugfs.h"
+#include "scn.h"
+
+/* mm/gup_test.h (not a uapi header) */
+struct pin_longterm_test {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t flags;
+};
+#define PIN_LONGTERM_TEST_START		_IOW('g', 7, struct pin_longterm_test)
+#define PIN_LONGTERM_TEST_STOP		_IO('g', 8)
+#define PIN_LONGTERM_TEST_FLAG_USE_WRITE 1
+#define GUP_TEST_PATH			"/sys/kernel/debug/gup_test"
+#define SPLIT_PATH			"/sys/kernel/debug/split_huge_pages"
+#define THP_DIR				"/sys/kernel/mm/transparent_hugepage"
+#define MPOL_MF_MOVE_ALL		(1 << 2)
+
+#define PAGE				4096ull
+#define MAX_PROCS			64
+#define MAX_REGIONS			64
+#define MAX_PAGES			(1 << 16)	/* per access step */
+#define VA_BASE				0x200000000000ull /* 32 TiB: far from everything */
+
+#define PM_PRESENT			(1ull << 63)
+#define PM_PFN_MASK			((1ull << 55) - 1)
+
+enum op { OP_MMAP, OP_ACCESS, OP_PIN, OP_UNPIN, OP_FORK, OP_EXIT, OP_MUNMAP, OP_MADVISE,
+	  OP_MPROTECT, OP_MREMAP };
+
+struct cmd {
+	int op;
+	int flag;		/* write / rw */
+	int child;		/* fork: the child's channel */
+	uint64_t a, b, c;
+};
+
+struct resp {
+	int err;		/* 0 or an errno */
+	int n;			/* outcomes following */
+	int pid;
+};
+
+struct chan {
+	int cmd[2], resp[2];
+};
+
+struct region {
+	char name[SCN_NAME_LEN];
+	uint64_t base, size;
+};
+
+struct proc {
+	char name[SCN_NAME_LEN];
+	bool live;
+	pid_t pid;
+	unsigned int mm_id;
+	int chan;
+	struct region regions[MAX_REGIONS];
+	int nr_regions;
+};
+
+static struct chan *chans;
+static int nr_chans;
+static struct proc procs[MAX_PROCS];
+static uint64_t va_cursor;
+static const char *cur_path;
+static int cur_line;
+
+/* A global the worker writes at start: a present anon page to ask inspect for mm_id. */
+static volatile int probe_var;
+
+/* ---- small helpers ----------------------------------------------------------------- */
+
+static int run_status;
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	/* on stdout, where the host reads it between the transcript's markers */
+	printf("@@scn ERROR %s:%d: ", cur_path, cur_line);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	run_status = 3;
+}
+
+static int read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* ---- the worker ---------------------------------------------------------------------- */
+
+struct pinned {
+	int fd;
+	uint64_t addr;
+};
+
+static struct pinned *pins;
+static int nr_pins, cap_pins;
+static int pagemap_fd = -1;
+static int my_chan;
+
+static uint64_t pm_entry(uint64_t addr)
+{
+	uint64_t e = 0;
+
+	if (pread(pagemap_fd, &e, sizeof(e), (off_t)(addr / PAGE * 8)) != sizeof(e))
+		return 0;
+	return e;
+}
+
+static long faults(void)
+{
+	struct rusage ru;
+
+	memset(&ru, 0, sizeof(ru));
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt + ru.ru_majflt;
+}
+
+/* One access or pin of the page at addr; the outcome from pagemap and the fault count. */
+static int access_page(uint64_t addr, bool write, bool pin, uint8_t *out)
+{
+	struct pin_longterm_test t = { .addr = addr & ~(PAGE - 1), .size = PAGE };
+	uint64_t before, after;
+	long f0, f1;
+	int fd = -1;
+
+	if (pin) {
+		fd = open(GUP_TEST_PATH, O_RDWR);
+		if (fd < 0)
+			return errno;
+		t.flags = write ? PIN_LONGTERM_TEST_FLAG_USE_WRITE : 0;
+		if (nr_pins == cap_pins) {
+			cap_pins = cap_pins ? 2 * cap_pins : 64;
+			pins = realloc(pins, (size_t)cap_pins * sizeof(*pins));
+			if (!pins)
+				return ENOMEM;
+		}
+	}
+	/* Everything this function writes is written before the first count: a stack page
+	 * that fork made read-only must not fault between the two counts. */
+	before = after = 0;
+	f1 = 0;
+	before = pm_entry(addr);
+	f0 = faults();
+	if (pin) {
+		if (ioctl(fd, PIN_LONGTERM_TEST_START, &t)) {
+			int e = errno;
+
+			close(fd);
+			return e;
+		}
+	} else if (write) {
+		*(volatile char *)(uintptr_t)addr = 1;
+	} else {
+		(void)*(volatile char *)(uintptr_t)addr;
+	}
+	f1 = faults();
+	after = pm_entry(addr);
+	if (pin)
+		pins[nr_pins++] = (struct pinned){ .fd = fd, .addr = t.addr };
+
+	if (!(before & PM_PRESENT))
+		*out = write ? ACC_NEW : ACC_ZERO;
+	else if (f1 == f0)
+		*out = ACC_NOFAULT;
+	else if ((before & PM_PFN_MASK) == (after & PM_PFN_MASK))
+		*out = ACC_REUSE;
+	else
+		*out = ACC_COPY;
+	return 0;
+}
+
+static void worker_reply(int err, int pid, const uint8_t *out, int n)
+{
+	struct resp r = { .err = err, .n = n, .pid = pid };
+
+	if (write_full(chans[my_chan].resp[1], &r, sizeof(r)) ||
+	    (n && write_full(chans[my_chan].resp[1], out, (size_t)n)))
+		_exit(111);
+}
+
+static void worker_setup(void)
+{
+	probe_var++;
+	if (pagemap_fd >= 0)
+		close(pagemap_fd);
+	/* /proc/self/pagemap is bound to the mm of the opener: reopen after fork. */
+	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
+}
+
+static void __attribute__((noreturn)) worker(int chan)
+{
+	static uint8_t out[MAX_PAGES];
+
+	my_chan = chan;
+	worker_setup();
+	worker_reply(pagemap_fd < 0 ? errno : 0, getpid(), NULL, 0);
+	for (;;) {
+		struct cmd c;
+		int err = 0, n = 0, pid = 0;
+		void *p;
+
+		if (read_full(chans[my_chan].cmd[0], &c, sizeof(c)))
+			_exit(112);
+		switch (c.op) {
+		case OP_MMAP:
+			p = mmap((void *)(uintptr_t)c.a, c.b, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+			if (p == MAP_FAILED)
+				err = errno;
+			else if ((uintptr_t)p != c.a)
+				err = EEXIST;
+			break;
+		case OP_ACCESS:
+		case OP_PIN:
+			for (uint64_t a = c.a; a < c.b && !err && n < MAX_PAGES; a = (a | (PAGE - 1)) + 1)
+				err = access_page(a, c.flag, c.op == OP_PIN, &out[n++]);
+			break;
+		case OP_UNPIN:
+			for (int i = 0; i < nr_pins;) {
+				if (pins[i].addr >= c.a && pins[i].addr < c.b) {
+					if (ioctl(pins[i].fd, PIN_LONGTERM_TEST_STOP))
+						err = errno;
+					close(pins[i].fd);
+					pins[i] = pins[--nr_pins];
+				} else {
+					i++;
+				}
+			}
+			break;
+		case OP_FORK:
+			pid = (int)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
+			if (pid == 0) {
+				/* The parent's pins are the parent's: drop the inherited handles
+				 * (the pins stay), so the parent's exit releases them. */
+				for (int i = 0; i < nr_pins; i++)
+					close(pins[i].fd);
+				nr_pins = 0;
+				my_chan = c.child;
+				worker_setup();
+				worker_reply(pagemap_fd < 0 ? errno : 0, getpid(), NULL, 0);
+				continue;
+			}
+			if (pid < 0)
+				err = errno;
+			break;
+		case OP_EXIT:
+			_exit(0);
+		case OP_MUNMAP:
+			if (munmap((void *)(uintptr_t)c.a, c.b - c.a))
+				err = errno;
+			break;
+		case OP_MADVISE:
+			if (madvise((void *)(uintptr_t)c.a, c.b - c.a, MADV_DONTNEED))
+				err = errno;
+			break;
+		case OP_MPROTECT:
+			if (mprotect((void *)(uintptr_t)c.a, c.b - c.a,
+				     c.flag ? PROT_READ | PROT_WRITE : PROT_READ))
+				err = errno;
+			break;
+		case OP_MREMAP:
+			p = mremap((void *)(uintptr_t)c.a, c.b, c.b, MREMAP_MAYMOVE | MREMAP_FIXED,
+				   (void *)(uintptr_t)c.c);
+			if (p == MAP_FAILED)
+				err = errno;
+			break;
+		default:
+			err = EINVAL;
+		}
+		worker_reply(err, pid, out, err ? 0 : n);
+	}
+}
+
+/* ---- the controller ------------------------------------------------------------------ */
+
+static struct proc *proc_by_name(const char *name)
+{
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (procs[i].live && !strcmp(procs[i].name, name))
+			return &procs[i];
+	return NULL;
+}
+
+static struct proc *proc_new(const char *name)
+{
+	for (int i = 0; i < MAX_PROCS; i++) {
+		if (!procs[i].live && !procs[i].pid) {
+			memset(&procs[i], 0, sizeof(procs[i]));
+			snprintf(procs[i].name, sizeof(procs[i].name), "%s", name);
+			return &procs[i];
+		}
+	}
+	return NULL;
+}
+
+static int call(struct proc *p, const struct cmd *c, struct resp *r, uint8_t *out)
+{
+	if (write_full(chans[p->chan].cmd[1], c, sizeof(*c)) ||
+	    read_full(chans[p->chan].resp[0], r, sizeof(*r)) ||
+	    (r->n && read_full(chans[p->chan].resp[0], out, (size_t)r->n))) {
+		fail("worker %s (pid %d) died", p->name, p->pid);
+		return -1;
+	}
+	if (r->err) {
+		fail("%s: %s", p->name, strerror(r->err));
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads debugfs inspect for addr in pid: 0 and the text, or -errno. */
+static int inspect(pid_t pid, uint64_t addr, char *text, size_t len)
+{
+	char req[64];
+	ssize_t n;
+	int fd = open(FOLIOMAP_INSPECT_PATH, O_RDWR);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(req, sizeof(req), "%d %#llx\n", pid, (unsigned long long)addr);
+	if (write(fd, req, strlen(req)) < 0) {
+		n = -errno;
+		close(fd);
+		return (int)n;
+	}
+	n = read(fd, text, len - 1);
+	if (n < 0) {
+		n = -errno;
+		close(fd);
+		return (int)n;
+	}
+	text[n] = 0;
+	close(fd);
+	return 0;
+}
+
+/* The value after "key=" in text (up to a space or newline), or NULL. */
+static const char *field(const char *text, const char *key, char *val, size_t len)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = text; (p = strstr(p, key)); p++) {
+		if ((p == text || p[-1] == ' ' || p[-1] == '\n') && p[kl] == '=') {
+			size_t i = 0;
+
+			p += kl + 1;
+			while (p[i] && p[i] != ' ' && p[i] != '\n' && i + 1 < len) {
+				val[i] = p[i];
+				i++;
+			}
+			val[i] = 0;
+			return val;
+		}
+	}
+	return NULL;
+}
+
+static int worker_ready(struct proc *p)
+{
+	struct resp r;
+	char text[8192], v[32];
+
+	if (read_full(chans[p->chan].resp[0], &r, sizeof(r)) || r.err) {
+		fail("worker %s did not start", p->name);
+		return -1;
+	}
+	p->pid = r.pid;
+	p->live = true;
+	if (inspect(p->pid, (uintptr_t)&probe_var, text, sizeof(text)) ||
+	    !field(text, "mm_id", v, sizeof(v))) {
+		fail("cannot read the mm id of %s (debugfs %s)", p->name, FOLIOMAP_INSPECT_PATH);
+		return -1;
+	}
+	p->mm_id = (unsigned int)strtoul(v, NULL, 10);
+	return 0;
+}
+
+static const char *id_name(unsigned long id, char *buf, size_t len)
+{
+	if (!id)
+		return "0";
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (procs[i].live && procs[i].mm_id == id)
+			return procs[i].name;
+	snprintf(buf, len, "?%lu", id);
+	return buf;
+}
+
+/* Empties the per-CPU LRU batches: move_pages of no page runs lru_cache_disable(). */
+static void lru_drain(void)
+{
+	int node = 0;
+
+	syscall(SYS_move_pages, 0, 0UL, NULL, &node, NULL, 0);
+}
+
+static void render_show(struct proc *p, uint64_t addr, struct buf *b)
+{
+	char text[16384], kind[16], *line2;
+	int err;
+
+	lru_drain();
+	err = inspect(p->pid, addr, text, sizeof(text));
+	if (err == -EFAULT) {
+		scn_put(b, "none");
+		return;
+	}
+	if (err || !field(text, "folio", kind, sizeof(kind))) {
+		fail("inspect %s %#llx: %s", p->name, (unsigned long long)addr, strerror(-err));
+		return;
+	}
+	if (!strcmp(kind, "zero") || !strcmp(kind, "hugezero")) {
+		scn_put(b, "%s", kind);
+		return;
+	}
+	line2 = strchr(text, '\n');
+	if (!line2 || !line2[1]) {
+		fail("inspect: no fields for a %s folio", kind);
+		return;
+	}
+	line2++;
+	line2[strcspn(line2, "\n")] = 0;
+	/* ids=[A,B]: the raw mm ids, named */
+	for (char *tok = strtok(line2, " "); tok; tok = strtok(NULL, " ")) {
+		unsigned long a, bb;
+		char n1[24], n2[24];
+
+		if (b->s[b->n - 1] != ' ')
+			scn_put(b, " ");
+		if (sscanf(tok, "ids=[%lu,%lu]", &a, &bb) == 2)
+			scn_put(b, "ids=[%s,%s]", id_name(a, n1, sizeof(n1)), id_name(bb, n2, sizeof(n2)));
+		else
+			scn_put(b, "%s", tok);
+	}
+}
+
+/* The order of the folio at addr, -1 for none/zero. */
+static int folio_order_at(struct proc *p, uint64_t addr)
+{
+	char text[16384], v[16];
+
+	if (inspect(p->pid, addr, text, sizeof(text)) || !field(text, "order", v, sizeof(v)))
+		return -1;
+	return atoi(v);
+}
+
+static int region_of(struct proc *p, const char *name)
+{
+	for (int i = 0; i < p->nr_regions; i++)
+		if (!strcmp(p->regions[i].name, name))
+			return i;
+	return -1;
+}
+
+/* As the simulator's resolve(): REGION+OFF [LEN]. */
+static void resolve(const struct step *st, struct proc *p, bool whole, uint64_t *start,
+		    uint64_t *end)
+{
+	int ri = region_of(p, st->a.region);
+	struct region *r;
+
+	if (ri < 0)
+		scn_die(cur_path, st->line, "%s has no region '%s'", p->name, st->a.region);
+	r = &p->regions[ri];
+	if (st->a.off >= r->size)
+		scn_die(cur_path, st->line, "offset %#llx is outside region %s",
+			(unsigned long long)st->a.off, r->name);
+	*start = r->base + st->a.off;
+	*end = *start + (st->a.len ? st->a.len : whole ? r->size - st->a.off : 1);
+	if (*end > r->base + r->size)
+		scn_die(cur_path, st->line, "range runs past the end of region %s", r->name);
+}
+
+/* The placement rule: 2 MiB-aligned plus misalign, 2 MiB unmapped on both sides. */
+static uint64_t va_alloc(uint64_t size, uint64_t misalign)
+{
+	uint64_t span = (misalign + size + SCN_PMD_SIZE - 1) / SCN_PMD_SIZE;
+	uint64_t base = VA_BASE + va_cursor * SCN_PMD_SIZE + misalign;
+
+	va_cursor += span + 1;
+	return base;
+}
+
+static void set_thp(uint64_t size, bool always)
+{
+	char path[128];
+
+	for (unsigned int order = 2; order <= 9; order++) {
+		uint64_t sz = PAGE << order;
+
+		if (size && size != sz)
+			continue;
+		snprintf(path, sizeof(path), THP_DIR "/hugepages-%llukB/enabled",
+			 (unsigned long long)(sz >> 10));
+		if (write_file(path, always ? "always" : "never"))
+			fail("cannot write %s", path);
+	}
+}
+
+static void migrate(struct proc *p, uint64_t start, uint64_t end, int node, struct buf *b)
+{
+	unsigned long n = (end - start) / PAGE, nc = 0, moved = 0;
+	void **pages = calloc(n, sizeof(*pages)), **cand = calloc(n, sizeof(*cand));
+	int *status = calloc(n, sizeof(int)), *nodes = calloc(n, sizeof(int));
+	const char *word;
+
+	if (!pages || !cand || !status || !nodes) {
+		fail("out of memory");
+		goto out;
+	}
+	for (unsigned long i = 0; i < n; i++)
+		pages[i] = (void *)(uintptr_t)(start + i * PAGE);
+	if (syscall(SYS_move_pages, p->pid, n, pages, NULL, status, 0)) {
+		fail("move_pages (query): %s", strerror(errno));
+		goto out;
+	}
+	for (unsigned long i = 0; i < n; i++)
+		if (status[i] >= 0 && status[i] != node)
+			cand[nc++] = pages[i];
+	if (nc) {
+		for (unsigned long i = 0; i < nc; i++)
+			nodes[i] = node;
+		/* > 0: pages not migrated; their status tells, as the query below does */
+		if (syscall(SYS_move_pages, p->pid, nc, cand, nodes, status, MPOL_MF_MOVE_ALL) < 0) {
+			fail("move_pages: %s", strerror(errno));
+			goto out;
+		}
+		if (syscall(SYS_move_pages, p->pid, nc, cand, NULL, status, 0)) {
+			fail("move_pages (query): %s", strerror(errno));
+			goto out;
+		}
+		for (unsigned long i = 0; i < nc; i++)
+			moved += status[i] == node;
+	}
+	word = moved == nc ? "MIGRATED" : moved ? "PARTIAL" : "FAILED";
+	scn_put(b, ": %s", word);
+out:
+	free(pages);
+	free(cand);
+	free(status);
+	free(nodes);
+}
+
+static void kill_all(void)
+{
+	for (int i = 0; i < MAX_PROCS; i++) {
+		if (procs[i].pid) {
+			kill(procs[i].pid, SIGKILL);
+			waitpid(procs[i].pid, NULL, 0);
+		}
+		memset(&procs[i], 0, sizeof(procs[i]));
+	}
+	for (int i = 0; i < nr_chans; i++) {
+		close(chans[i].cmd[0]);
+		close(chans[i].cmd[1]);
+		close(chans[i].resp[0]);
+		close(chans[i].resp[1]);
+	}
+	free(chans);
+	chans = NULL;
+	nr_chans = 0;
+}
+
+static int run_step(const struct step *st, int *next_chan)
+{
+	static uint8_t out[MAX_PAGES];
+	struct buf b = { .n = 0 };
+	struct proc *p = NULL, *c;
+	struct cmd cmd = { 0 };
+	struct resp r;
+	uint64_t start, end;
+
+	cur_line = st->line;
+	if (st->verb == V_EXPECT)
+		return 0;
+	if (st->actor[0]) {
+		p = proc_by_name(st->actor);
+		if (!p)
+			scn_die(cur_path, st->line, "no live process '%s'", st->actor);
+	}
+	scn_echo(st, &b);
+	switch (st->verb) {
+	case V_THP:
+		set_thp(st->size, st->flag);
+		break;
+	case V_SPAWN: {
+		pid_t pid;
+
+		if (proc_by_name(st->name))
+			scn_die(cur_path, st->line, "process '%s' already exists", st->name);
+		c = proc_new(st->name);
+		if (!c) {
+			fail("too many processes");
+			return -1;
+		}
+		c->chan = (*next_chan)++;
+		fflush(NULL);
+		pid = fork();
+		if (pid < 0) {
+			fail("fork: %s", strerror(errno));
+			return -1;
+		}
+		if (pid == 0)
+			worker(c->chan);
+		if (worker_ready(c))
+			return -1;
+		break;
+	}
+	case V_MMAP:
+		if (region_of(p, st->name) >= 0)
+			scn_die(cur_path, st->line, "%s already has a region '%s'", p->name, st->name);
+		if (p->nr_regions == MAX_REGIONS) {
+			fail("too many regions");
+			return -1;
+		}
+		cmd.op = OP_MMAP;
+		cmd.a = va_alloc(st->size, st->misalign);
+		cmd.b = st->size;
+		if (call(p, &cmd, &r, out))
+			return -1;
+		snprintf(p->regions[p->nr_regions].name, SCN_NAME_LEN, "%s", st->name);
+		p->regions[p->nr_regions].base = cmd.a;
+		p->regions[p->nr_regions++].size = st->size;
+		break;
+	case V_WRITE:
+	case V_READ:
+	case V_PIN: {
+		enum access_outcome acc[512];
+		int n;
+
+		resolve(st, p, false, &start, &end);
+		cmd.op = st->verb == V_PIN ? OP_PIN : OP_ACCESS;
+		cmd.flag = st->verb == V_PIN ? st->flag : st->verb == V_WRITE;
+		cmd.a = st->verb == V_PIN ? start & ~(PAGE - 1) : start;
+		cmd.b = end;
+		if (call(p, &cmd, &r, out))
+			return -1;
+		/* the simulator's transcript holds the first 512 outcomes */
+		n = r.n < 512 ? r.n : 512;
+		for (int i = 0; i < n; i++)
+			acc[i] = (enum access_outcome)out[i];
+		scn_put(&b, ": ");
+		scn_render_outcomes(&b, acc, n);
+		break;
+	}
+	case V_UNPIN:
+		resolve(st, p, false, &start, &end);
+		cmd.op = OP_UNPIN;
+		cmd.a = start;
+		cmd.b = end;
+		if (call(p, &cmd, &r, out))
+			return -1;
+		break;
+	case V_FORK:
+		if (proc_by_name(st->name))
+			scn_die(cur_path, st->line, "process '%s' already exists", st->name);
+		c = proc_new(st->name);
+		if (!c) {
+			fail("too many processes");
+			return -1;
+		}
+		c->chan = (*next_chan)++;
+		memcpy(c->regions, p->regions, sizeof(c->regions));
+		c->nr_regions = p->nr_regions;
+		cmd.op = OP_FORK;
+		cmd.child = c->chan;
+		if (call(p, &cmd, &r, out) || worker_ready(c))
+			return -1;
+		break;
+	case V_EXIT:
+		cmd.op = OP_EXIT;
+		if (write_full(chans[p->chan].cmd[1], &cmd, sizeof(cmd)) ||
+		    waitpid(p->pid, NULL, 0) != p->pid) {
+			fail("exit of %s failed", p->name);
+			return -1;
+		}
+		p->live = false;
+		p->pid = 0;
+		break;
+	case V_MUNMAP:
+	case V_MADVISE:
+	case V_MPROTECT:
+		resolve(st, p, true, &start, &end);
+		cmd.op = st->verb == V_MUNMAP ? OP_MUNMAP : st->verb == V_MADVISE ? OP_MADVISE
+										: OP_MPROTECT;
+		cmd.flag = st->flag;
+		cmd.a = start;
+		cmd.b = end;
+		if (call(p, &cmd, &r, out))
+			return -1;
+		break;
+	case V_MREMAP: {
+		int ri = region_of(p, st->a.region);
+
+		if (ri < 0)
+			scn_die(cur_path, st->line, "%s has no region '%s'", p->name, st->a.region);
+		cmd.op = OP_MREMAP;
+		cmd.a = p->regions[ri].base;
+		cmd.b = p->regions[ri].size;
+		cmd.c = va_alloc(cmd.b, st->misalign);
+		if (call(p, &cmd, &r, out))
+			return -1;
+		p->regions[ri].base = cmd.c;
+		break;
+	}
+	case V_MIGRATE:
+		resolve(st, p, true, &start, &end);
+		migrate(p, start, end, st->node, &b);
+		break;
+	case V_SPLIT: {
+		char req[96];
+		int before, after, err;
+
+		resolve(st, p, false, &start, &end);
+		start &= ~(PAGE - 1);
+		before = folio_order_at(p, start);
+		snprintf(req, sizeof(req), "%d,%#llx,%#llx", p->pid, (unsigned long long)start,
+			 (unsigned long long)(start + PAGE));
+		err = write_file(SPLIT_PATH, req);
+		if (err) {
+			fail("%s: %s", SPLIT_PATH, strerror(-err));
+			return -1;
+		}
+		after = folio_order_at(p, start);
+		scn_put(&b, ": %s", before > 0 && after == 0 ? "SPLIT" : "SKIPPED");
+		break;
+	}
+	case V_SHOW:
+		resolve(st, p, false, &start, &end);
+		scn_put(&b, ": ");
+		render_show(p, start, &b);
+		break;
+	case V_EXPECT:
+		break;
+	}
+	printf("%s\n", b.s);
+	fflush(stdout);
+	return run_status ? -1 : 0;
+}
+
+static int run_file(const char *path)
+{
+	struct step *steps;
+	int nr, nprocs = 0, next_chan = 0;
+
+	cur_path = path;
+	cur_line = 0;
+	run_status = 0;
+	scn_parse_file(path, &steps, &nr);
+	for (int i = 0; i < nr; i++)
+		nprocs += steps[i].verb == V_SPAWN || steps[i].verb == V_FORK;
+	/* Every worker inherits every channel: a forked child switches to its own. */
+	chans = calloc((size_t)nprocs + 1, sizeof(*chans));
+	if (!chans) {
+		fail("out of memory");
+		return 3;
+	}
+	for (int i = 0; i < nprocs; i++) {
+		if (pipe(chans[i].cmd) || pipe(chans[i].resp)) {
+			fail("pipe: %s", strerror(errno));
+			kill_all();
+			return 3;
+		}
+		nr_chans++;
+	}
+	va_cursor = 1;
+	set_thp(0, false);	/* thp all never */
+	for (int i = 0; i < nr; i++)
+		if (run_step(&steps[i], &next_chan))
+			break;
+	kill_all();
+	scn_free_steps(steps, nr);
+	return run_status;
+}
+
+/* The model's assumptions (FORMAT.md): no khugepaged collapse, huge zeropage on, no
+ * swap, every worker on one CPU of node 0 (the local LRU drain of a CoW fault then
+ * sees every batch; new folios on node 0). */
+static void setup(void)
+{
+	cpu_set_t set;
+	char buf[64] = "";
+	int cpu = 0, fd;
+
+	write_file(THP_DIR "/khugepaged/scan_sleep_millisecs", "86400000");
+	write_file(THP_DIR "/khugepaged/alloc_sleep_millisecs", "86400000");
+	write_file(THP_DIR "/use_zero_page", "1");
+	swapoff("/dev/zram0");
+	fd = open("/sys/devices/system/node/node0/cpulist", O_RDONLY);
+	if (fd >= 0) {
+		if (read(fd, buf, sizeof(buf) - 1) > 0 && isdigit((unsigned char)buf[0]))
+			cpu = atoi(buf);
+		close(fd);
+	}
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		perror("sched_setaffinity");
+	/* let a khugepaged pass woken by the writes above finish before any scenario */
+	usleep(100000);
+}
+
+int main(int argc, char **argv)
+{
+	int worst = 0;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: scn_run FILE.scn...\n");
+		return 2;
+	}
+	setup();
+	for (int i = 1; i < argc; i++) {
+		int st;
+
+		printf("@@scn BEGIN %s\n", argv[i]);
+		fflush(stdout);
+		st = run_file(argv[i]);
+		printf("@@scn END %s %d\n", argv[i], st);
+		fflush(stdout);
+		if (st > worst)
+			worst = st;
+	}
+	return worst;
+}
