@@ -34,7 +34,8 @@
  *  cow_fact_dependent     CoW decisions that depended on facts the model cannot
  *                         know (trylock, LRU batch, swap cache); counted as checked
  *                         when the kernel's decision is one the model allows
- *  fork_folios_skipped    large folios of a forking VMA beyond the per-fork limit
+ *  fork_folios_skipped    mappings of large folios a forking VMA maps beyond the
+ *                         per-fork limit of checked folios (not checked)
  *  op_*                   checked transitions per hooked kernel function
  */
 enum foliomap_stat {

@@ -8,12 +8,14 @@
  * are checked by bracketing do_wp_page / do_huge_pmd_wp_page and observing the result.
  *
  * Concurrency: with several CPUs another task may change the folio between the two
- * snapshots. Every probe hit bumps a per-folio generation (hashed); a check whose folio
- * saw a foreign bump, or that overlapped another task's fork (whose duplications are not
- * hooked), and only such a check, counts a disagreement as transitions_raced instead of
- * a mismatch. Hooks nested in the same task on the same folio (the rmap calls inside a
- * PMD split, CoW copy, migration, fork) do not bump the generation: they are part of the
- * outer operation. On one CPU, with the test's folios quiescent, nothing is ever raced.
+ * snapshots. Every probe entry and return bumps a per-folio generation (hashed). A check
+ * counts the bumps its own task made meanwhile (the rmap calls nested in a PMD split, a
+ * CoW copy, a migration, a fork are part of the outer operation); any other bump, an
+ * overlapping fork of another task (fork's duplications are not hooked), or, for CoW,
+ * a reference count that moved by more than the fault itself explains, marks the check
+ * as raced, and only a raced check counts a disagreement as transitions_raced instead of
+ * a mismatch. On one CPU nothing can interleave with a checked window that is not
+ * itself hooked, so nothing is ever raced there.
  *
  * Handlers never sleep and never allocate: check state comes from pools preallocated at
  * load; a hit that finds a pool empty is counted in missed_events, like a probe's nmissed.
@@ -54,6 +56,7 @@ struct fork_check {
 	DECLARE_BITMAP(pte_pages[FORK_MAX_FOLIOS], FOLIOMAP_MAX_PAGES);
 	bool pmd[FORK_MAX_FOLIOS];
 	u64 gen[FORK_MAX_FOLIOS];
+	int slot[FORK_MAX_FOLIOS];	/* in active[]: this task's own bumps on the folio */
 	struct fm_snap before[FORK_MAX_FOLIOS];
 };
 
@@ -99,11 +102,15 @@ static atomic64_t folio_gen[1 << GEN_BITS];
 static atomic_t forks_in_flight;
 static atomic64_t fork_seq;
 
-/* Which task is inside a hooked operation on which folio (NULL: any, for fork). */
+/*
+ * Which task is inside a hooked operation on which folio (NULL: any folio, for fork),
+ * and how many generation bumps that task made on the folio since the window opened.
+ */
 #define ACTIVE_SLOTS 128
 static struct {
 	struct task_struct *task;
 	struct folio *folio;
+	atomic_t own_bumps;
 } active[ACTIVE_SLOTS];
 static unsigned long active_busy[BITS_TO_LONGS(ACTIVE_SLOTS)];
 
@@ -112,21 +119,63 @@ static atomic64_t *gen_of(struct folio *folio)
 	return &folio_gen[hash_ptr(folio, GEN_BITS)];
 }
 
-/* Whether the current task is already inside a hooked operation on @folio. */
-static bool nested_in_current(struct folio *folio)
+static bool active_match(unsigned int i, struct folio *folio)
+{
+	struct folio *f = READ_ONCE(active[i].folio);
+
+	return READ_ONCE(active[i].task) == current && (!f || f == folio);
+}
+
+/* One probe hit on @folio: visible to every other task's window on it. */
+static void gen_bump(struct folio *folio)
+{
+	unsigned int i;
+
+	atomic64_inc(gen_of(folio));
+	for_each_set_bit(i, active_busy, ACTIVE_SLOTS)
+		if (active_match(i, folio))
+			atomic_inc(&active[i].own_bumps);
+}
+
+/* Registers the current task on @folio (NULL: any folio); -1 when the table is full. */
+static int active_add(struct folio *folio)
+{
+	int slot = pool_get(active_busy, ACTIVE_SLOTS);
+
+	if (slot >= 0) {
+		atomic_set(&active[slot].own_bumps, 0);
+		WRITE_ONCE(active[slot].folio, folio);
+		WRITE_ONCE(active[slot].task, current);
+	}
+	return slot;
+}
+
+/* Unregisters; returns the bumps the task made on the folio meanwhile. */
+static int active_del(int slot)
+{
+	int own;
+
+	if (slot < 0)
+		return 0;
+	WRITE_ONCE(active[slot].task, NULL);
+	own = atomic_read(&active[slot].own_bumps);
+	pool_put(active_busy, slot);
+	return own;
+}
+
+/* Whether the current task is inside a fork (its duplications are its own). */
+static bool current_forking(void)
 {
 	unsigned int i;
 
 	for_each_set_bit(i, active_busy, ACTIVE_SLOTS)
-		if (READ_ONCE(active[i].task) == current &&
-		    (!READ_ONCE(active[i].folio) || READ_ONCE(active[i].folio) == folio))
+		if (READ_ONCE(active[i].task) == current && !READ_ONCE(active[i].folio))
 			return true;
 	return false;
 }
 
 struct race_window {
-	int slot;		/* in active[], or -1 */
-	bool outer;		/* first hook of this task on the folio: bumps the generation */
+	int slot;		/* in active[], or -1: then every change looks foreign */
 	bool own_fork;		/* this task is forking (its own fork is not a race) */
 	u64 gen;
 	int forks;
@@ -135,32 +184,26 @@ struct race_window {
 
 static void window_open(struct race_window *w, struct folio *folio)
 {
-	w->outer = !nested_in_current(folio);
-	w->own_fork = nested_in_current(NULL);
-	w->gen = w->outer ? atomic64_inc_return(gen_of(folio)) : atomic64_read(gen_of(folio));
+	gen_bump(folio);
+	w->own_fork = current_forking();
+	w->gen = atomic64_read(gen_of(folio));
 	w->forks = atomic_read(&forks_in_flight);
 	w->fork_seq = atomic64_read(&fork_seq);
-	w->slot = pool_get(active_busy, ACTIVE_SLOTS);
-	if (w->slot >= 0) {
-		WRITE_ONCE(active[w->slot].folio, folio);
-		WRITE_ONCE(active[w->slot].task, current);
-	}
+	w->slot = active_add(folio);
 }
 
 /* Closes the window; true if another task may have changed the folio meanwhile. */
 static bool window_close(struct race_window *w, struct folio *folio)
 {
-	u64 gen;
-	int own = w->own_fork ? 1 : 0;
-	int forks = atomic_read(&forks_in_flight);
+	int own_fork = w->own_fork ? 1 : 0;
+	int own = active_del(w->slot);
+	u64 foreign = atomic64_read(gen_of(folio)) - w->gen - own;
+	bool raced = foreign || w->slot < 0 || w->forks > own_fork ||
+		     atomic_read(&forks_in_flight) > own_fork ||
+		     atomic64_read(&fork_seq) != w->fork_seq;
 
-	if (w->slot >= 0) {
-		WRITE_ONCE(active[w->slot].task, NULL);
-		pool_put(active_busy, w->slot);
-	}
-	gen = w->outer ? atomic64_inc_return(gen_of(folio)) : atomic64_read(gen_of(folio));
-	return gen != w->gen + (w->outer ? 1 : 0) || w->forks > own || forks > own ||
-	       atomic64_read(&fork_seq) != w->fork_seq;
+	gen_bump(folio);
+	return raced;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -276,13 +319,15 @@ static struct fm_check *rmap_begin(struct rmap_probe *p, enum rmap_op op, struct
 	if (p->pool < 0)
 		return NULL;
 	c = &check_pool[p->pool];
+	/* The window opens before the snapshot, so no change slips in between. */
+	window_open(&p->window, folio);
 	if (foliomap_snapshot(folio, &c->before) ||
 	    !foliomap_snap_copy(&c->predicted, &c->before)) {
+		window_close(&p->window, folio);
 		pool_put(check_pool_busy, p->pool);
 		p->pool = -1;
 		return NULL;
 	}
-	window_open(&p->window, folio);
 	return c;
 }
 
@@ -658,6 +703,7 @@ static void cow_begin(struct cow_probe *p, struct folio *folio, u32 page, u32 mm
 	if (pool < 0)
 		return;
 	c = &check_pool[pool];
+	window_open(&p->window, folio);
 	if (!foliomap_snapshot(folio, &c->before)) {
 		p->folio = folio;
 		p->page = page;
@@ -667,10 +713,47 @@ static void cow_begin(struct cow_probe *p, struct folio *folio, u32 page, u32 mm
 		p->before_pae = c->before.pages[page].flags & FM_PAGE_ANON_EXCLUSIVE;
 		cow_decide(p, c);
 		p->active = p->decisions != 0;
-		if (p->active)
-			window_open(&p->window, folio);
 	}
+	if (!p->active)
+		window_close(&p->window, folio);
 	pool_put(check_pool_busy, pool);
+}
+
+/*
+ * Whether the folio's reference count after the fault is what the kernel's observed
+ * decision does to it, under some value of the facts the model cannot know. Anything
+ * else means another task took or dropped references meanwhile (a TLB-gather flush,
+ * GUP-fast, an LRU drain on another CPU), which the decision may have seen: a race.
+ */
+static bool cow_refs_explained(struct cow_probe *p, u32 observed)
+{
+	const fm_folio *b = &p->before;
+	int now = folio_ref_count(p->folio), n = 1 << b->order;
+	int base = b->refcount, drain, swap;
+
+	switch (observed) {
+	case FM_COW_DECISION_REUSE:
+		break;			/* no reference changes */
+	case FM_COW_DECISION_COPY:
+		base -= 1;		/* the replaced mapping's */
+		break;
+	case FM_COW_DECISION_FALLBACK:
+		base += HPAGE_PMD_NR - 1;	/* the PMD split's */
+		break;
+	default:
+		return false;
+	}
+	for (drain = 0; drain <= 1; drain++) {
+		if (drain && (b->order || (b->flags & FM_FOLIO_LRU)))
+			continue;	/* only a small folio off the LRU sits in a batch */
+		for (swap = 0; swap <= 1; swap++) {
+			if (swap && !(b->flags & FM_FOLIO_SWAPCACHE))
+				continue;
+			if (now == base - drain - swap * n)
+				return true;
+		}
+	}
+	return false;
 }
 
 static void cow_finish(struct cow_probe *p, u32 observed)
@@ -688,7 +771,7 @@ static void cow_finish(struct cow_probe *p, u32 observed)
 			foliomap_count(FOLIOMAP_STAT_COW_FACT_DEPENDENT);
 		return;
 	}
-	if (raced) {
+	if (raced || !cow_refs_explained(p, observed)) {
 		foliomap_count(FOLIOMAP_STAT_TRANSITIONS_RACED);
 		return;
 	}
@@ -826,12 +909,17 @@ static int fork_slot(struct fork_check *fc, struct folio *folio)
 		foliomap_count(FOLIOMAP_STAT_FORK_FOLIOS_SKIPPED);
 		return -1;
 	}
-	if (foliomap_snapshot(folio, &fc->before[fc->nr]))
+	/* Open the folio's window before reading it, so no change slips in between. */
+	gen_bump(folio);
+	fc->gen[fc->nr] = atomic64_read(gen_of(folio));
+	fc->slot[fc->nr] = active_add(folio);
+	if (foliomap_snapshot(folio, &fc->before[fc->nr])) {
+		active_del(fc->slot[fc->nr]);
 		return -1;
+	}
 	fc->folio[fc->nr] = folio;
 	fc->pmd[fc->nr] = false;
 	bitmap_zero(fc->pte_pages[fc->nr], FOLIOMAP_MAX_PAGES);
-	fc->gen[fc->nr] = atomic64_inc_return(gen_of(folio));
 	return fc->nr++;
 }
 
@@ -912,12 +1000,8 @@ static int copy_page_range_entry(struct kretprobe_instance *ri, struct pt_regs *
 	p->other_forks = atomic_inc_return(&forks_in_flight) > 1;
 	p->fork_seq = atomic64_inc_return(&fork_seq);
 	p->pool = -1;
-	p->slot = pool_get(active_busy, ACTIVE_SLOTS);
-	if (p->slot >= 0) {
-		/* Every hook this task hits until the return is part of this fork. */
-		WRITE_ONCE(active[p->slot].folio, NULL);
-		WRITE_ONCE(active[p->slot].task, current);
-	}
+	/* Every hook this task hits until the return is part of this fork. */
+	p->slot = active_add(NULL);
 	/* copy_page_range returns at once for VMAs without anon pages (spec §5.1). */
 	if (!src->anon_vma || is_vm_hugetlb_page(src))
 		return 0;
@@ -957,14 +1041,12 @@ static int fork_predict(struct fork_probe *p, struct fork_check *fc, unsigned in
 static int copy_page_range_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct fork_probe *p = (struct fork_probe *)ri->data;
+	bool raced[FORK_MAX_FOLIOS];
 	struct fork_check *fc;
-	unsigned int i;
 	bool fork_raced;
+	unsigned int i;
 
-	if (p->slot >= 0) {
-		WRITE_ONCE(active[p->slot].task, NULL);
-		pool_put(active_busy, p->slot);
-	}
+	active_del(p->slot);
 	fork_raced = p->other_forks || atomic64_read(&fork_seq) != p->fork_seq ||
 		     atomic_read(&forks_in_flight) > 1;
 	atomic_dec(&forks_in_flight);
@@ -972,15 +1054,19 @@ static int copy_page_range_ret(struct kretprobe_instance *ri, struct pt_regs *re
 	if (p->pool < 0)
 		return 0;
 	fc = &fork_pool[p->pool];
-	/* A failed fork (-ENOMEM) leaves partial copies: nothing to predict. */
-	if (regs_return_value(regs))
-		goto out;
+	/* Unregister every folio first: a folio changed by anyone but this fork is raced. */
 	for (i = 0; i < fc->nr; i++) {
+		int own = active_del(fc->slot[i]);
+
+		raced[i] = fork_raced || fc->slot[i] < 0 ||
+			   atomic64_read(gen_of(fc->folio[i])) - fc->gen[i] != own;
+	}
+	/* A failed fork (-ENOMEM) leaves partial copies: nothing to predict. */
+	for (i = 0; i < fc->nr && !regs_return_value(regs); i++) {
 		struct fm_snap *pred = &this_cpu_ptr(scratch)->predicted;
-		struct fm_check *c;
 		int pool = pool_get(check_pool_busy, CHECK_POOL_SIZE);
+		struct fm_check *c;
 		char args[96];
-		bool raced;
 		int st;
 
 		if (pool < 0)
@@ -989,17 +1075,14 @@ static int copy_page_range_ret(struct kretprobe_instance *ri, struct pt_regs *re
 		st = fork_predict(p, fc, i, pred);
 		if (foliomap_snap_copy(&c->before, &fc->before[i]) &&
 		    foliomap_snap_copy(&c->predicted, pred)) {
-			raced = fork_raced ||
-				atomic64_read(gen_of(fc->folio[i])) != fc->gen[i];
 			snprintf(args, sizeof(args), "src_mm=%u dst_mm=%u pinned=%d pmd=%d ptes=%u",
 				 p->src_mm, p->dst_mm, p->src_pinned, fc->pmd[i],
 				 bitmap_weight(fc->pte_pages[i], FOLIOMAP_MAX_PAGES));
 			finish_transition("copy_page_range", FOLIOMAP_STAT_OP_FORK, args,
-					  fc->folio[i], c, st, OP_FIELDS, raced);
+					  fc->folio[i], c, st, OP_FIELDS, raced[i]);
 		}
 		pool_put(check_pool_busy, pool);
 	}
-out:
 	pool_put(fork_pool_busy, p->pool);
 	return 0;
 }
