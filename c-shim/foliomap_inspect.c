@@ -35,6 +35,80 @@ static struct task_struct *inspect_get_task(pid_t nr)
 	return task;
 }
 
+/*
+ * The page mapped at addr, with a folio reference, or NULL (nothing present: no table,
+ * an empty or non-present entry such as a migration entry, a special PTE). *zero is
+ * set for the shared zeropage (returned without a reference). The caller holds
+ * mmap_read_lock. A read-only walk, under the PMD or PTE lock as the fault paths take
+ * them: unlike GUP (get_user_pages_remote() always adds FOLL_TOUCH), it neither marks
+ * the folio accessed nor queues it for activation, which would add a per-CPU batch
+ * reference to ref.
+ */
+static struct page *inspect_lookup(struct mm_struct *mm, unsigned long addr, bool *zero)
+{
+	struct page *page = NULL;
+	pmd_t *pmd, pmdval;
+	spinlock_t *ptl;
+	pgd_t *pgd;
+	p4d_t *p4d;
+	pud_t *pud;
+	pte_t *pte, pteval;
+
+	*zero = false;
+	pgd = pgd_offset(mm, addr);
+	if (pgd_none(*pgd) || pgd_bad(*pgd))
+		return NULL;
+	p4d = p4d_offset(pgd, addr);
+	if (p4d_none(*p4d) || p4d_bad(*p4d))
+		return NULL;
+	pud = pud_offset(p4d, addr);
+	if (pud_none(*pud) || !pud_present(*pud) || pud_leaf(*pud) || pud_bad(*pud))
+		return NULL;
+	pmd = pmd_offset(pud, addr);
+again:
+	pmdval = pmdp_get_lockless(pmd);
+	if (pmd_none(pmdval) || !pmd_present(pmdval))
+		return NULL;
+	if (pmd_leaf(pmdval)) {
+		ptl = pmd_lock(mm, pmd);
+		pmdval = *pmd;
+		if (!pmd_present(pmdval) || !pmd_leaf(pmdval)) {
+			spin_unlock(ptl);
+			goto again;
+		}
+		page = pmd_page(pmdval) + ((addr & ~PMD_MASK) >> PAGE_SHIFT);
+		/* mapped, so referenced: the huge zeropage too (it is refcounted) */
+		folio_get(page_folio(page));
+		spin_unlock(ptl);
+		return page;
+	}
+	if (pmd_bad(pmdval))
+		return NULL;
+	/* As __pte_offset_map_lock(): the table stays while RCU is held; recheck the PMD. */
+	rcu_read_lock();
+	pte = pte_offset_kernel(&pmdval, addr);
+	ptl = pte_lockptr(mm, &pmdval);
+	spin_lock(ptl);
+	if (!pmd_same(pmdval, pmdp_get_lockless(pmd))) {
+		spin_unlock(ptl);
+		rcu_read_unlock();
+		goto again;
+	}
+	pteval = ptep_get(pte);
+	if (pte_present(pteval)) {
+		if (is_zero_pfn(pte_pfn(pteval))) {
+			*zero = true;
+			page = pfn_to_page(pte_pfn(pteval));
+		} else if (!pte_special(pteval) && pfn_valid(pte_pfn(pteval))) {
+			page = pfn_to_page(pte_pfn(pteval));
+			folio_get(page_folio(page));
+		}
+	}
+	spin_unlock(ptl);
+	rcu_read_unlock();
+	return page;
+}
+
 /* {0-15}, {3,7-8}, {}: the pages with PageAnonExclusive. */
 static void inspect_pae(struct seq_file *m, const struct fm_snap *s)
 {
@@ -113,7 +187,7 @@ static int inspect_show(struct seq_file *m, void *unused)
 	struct folio *folio;
 	struct page *page;
 	const char *kind;
-	long got;
+	bool zero;
 	int err;
 
 	if (!req->valid)
@@ -135,23 +209,18 @@ static int inspect_show(struct seq_file *m, void *unused)
 		err = -EINTR;
 		goto out;
 	}
-	/*
-	 * A GUP lookup that takes a reference, never faults (FOLL_NOFAULT: nothing mapped
-	 * means -EFAULT), neither pins nor touches (no FOLL_PIN, FOLL_TOUCH, FOLL_WRITE),
-	 * so it changes no accounting field but the refcount, which is corrected below.
-	 */
-	got = get_user_pages_remote(mm, req->addr, 1, FOLL_NOFAULT, &page, NULL);
-	if (got != 1) {
+	page = inspect_lookup(mm, req->addr, &zero);
+	if (!page) {
 		mmap_read_unlock(mm);
-		err = got < 0 && got != -EFAULT && got != -ENOMEM ? (int)got : -EFAULT;
+		err = -EFAULT;
 		goto out;
 	}
 	folio = page_folio(page);
 	vma = vma_lookup(mm, req->addr);
-	if (folio_test_anon(folio))
-		kind = "anon";
-	else if (is_zero_pfn(page_to_pfn(page)))
+	if (zero)
 		kind = "zero";
+	else if (folio_test_anon(folio))
+		kind = "anon";
 	else if (folio_order(folio) == HPAGE_PMD_ORDER && vma && vma_is_anonymous(vma))
 		kind = "hugezero";	/* a non-anon PMD folio in an anonymous VMA */
 	else
@@ -165,7 +234,8 @@ static int inspect_show(struct seq_file *m, void *unused)
 		if (!err)
 			inspect_fields(m, snap);
 	}
-	put_page(page);
+	if (!zero)
+		folio_put(folio);
 	mmap_read_unlock(mm);
 out:
 	kfree(snap);
