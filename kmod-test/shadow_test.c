@@ -52,6 +52,7 @@
 #ifndef PR_THP_DISABLE_EXCEPT_ADVISED
 #define PR_THP_DISABLE_EXCEPT_ADVISED	(1 << 1)
 #endif
+#define FILTER_ENV		"SHADOW_TEST_FILTER"
 #define REEXEC_ENV		"FOLIOMAP_SHADOW_TEST_REEXEC"
 #define GUP_TEST_PATH		"/sys/kernel/debug/gup_test"
 #define SPLIT_PATH		"/sys/kernel/debug/split_huge_pages"
@@ -89,7 +90,7 @@ enum op {
 	OP_SPLIT,	/* debugfs split_huge_pages over pages [first, first+nr) */
 	OP_MREMAP,	/* mremap the region; @arg: 0 PMD-aligned target, 1 misaligned */
 	OP_ORIG,	/* pages map the folio's original PFNs (@expect 1) or none (0) */
-	OP_PMD,		/* the region is PMD-mapped (@expect 1) or not (0) */
+	OP_PMD,		/* the region is PMD-mapped (@expect 1) or not (0); 2: iff PMD-sized */
 	OP_THP,		/* pages are in a large folio (@expect 1) or small ones (0) */
 	OP_ZEROPAGE,	/* pages map the shared zeropage (present, all one PFN, no THP) */
 	OP_ABSENT,	/* pages are not mapped */
@@ -164,27 +165,27 @@ static const struct scenario scenarios[] = {
 	{ "fork, child writes page 0: COPY", EACH_SIZE,
 	  COW | STAT(ADD_NEW_ANON), STAT(FORK), STAT(SPLIT_PMD),
 	  false, false, {
-		MAP(P), FORK(P, C1), ORIG(C1, 0, ALL, 1),
+		MAP(P), FORK(P, C1), ORIG(C1, 0, ALL, 1), PMD_MAPPED(C1, 2),
 		WRITE(C1, 0, 1, E_COPY), ORIG(P, 0, ALL, 1), ORIG(C1, 1, LAST, 1),
-		EXIT(C1), EXIT(P) } },
+		PMD_MAPPED(C1, 0), PMD_MAPPED(P, 2), EXIT(C1), EXIT(P) } },
 	/* S03 step 1 / S18: the parent's write after fork copies too (PMD: split + COPY). */
 	{ "fork, parent writes page 0: COPY", EACH_SIZE,
 	  COW | STAT(ADD_NEW_ANON), STAT(FORK), STAT(SPLIT_PMD),
 	  false, false, {
 		MAP(P), FORK(P, C1), WRITE(P, 0, 1, E_COPY), ORIG(C1, 0, ALL, 1),
-		EXIT(C1), EXIT(P) } },
+		PMD_MAPPED(P, 0), PMD_MAPPED(C1, 2), EXIT(C1), EXIT(P) } },
 	/* S04/S20: once the child is gone the parent's write reuses (PMD: at PMD level). */
 	{ "fork, child exits, parent writes: REUSE", EACH_SIZE,
 	  COW, STAT(FORK) | STAT(REMOVE_PTES), STAT(REMOVE_PMD),
 	  false, false, {
 		MAP(P), FORK(P, C1), EXIT(C1), WRITE(P, 0, 1, E_REUSE), ORIG(P, 0, ALL, 1),
-		EXIT(P) } },
+		PMD_MAPPED(P, 2), EXIT(P) } },
 	/* S05: the parent unmaps everything; the child alone reuses. */
 	{ "fork, parent unmaps all, child writes: REUSE", EACH_SIZE,
 	  COW | STAT(REMOVE_PTES), STAT(FORK), STAT(REMOVE_PMD),
 	  false, false, {
 		MAP(P), FORK(P, C1), MUNMAP(P, 0, ALL), WRITE(C1, HALF, 1, E_REUSE),
-		EXIT(C1), EXIT(P) } },
+		PMD_MAPPED(C1, 2), EXIT(C1), EXIT(P) } },
 	/* S03: both sides copy the same page ([NOPMC] misses the partial mapping). */
 	{ "S03 mTHP: parent and child copy page 3", SZ_64K,
 	  COW | STAT(FORK) | STAT(ADD_NEW_ANON) | STAT(REMOVE_PTES), 0, 0, false, false, {
@@ -251,6 +252,11 @@ static const struct scenario scenarios[] = {
 	  COW | STAT(FORK) | STAT(ADD_NEW_ANON), 0, 0, false, true, {
 		MAP(P), FORK(P, C1), PIN(P, 4, 1, 0), ORIG(P, 4, 1, 0), ORIG(P, 5, 11, 1),
 		ORIG(C1, 0, 16, 1), UNPIN(P), EXIT(C1), EXIT(P) } },
+	/* S15 variant: the child exited first, so the read-only pin's unshare REUSEs. */
+	{ "S15 mTHP: child exits, read-only pin: unshare REUSE", SZ_64K,
+	  COW | STAT(FORK), 0, 0, false, true, {
+		MAP(P), FORK(P, C1), EXIT(C1), PIN(P, 4, 1, 0), ORIG(P, 0, 16, 1), UNPIN(P),
+		EXIT(P) } },
 	/* S18 + S19: parent splits its PMD and copies page 0; child exits; parent reuses. */
 	{ "S18/S19 THP: parent copies after fork, child exits, parent: REUSE", SZ_PMD,
 	  COW | STAT(FORK) | STAT(SPLIT_PMD) | STAT(REMOVE_PMD) | STAT(ADD_ANON_PTES),
@@ -296,6 +302,12 @@ static const struct scenario scenarios[] = {
 	  0, 0, true, false, {
 		MAP(P), MOVE(P, MPOL_MF_MOVE, E_MOVED), PMD_MAPPED(P, 1), THP(P, 0, 512, 1),
 		WRITE(P, 0, 1, E_NOFAULT), EXIT(P) } },
+	/* S27 note: a PTE-mapped, partially mapped THP is split by migrate_pages_batch. */
+	{ "S21+move_pages: a partially mapped THP is split, then migrated", SZ_PMD,
+	  STAT(SPLIT_PMD) | STAT(TRY_TO_MIGRATE) | STAT(REMOVE_MIGRATION_PTES),
+	  0, 0, true, false, {
+		MAP(P), DONTNEED(P, 256, 256), { P, OP_MOVE_PAGES, 0, 256, MPOL_MF_MOVE, E_MOVED },
+		THP(P, 0, 1, 0), WRITE(P, 0, 1, E_NOFAULT), EXIT(P) } },
 	/* S28: the child copies first, then the parent (split of both PMDs). */
 	{ "S28 THP: child writes, then parent: COPY twice", SZ_PMD,
 	  COW | STAT(FORK) | STAT(SPLIT_PMD), 0, 0, false, false, {
@@ -701,12 +713,15 @@ static void do_check(const struct step *s, unsigned int first, unsigned int nr, 
 	long kb;
 
 	switch (s->op) {
-	case OP_PMD:
+	case OP_PMD: {
+		bool pmd = s->expect == 2 ? region.size == pmd_size : s->expect;
+
 		kb = smaps_anon_huge_kb(region.base);
-		if (s->expect ? kb < (long)(pmd_size >> 10) : kb != 0)
+		if (pmd ? kb < (long)(pmd_size >> 10) : kb != 0)
 			FAIL(r, "AnonHugePages %ld kB: expected %s", kb,
-			     s->expect ? "PMD-mapped" : "PTE-mapped");
+			     pmd ? "PMD-mapped" : "PTE-mapped");
 		return;
+	}
 	}
 	for (i = first; i < first + nr; i++) {
 		uint64_t pfn = pfn_of(region.base + i * page_size);
@@ -1203,6 +1218,7 @@ int main(int argc, char **argv)
 {
 	unsigned int i, k, nr_tests = 0;
 	char desc[200], name[32];
+	const char *filter;
 
 	(void)argc;
 	thp_only_where_advised(argv);
@@ -1212,6 +1228,7 @@ int main(int argc, char **argv)
 	if ((long)pmd_size < 0)
 		pmd_size = 0;
 	one_cpu = sysconf(_SC_NPROCESSORS_ONLN) == 1;
+	filter = getenv(FILTER_ENV);	/* run only the cases whose name contains it */
 	find_sizes();
 	for (i = 0; i < NR_SCENARIOS; i++)
 		nr_tests += scenarios[i].size == EACH_SIZE ? nr_sizes : 1;
@@ -1245,6 +1262,10 @@ int main(int argc, char **argv)
 
 			size_name(size, name, sizeof(name));
 			snprintf(desc, sizeof(desc), "%s (%s)", sc->name, name);
+			if (filter && !strstr(desc, filter)) {
+				ktap_test_skip("not selected by " FILTER_ENV, "%s", desc);
+				continue;
+			}
 			if (!size || !row_size_offered(size)) {
 				ktap_test_skip("folio size not enabled", "%s", desc);
 				continue;
