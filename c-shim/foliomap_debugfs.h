@@ -89,12 +89,28 @@ enum foliomap_stat {
 }
 
 /*
+ * /sys/kernel/debug/foliomap/totals (root only, read-only): the counters of stats, same
+ * names and order, counted since the module was loaded ("reset" does not touch them):
+ * what a whole test run checked, whatever its tests reset in between.
+ */
+#define FOLIOMAP_TOTALS_FILE		"totals"
+#define FOLIOMAP_TOTALS_PATH		"/sys/kernel/debug/" FOLIOMAP_DEBUGFS_DIR "/" FOLIOMAP_TOTALS_FILE
+
+/*
  * /sys/kernel/debug/foliomap/mismatches (root only, read-only): the last recorded
  * disagreements between the model and the kernel, each with the operation and its
  * arguments, the folio before, the model's prediction, the kernel's folio after, and
- * the differing fields (marked '*'). Writing "reset" to stats also clears it.
+ * the differing fields (marked '*'). Kept since the module was loaded: "reset" zeroes
+ * the counters only, so a test run can still show what an earlier test found.
  */
 #define FOLIOMAP_MISMATCHES_FILE	"mismatches"
+
+/*
+ * /sys/kernel/debug/foliomap/raced (root only, read-only): the same records for the
+ * disagreements that were classified as races (transitions_raced), so that the
+ * classification itself can be reviewed.
+ */
+#define FOLIOMAP_RACED_FILE		"raced"
 
 /*
  * /sys/kernel/debug/foliomap/inspect (root only): the raw accounting fields of the folio

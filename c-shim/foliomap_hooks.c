@@ -10,8 +10,10 @@
  * Concurrency: with several CPUs another task may change the folio between the two
  * snapshots. Every probe entry and return bumps a per-folio generation (hashed). A check
  * counts the bumps its own task made meanwhile (the rmap calls nested in a PMD split, a
- * CoW copy, a migration, a fork are part of the outer operation); any other bump, an
- * overlapping fork of another task (fork's duplications are not hooked), or, for CoW,
+ * CoW copy, a migration, a fork are part of the outer operation); any other bump, another
+ * task's window on the folio still open when the check starts or ends (an operation that
+ * straddles the check bumps only outside it), an overlapping fork of another task
+ * (fork's duplications are not hooked), or, for CoW,
  * a reference count that moved by more than the fault itself explains, marks the check
  * as raced, and only a raced check counts a disagreement as transitions_raced instead of
  * a mismatch. On one CPU nothing can interleave with a checked window that is not
@@ -57,6 +59,7 @@ struct fork_check {
 	bool pmd[FORK_MAX_FOLIOS];
 	u64 gen[FORK_MAX_FOLIOS];
 	int slot[FORK_MAX_FOLIOS];	/* in active[]: this task's own bumps on the folio */
+	bool overlapped[FORK_MAX_FOLIOS];
 	struct fm_snap before[FORK_MAX_FOLIOS];
 };
 
@@ -71,7 +74,6 @@ static unsigned long fork_pool_busy[BITS_TO_LONGS(FORK_POOL_SIZE)];
  */
 struct scratch {
 	struct fm_snap actual;
-	struct fm_snap predicted;
 };
 static struct scratch __percpu *scratch;
 
@@ -99,6 +101,9 @@ static void pool_put(unsigned long *busy, int i)
 
 #define GEN_BITS 8
 static atomic64_t folio_gen[1 << GEN_BITS];
+/* Windows open per bucket: an operation that began before a window and ends after it
+ * bumps the generation outside of it, but is in flight when it opens or closes. */
+static atomic_t folio_inflight[1 << GEN_BITS];
 static atomic_t forks_in_flight;
 static atomic64_t fork_seq;
 
@@ -135,6 +140,38 @@ static void gen_bump(struct folio *folio)
 	for_each_set_bit(i, active_busy, ACTIVE_SLOTS)
 		if (active_match(i, folio))
 			atomic_inc(&active[i].own_bumps);
+}
+
+static atomic_t *inflight_of(struct folio *folio)
+{
+	return &folio_inflight[hash_ptr(folio, GEN_BITS)];
+}
+
+/* The current task's open windows on exactly @folio (each counted in its bucket). */
+static int own_windows(struct folio *folio)
+{
+	unsigned int i;
+	int n = 0;
+
+	for_each_set_bit(i, active_busy, ACTIVE_SLOTS)
+		if (READ_ONCE(active[i].task) == current && READ_ONCE(active[i].folio) == folio)
+			n++;
+	return n;
+}
+
+/* Opens the in-flight part of a window on @folio; true if another task's is open. */
+static bool inflight_enter(struct folio *folio)
+{
+	return atomic_inc_return(inflight_of(folio)) - 1 > own_windows(folio);
+}
+
+/* Closes it (after unregistering); true if another task's window is still open. */
+static bool inflight_leave(struct folio *folio)
+{
+	bool others = atomic_read(inflight_of(folio)) - 1 > own_windows(folio);
+
+	atomic_dec(inflight_of(folio));
+	return others;
 }
 
 /* Registers the current task on @folio (NULL: any folio); -1 when the table is full. */
@@ -177,6 +214,7 @@ static bool current_forking(void)
 struct race_window {
 	int slot;		/* in active[], or -1: then every change looks foreign */
 	bool own_fork;		/* this task is forking (its own fork is not a race) */
+	bool overlapped;	/* another task's window on the folio was open at the start */
 	u64 gen;
 	int forks;
 	u64 fork_seq;
@@ -184,6 +222,7 @@ struct race_window {
 
 static void window_open(struct race_window *w, struct folio *folio)
 {
+	w->overlapped = inflight_enter(folio);
 	gen_bump(folio);
 	w->own_fork = current_forking();
 	w->gen = atomic64_read(gen_of(folio));
@@ -198,7 +237,8 @@ static bool window_close(struct race_window *w, struct folio *folio)
 	int own_fork = w->own_fork ? 1 : 0;
 	int own = active_del(w->slot);
 	u64 foreign = atomic64_read(gen_of(folio)) - w->gen - own;
-	bool raced = foreign || w->slot < 0 || w->forks > own_fork ||
+	bool overlapped = inflight_leave(folio) || w->overlapped;
+	bool raced = foreign || overlapped || w->slot < 0 || w->forks > own_fork ||
 		     atomic_read(&forks_in_flight) > own_fork ||
 		     atomic64_read(&fork_seq) != w->fork_seq;
 
@@ -220,21 +260,19 @@ static bool window_close(struct race_window *w, struct folio *folio)
 #define OP_FIELDS (RMAP_FIELDS | FM_FIELD_REFCOUNT)
 
 /*
- * The end of a transition check: compare, count, record. @model_status is the model's
- * answer at entry (a refusal means it considered the operation impossible).
+ * The end of a transition check: compare, count, record. @actual was read before the
+ * check's race window closed. @model_status is the model's answer at entry (a refusal
+ * means it considered the operation impossible).
  */
 static void finish_transition(const char *op, enum foliomap_stat op_stat, const char *args,
-			      struct folio *folio, struct fm_check *c, int model_status,
-			      u32 fields, bool raced)
+			      const struct fm_snap *actual, struct fm_check *c,
+			      int model_status, u32 fields, bool raced)
 {
-	struct fm_snap *actual = &this_cpu_ptr(scratch)->actual;
 	struct foliomap_check_report r = {
 		.op = op, .before = &c->before, .predicted = &c->predicted,
 		.actual = actual, .fields = fields, .model_status = model_status,
 	};
 
-	if (foliomap_snapshot(folio, actual))
-		return;
 	if (fm_folio_compare(&c->predicted.folio, &actual->folio, 0, FOLIOMAP_MAX_PAGES,
 			     fields, &r.diff) != FM_OK)
 		return;
@@ -243,15 +281,16 @@ static void finish_transition(const char *op, enum foliomap_stat op_stat, const 
 		foliomap_count(op_stat);
 		return;
 	}
+	strscpy(r.args, args, sizeof(r.args));
 	if (raced) {
 		foliomap_count(FOLIOMAP_STAT_TRANSITIONS_RACED);
+		foliomap_record(&r, true);
 		return;
 	}
 	foliomap_count(FOLIOMAP_STAT_TRANSITIONS_CHECKED);
 	foliomap_count(op_stat);
 	foliomap_count(FOLIOMAP_STAT_TRANSITION_MISMATCHES);
-	strscpy(r.args, args, sizeof(r.args));
-	foliomap_record_mismatch(&r);
+	foliomap_record(&r, false);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -334,19 +373,23 @@ static struct fm_check *rmap_begin(struct rmap_probe *p, enum rmap_op op, struct
 static int rmap_end(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct rmap_probe *p = (struct rmap_probe *)ri->data;
+	struct fm_snap *actual = &this_cpu_ptr(scratch)->actual;
 	struct fm_check *c;
-	bool raced;
+	bool raced, read;
 
 	if (p->pool < 0)
 		return 0;
 	c = &check_pool[p->pool];
+	/* Read the result inside the window: a change after it closes is not this call's. */
+	read = !foliomap_snapshot(p->folio, actual);
 	raced = window_close(&p->window, p->folio);
 	/* Functions that return a value: the model must agree on it too. */
 	if ((p->op == OP_MIGRATE_UNMAP_PMD) && (int)regs_return_value(regs) != p->model_ret &&
 	    p->model_status == FM_OK)
 		p->model_status = -100;
-	finish_transition(rmap_ops[p->op].name, rmap_ops[p->op].stat, p->args, p->folio, c,
-			  p->model_status, rmap_ops[p->op].fields, raced);
+	if (read)
+		finish_transition(rmap_ops[p->op].name, rmap_ops[p->op].stat, p->args, actual, c,
+				  p->model_status, rmap_ops[p->op].fields, raced);
 	pool_put(check_pool_busy, p->pool);
 	p->pool = -1;
 	return 0;
@@ -570,27 +613,30 @@ static int try_to_migrate_entry(struct kretprobe_instance *ri, struct pt_regs *r
 static int try_to_migrate_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct unmap_probe *p = (struct unmap_probe *)ri->data;
-	int pool;
+	struct fm_snap *actual = &this_cpu_ptr(scratch)->actual;
+	bool raced, read, mapped;
 	struct fm_check *c;
-	bool raced;
+	u32 fields = FM_FIELD_PAGE_MAPCOUNT;
+	unsigned int k;
+	fm_folio *f;
+	int pool;
 
 	if (!p->active)
 		return 0;
+	read = !foliomap_snapshot(p->folio, actual);
+	mapped = folio_mapped(p->folio);
 	raced = window_close(&p->window, p->folio);
 	/* A failed unmap (pinned, busy) leaves mappings: nothing to compare. */
-	if (folio_mapped(p->folio))
+	if (!read || mapped)
 		return 0;
 	pool = pool_get(check_pool_busy, CHECK_POOL_SIZE);
 	if (pool < 0)
 		return 0;
 	c = &check_pool[pool];
 	/* Unmapped: the large mapcount, slots, S and per-page counts as at allocation. */
-	if (!foliomap_snapshot(p->folio, &c->before) &&
-	    foliomap_snap_copy(&c->predicted, &c->before)) {
-		fm_folio *f = &c->predicted.folio;
-		u32 fields = FM_FIELD_PAGE_MAPCOUNT;
-		unsigned int k;
-
+	if (foliomap_snap_copy(&c->before, actual) &&
+	    foliomap_snap_copy(&c->predicted, actual)) {
+		f = &c->predicted.folio;
 		if (f->order) {
 			f->large_mapcount = -1;
 			f->entire_mapcount = -1;
@@ -605,8 +651,8 @@ static int try_to_migrate_ret(struct kretprobe_instance *ri, struct pt_regs *reg
 		}
 		for (k = 0; k < (1u << f->order); k++)
 			c->predicted.pages[k].mapcount = -1;
-		finish_transition("try_to_migrate", FOLIOMAP_STAT_OP_TRY_TO_MIGRATE, "",
-				  p->folio, c, FM_OK, fields, raced);
+		finish_transition("try_to_migrate", FOLIOMAP_STAT_OP_TRY_TO_MIGRATE, "", actual,
+				  c, FM_OK, fields, raced);
 	}
 	pool_put(check_pool_busy, pool);
 	return 0;
@@ -725,10 +771,10 @@ static void cow_begin(struct cow_probe *p, struct folio *folio, u32 page, u32 mm
  * else means another task took or dropped references meanwhile (a TLB-gather flush,
  * GUP-fast, an LRU drain on another CPU), which the decision may have seen: a race.
  */
-static bool cow_refs_explained(struct cow_probe *p, u32 observed)
+static bool cow_refs_explained(struct cow_probe *p, u32 observed, int now)
 {
 	const fm_folio *b = &p->before;
-	int now = folio_ref_count(p->folio), n = 1 << b->order;
+	int n = 1 << b->order;
 	int base = b->refcount, drain, swap;
 
 	switch (observed) {
@@ -760,8 +806,11 @@ static void cow_finish(struct cow_probe *p, u32 observed)
 {
 	struct foliomap_check_report r = { .op = p->pmd ? "do_huge_pmd_wp_page" : "do_wp_page" };
 	static const char *const names[] = { "none", "REUSE", "COPY", "FALLBACK" };
-	char note[96];
+	/* The reference count is read before the window closes, like every result. */
+	int refs_now = folio_ref_count(p->folio);
+	bool refs_explained = cow_refs_explained(p, observed, refs_now);
 	bool raced = window_close(&p->window, p->folio);
+	char note[96];
 
 	if (!observed)
 		return;	/* backed out (PTE changed, OOM): no decision was taken */
@@ -771,23 +820,25 @@ static void cow_finish(struct cow_probe *p, u32 observed)
 			foliomap_count(FOLIOMAP_STAT_COW_FACT_DEPENDENT);
 		return;
 	}
-	if (raced || !cow_refs_explained(p, observed)) {
-		foliomap_count(FOLIOMAP_STAT_TRANSITIONS_RACED);
-		return;
-	}
-	foliomap_count(FOLIOMAP_STAT_COW_CHECKED);
-	foliomap_count(FOLIOMAP_STAT_COW_MISMATCHES);
+	raced = raced || !refs_explained;
 	snprintf(r.args, sizeof(r.args), "page=%u mm=%u unshare=%d pae=%d", p->page, p->mm,
 		 p->unshare, p->before_pae);
-	snprintf(note, sizeof(note), "kernel %s; model %s%s%s (reason %u)",
+	snprintf(note, sizeof(note), "kernel %s; model %s%s%s (reason %u); refcount now %d",
 		 names[observed & 3],
 		 p->decisions & DECIDED(FM_COW_DECISION_REUSE) ? "REUSE " : "",
 		 p->decisions & DECIDED(FM_COW_DECISION_COPY) ? "COPY " : "",
 		 p->decisions & DECIDED(FM_COW_DECISION_FALLBACK) ? "FALLBACK " : "",
-		 p->nominal_reason);
+		 p->nominal_reason, refs_now);
 	r.note = note;
 	r.cow_before = &p->before;
-	foliomap_record_mismatch(&r);
+	if (raced) {
+		foliomap_count(FOLIOMAP_STAT_TRANSITIONS_RACED);
+		foliomap_record(&r, true);
+		return;
+	}
+	foliomap_count(FOLIOMAP_STAT_COW_CHECKED);
+	foliomap_count(FOLIOMAP_STAT_COW_MISMATCHES);
+	foliomap_record(&r, false);
 }
 
 static int wp_page_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -910,11 +961,13 @@ static int fork_slot(struct fork_check *fc, struct folio *folio)
 		return -1;
 	}
 	/* Open the folio's window before reading it, so no change slips in between. */
+	fc->overlapped[fc->nr] = inflight_enter(folio);
 	gen_bump(folio);
 	fc->gen[fc->nr] = atomic64_read(gen_of(folio));
 	fc->slot[fc->nr] = active_add(folio);
 	if (foliomap_snapshot(folio, &fc->before[fc->nr])) {
 		active_del(fc->slot[fc->nr]);
+		inflight_leave(folio);
 		return -1;
 	}
 	fc->folio[fc->nr] = folio;
@@ -1038,10 +1091,35 @@ static int fork_predict(struct fork_probe *p, struct fork_check *fc, unsigned in
 	return st;
 }
 
+/* Compares folio @i of a fork with the model's prediction; @actual is its state now. */
+static void fork_check_folio(struct fork_probe *p, struct fork_check *fc, unsigned int i,
+			     const struct fm_snap *actual, bool raced)
+{
+	int pool = pool_get(check_pool_busy, CHECK_POOL_SIZE);
+	struct fm_check *c;
+	char args[96];
+	int st;
+
+	if (pool < 0)
+		return;
+	c = &check_pool[pool];
+	st = fork_predict(p, fc, i, &c->predicted);
+	if (foliomap_snap_copy(&c->before, &fc->before[i])) {
+		snprintf(args, sizeof(args), "src_mm=%u dst_mm=%u pinned=%d pmd=%d ptes=%u",
+			 p->src_mm, p->dst_mm, p->src_pinned, fc->pmd[i],
+			 bitmap_weight(fc->pte_pages[i], FOLIOMAP_MAX_PAGES));
+		finish_transition("copy_page_range", FOLIOMAP_STAT_OP_FORK, args, actual, c, st,
+				  OP_FIELDS, raced);
+	}
+	pool_put(check_pool_busy, pool);
+}
+
 static int copy_page_range_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct fork_probe *p = (struct fork_probe *)ri->data;
-	bool raced[FORK_MAX_FOLIOS];
+	struct fm_snap *actual = &this_cpu_ptr(scratch)->actual;
+	/* A failed fork (-ENOMEM) leaves partial copies: nothing to predict. */
+	bool failed = regs_return_value(regs);
 	struct fork_check *fc;
 	bool fork_raced;
 	unsigned int i;
@@ -1054,34 +1132,16 @@ static int copy_page_range_ret(struct kretprobe_instance *ri, struct pt_regs *re
 	if (p->pool < 0)
 		return 0;
 	fc = &fork_pool[p->pool];
-	/* Unregister every folio first: a folio changed by anyone but this fork is raced. */
 	for (i = 0; i < fc->nr; i++) {
+		/* Each folio is read before its window closes. */
+		bool read = !failed && !foliomap_snapshot(fc->folio[i], actual);
 		int own = active_del(fc->slot[i]);
+		bool overlapped = inflight_leave(fc->folio[i]) || fc->overlapped[i];
+		bool raced = fork_raced || overlapped || fc->slot[i] < 0 ||
+			     atomic64_read(gen_of(fc->folio[i])) - fc->gen[i] != own;
 
-		raced[i] = fork_raced || fc->slot[i] < 0 ||
-			   atomic64_read(gen_of(fc->folio[i])) - fc->gen[i] != own;
-	}
-	/* A failed fork (-ENOMEM) leaves partial copies: nothing to predict. */
-	for (i = 0; i < fc->nr && !regs_return_value(regs); i++) {
-		struct fm_snap *pred = &this_cpu_ptr(scratch)->predicted;
-		int pool = pool_get(check_pool_busy, CHECK_POOL_SIZE);
-		struct fm_check *c;
-		char args[96];
-		int st;
-
-		if (pool < 0)
-			break;
-		c = &check_pool[pool];
-		st = fork_predict(p, fc, i, pred);
-		if (foliomap_snap_copy(&c->before, &fc->before[i]) &&
-		    foliomap_snap_copy(&c->predicted, pred)) {
-			snprintf(args, sizeof(args), "src_mm=%u dst_mm=%u pinned=%d pmd=%d ptes=%u",
-				 p->src_mm, p->dst_mm, p->src_pinned, fc->pmd[i],
-				 bitmap_weight(fc->pte_pages[i], FOLIOMAP_MAX_PAGES));
-			finish_transition("copy_page_range", FOLIOMAP_STAT_OP_FORK, args,
-					  fc->folio[i], c, st, OP_FIELDS, raced[i]);
-		}
-		pool_put(check_pool_busy, pool);
+		if (read)
+			fork_check_folio(p, fc, i, actual, raced);
 	}
 	pool_put(fork_pool_busy, p->pool);
 	return 0;

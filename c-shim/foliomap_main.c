@@ -36,9 +36,13 @@ bool foliomap_warn_on_mismatch;
 module_param_named(warn_on_mismatch, foliomap_warn_on_mismatch, bool, 0600);
 MODULE_PARM_DESC(warn_on_mismatch, "WARN (once) when the model disagrees with the kernel");
 
+/* The same counters since the module was loaded: "reset" does not touch them. */
+static atomic64_t foliomap_totals[FOLIOMAP_NR_STATS];
+
 void foliomap_count(enum foliomap_stat stat)
 {
 	atomic64_inc(&foliomap_stats[stat]);
+	atomic64_inc(&foliomap_totals[stat]);
 }
 
 static u64 stat_value(int i)
@@ -49,6 +53,18 @@ static u64 stat_value(int i)
 		v += foliomap_hooks_missed() - atomic64_read(&missed_at_reset);
 	return v;
 }
+
+static int foliomap_totals_show(struct seq_file *m, void *unused)
+{
+	int i;
+
+	for (i = 0; i < FOLIOMAP_NR_STATS; i++)
+		seq_printf(m, "%s %llu\n", foliomap_stat_names[i],
+			   atomic64_read(&foliomap_totals[i]) +
+			   (i == FOLIOMAP_STAT_MISSED_EVENTS ? foliomap_hooks_missed() : 0));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(foliomap_totals);
 
 static struct dentry *foliomap_debugfs_dir;
 
@@ -86,7 +102,6 @@ static ssize_t foliomap_stats_write(struct file *file, const char __user *ubuf,
 	for (i = 0; i < FOLIOMAP_NR_STATS; i++)
 		atomic64_set(&foliomap_stats[i], 0);
 	atomic64_set(&missed_at_reset, foliomap_hooks_missed());
-	foliomap_report_reset();
 	return len;
 }
 
@@ -126,7 +141,11 @@ static int __init foliomap_init(void)
 		debugfs_remove_recursive(foliomap_debugfs_dir);
 		return PTR_ERR(stats);
 	}
-	err = foliomap_report_init(foliomap_debugfs_dir);
+	stats = debugfs_create_file(FOLIOMAP_TOTALS_FILE, 0400, foliomap_debugfs_dir, NULL,
+				    &foliomap_totals_fops);
+	err = PTR_ERR_OR_ZERO(stats);
+	if (!err)
+		err = foliomap_report_init(foliomap_debugfs_dir);
 	if (!err)
 		err = foliomap_inspect_init(foliomap_debugfs_dir);
 	if (!err)

@@ -5,7 +5,9 @@
  * arguments, the state before, the model's prediction, the kernel's state after, and the
  * differing fields.
  */
+#include <linux/cleanup.h>
 #include <linux/debugfs.h>
+#include <linux/mutex.h>
 #include <linux/seq_file.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -32,9 +34,20 @@ struct mismatch_record {
 	struct page_view page_before, page_predicted, page_actual;
 };
 
-static DEFINE_SPINLOCK(records_lock);
-static struct mismatch_record records[FOLIOMAP_MISMATCH_RECORDS];
-static u64 records_total;
+/* The last records of one kind: mismatches, or disagreements classified as races. */
+struct record_ring {
+	spinlock_t lock;
+	u64 total;
+	const char *what;
+	struct mismatch_record records[FOLIOMAP_MISMATCH_RECORDS];
+};
+
+static struct record_ring mismatch_ring = {
+	.lock = __SPIN_LOCK_UNLOCKED(mismatch_ring.lock), .what = "mismatches",
+};
+static struct record_ring raced_ring = {
+	.lock = __SPIN_LOCK_UNLOCKED(raced_ring.lock), .what = "raced disagreements",
+};
 
 static struct page_view view(const struct fm_snap *s, u32 k)
 {
@@ -47,19 +60,23 @@ static struct page_view view(const struct fm_snap *s, u32 k)
 	return v;
 }
 
-/* Called from probe handlers: no sleeping, no allocation. */
-void foliomap_record_mismatch(const struct foliomap_check_report *r)
+/*
+ * Called from probe handlers: no sleeping, no allocation. @raced: the disagreement was
+ * classified as a race (kept apart, for diagnosing the classification itself).
+ */
+void foliomap_record(const struct foliomap_check_report *r, bool raced)
 {
+	struct record_ring *ring = raced ? &raced_ring : &mismatch_ring;
 	struct mismatch_record *rec;
 	unsigned long flags;
 
-	if (foliomap_warn_on_mismatch)
+	if (foliomap_warn_on_mismatch && !raced)
 		WARN_ONCE(1, "foliomap: model and kernel disagree on %s %s\n", r->op, r->args);
 
-	spin_lock_irqsave(&records_lock, flags);
-	rec = &records[records_total % FOLIOMAP_MISMATCH_RECORDS];
+	spin_lock_irqsave(&ring->lock, flags);
+	rec = &ring->records[ring->total % FOLIOMAP_MISMATCH_RECORDS];
 	memset(rec, 0, sizeof(*rec));
-	rec->seq = ++records_total;
+	rec->seq = ++ring->total;
 	strscpy(rec->op, r->op, sizeof(rec->op));
 	strscpy(rec->args, r->args, sizeof(rec->args));
 	if (r->note)
@@ -78,7 +95,7 @@ void foliomap_record_mismatch(const struct foliomap_check_report *r)
 		rec->page_predicted = view(r->predicted, r->diff.first_page);
 		rec->page_actual = view(r->actual, r->diff.first_page);
 	}
-	spin_unlock_irqrestore(&records_lock, flags);
+	spin_unlock_irqrestore(&ring->lock, flags);
 }
 
 static void show_field(struct seq_file *m, const char *name, u32 field, u32 diff,
@@ -132,26 +149,31 @@ static void show_folio_table(struct seq_file *m, const struct mismatch_record *r
 	}
 }
 
-static int mismatches_show(struct seq_file *m, void *unused)
+static DEFINE_MUTEX(show_lock);	/* one reader at a time: the copy below is static */
+
+static int records_show(struct seq_file *m, void *unused)
 {
-	static struct mismatch_record r;	/* seq_file reads are serialised by the inode */
+	static struct mismatch_record r;	/* too large for the stack */
+	struct record_ring *ring = m->private;
 	unsigned long flags;
 	u64 total, first, seq;
 	u32 bit;
 
-	spin_lock_irqsave(&records_lock, flags);
-	total = records_total;
-	spin_unlock_irqrestore(&records_lock, flags);
+	guard(mutex)(&show_lock);
+	spin_lock_irqsave(&ring->lock, flags);
+	total = ring->total;
+	spin_unlock_irqrestore(&ring->lock, flags);
 	first = total > FOLIOMAP_MISMATCH_RECORDS ? total - FOLIOMAP_MISMATCH_RECORDS + 1 : 1;
-	seq_printf(m, "%llu mismatches recorded (the last %d are kept)\n", total,
+	seq_printf(m, "%llu %s recorded (the last %d are kept)\n", total, ring->what,
 		   FOLIOMAP_MISMATCH_RECORDS);
 	for (seq = first; seq <= total; seq++) {
-		spin_lock_irqsave(&records_lock, flags);
-		r = records[(seq - 1) % FOLIOMAP_MISMATCH_RECORDS];
-		spin_unlock_irqrestore(&records_lock, flags);
+		spin_lock_irqsave(&ring->lock, flags);
+		r = ring->records[(seq - 1) % FOLIOMAP_MISMATCH_RECORDS];
+		spin_unlock_irqrestore(&ring->lock, flags);
 		if (r.seq != seq)
 			continue;	/* overwritten meanwhile */
-		seq_printf(m, "\nmismatch %llu: %s %s\n", r.seq, r.op, r.args);
+		seq_printf(m, "\n%s %llu: %s %s\n", ring == &raced_ring ? "raced" : "mismatch",
+			   r.seq, r.op, r.args);
 		seq_printf(m, "  folio: order %u, mode %s\n", r.before.order,
 			   r.before.mode == FM_MODE_PMC ? "pmc" : "nopmc");
 		if (r.cow) {
@@ -173,22 +195,15 @@ static int mismatches_show(struct seq_file *m, void *unused)
 	}
 	return 0;
 }
-DEFINE_SHOW_ATTRIBUTE(mismatches);
-
-void foliomap_report_reset(void)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&records_lock, flags);
-	records_total = 0;
-	memset(records, 0, sizeof(records));
-	spin_unlock_irqrestore(&records_lock, flags);
-}
+DEFINE_SHOW_ATTRIBUTE(records);
 
 int foliomap_report_init(struct dentry *dir)
 {
-	struct dentry *d = debugfs_create_file(FOLIOMAP_MISMATCHES_FILE, 0400, dir, NULL,
-					       &mismatches_fops);
+	struct dentry *d = debugfs_create_file(FOLIOMAP_MISMATCHES_FILE, 0400, dir,
+					       &mismatch_ring, &records_fops);
 
+	if (!IS_ERR(d))
+		d = debugfs_create_file(FOLIOMAP_RACED_FILE, 0400, dir, &raced_ring,
+					&records_fops);
 	return PTR_ERR_OR_ZERO(d);
 }

@@ -47,9 +47,8 @@ struct foliomap_check_report {
 };
 
 /* foliomap_report.c */
-void foliomap_record_mismatch(const struct foliomap_check_report *r);
+void foliomap_record(const struct foliomap_check_report *r, bool raced);
 int foliomap_report_init(struct dentry *dir);
-void foliomap_report_reset(void);
 
 /* foliomap_inspect.c */
 int foliomap_inspect_init(struct dentry *dir);
