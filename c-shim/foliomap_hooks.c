@@ -101,8 +101,10 @@ static void pool_put(unsigned long *busy, int i)
 
 #define GEN_BITS 8
 static atomic64_t folio_gen[1 << GEN_BITS];
-/* Windows open per bucket: an operation that began before a window and ends after it
- * bumps the generation outside of it, but is in flight when it opens or closes. */
+/*
+ * Windows open per bucket: an operation that began before a window and ends after it
+ * bumps the generation outside of it, but is in flight when it opens or closes.
+ */
 static atomic_t folio_inflight[1 << GEN_BITS];
 static atomic_t forks_in_flight;
 static atomic64_t fork_seq;
