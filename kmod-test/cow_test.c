@@ -25,9 +25,8 @@
 #include <linux/kernel-page-flags.h>
 
 #include "ktap.h"
+#include "mm_probe.h"
 
-#define PAGEMAP_PRESENT		(1ULL << 63)
-#define PAGEMAP_PFN_MASK	((1ULL << 55) - 1)
 
 /* Child exit codes of the fork scenarios (anything else is a harness error). */
 enum child_result {
@@ -39,7 +38,6 @@ enum child_result {
 
 static size_t page_size;
 static size_t pmd_size;
-static int pagemap_fd = -1, kpageflags_fd = -1;
 
 /* The folio sizes under test; "size 0" stands for the PMD size found at run time. */
 static const struct folio_kind {
@@ -57,78 +55,6 @@ static const struct folio_kind {
 static size_t kind_size(const struct folio_kind *kind)
 {
 	return kind->size ? kind->size : pmd_size;
-}
-
-static uint64_t read_u64_at(int fd, uint64_t index)
-{
-	uint64_t value;
-
-	if (pread(fd, &value, sizeof(value), index * sizeof(value)) != sizeof(value))
-		return 0;
-	return value;
-}
-
-/* The PFN mapping addr, or 0 when nothing is mapped (or PFNs are hidden). */
-static uint64_t pfn_of(const void *addr)
-{
-	uint64_t entry = read_u64_at(pagemap_fd, (uintptr_t)addr / page_size);
-
-	if (!(entry & PAGEMAP_PRESENT))
-		return 0;
-	return entry & PAGEMAP_PFN_MASK;
-}
-
-static uint64_t kpageflags_of(uint64_t pfn)
-{
-	return read_u64_at(kpageflags_fd, pfn);
-}
-
-static bool pfn_is_thp(uint64_t pfn)
-{
-	return kpageflags_of(pfn) & (1ULL << KPF_THP);
-}
-
-/* A "name value" line of /proc/vmstat, or -1. */
-static long long vmstat_read(const char *name)
-{
-	char key[64];
-	long long value, found = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", key, &value) == 2) {
-		if (!strcmp(key, name)) {
-			found = value;
-			break;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
-/* AnonHugePages (kB) of the VMA starting at addr, from /proc/self/smaps, or -1. */
-static long smaps_anon_huge_kb(const void *addr)
-{
-	char line[256];
-	bool in_vma = false;
-	long kb = -1;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long start, end;
-
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
-			in_vma = start == (uintptr_t)addr;
-			continue;
-		}
-		if (in_vma && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
 }
 
 /*
@@ -204,9 +130,7 @@ static enum child_result child_write_and_classify(char *addr, uint64_t parent_pf
 	uint64_t before, after;
 
 	/* The inherited descriptor still reads the parent's page tables: reopen. */
-	close(pagemap_fd);
-	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
-	if (pagemap_fd < 0)
+	if (mm_probe_reopen_pagemap())
 		return CHILD_ERROR;
 	before = pfn_of(addr);
 	if (before != parent_pfn)
@@ -351,16 +275,16 @@ int main(void)
 {
 	char desc[160];
 	size_t t, k;
+	int err;
 
 	page_size = sysconf(_SC_PAGESIZE);
 	pmd_size = read_pmd_size();
 
 	ktap_print_header(NR_TESTS * NR_FOLIO_KINDS);
-	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
-	kpageflags_fd = open("/proc/kpageflags", O_RDONLY);
-	if (pagemap_fd < 0 || kpageflags_fd < 0)
+	err = mm_probe_open();
+	if (err)
 		ktap_exit_fail_msg("cannot open /proc/self/pagemap or /proc/kpageflags: %s",
-				   strerror(errno));
+				   strerror(-err));
 	if (vmstat_read("pgreuse") < 0)
 		ktap_exit_fail_msg("no pgreuse in /proc/vmstat");
 

@@ -43,9 +43,8 @@
 
 #include "foliomap_debugfs.h"
 #include "ktap.h"
+#include "mm_probe.h"
 
-#define PAGEMAP_PRESENT		(1ULL << 63)
-#define PAGEMAP_PFN_MASK	((1ULL << 55) - 1)
 #define MAX_PAGES		512
 #define MAX_PROCS		3
 #define THP_DIR			"/sys/kernel/mm/transparent_hugepage"
@@ -358,75 +357,6 @@ static const struct scenario scenarios[] = {
 /* Page inspection (in the process that owns the mapping)                               */
 
 static size_t page_size, pmd_size;
-static int pagemap_fd = -1, kpageflags_fd = -1;
-
-static uint64_t read_u64_at(int fd, uint64_t index)
-{
-	uint64_t value;
-
-	if (pread(fd, &value, sizeof(value), index * sizeof(value)) != sizeof(value))
-		return 0;
-	return value;
-}
-
-static uint64_t pfn_of(const void *addr)
-{
-	uint64_t entry = read_u64_at(pagemap_fd, (uintptr_t)addr / page_size);
-
-	return (entry & PAGEMAP_PRESENT) ? entry & PAGEMAP_PFN_MASK : 0;
-}
-
-static uint64_t kpageflags_of(uint64_t pfn)
-{
-	return read_u64_at(kpageflags_fd, pfn);
-}
-
-static bool pfn_is_thp(uint64_t pfn)
-{
-	return kpageflags_of(pfn) & (1ULL << KPF_THP);
-}
-
-static long long vmstat_read(const char *name)
-{
-	char key[64];
-	long long value, found = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", key, &value) == 2) {
-		if (!strcmp(key, name)) {
-			found = value;
-			break;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
-/* AnonHugePages (kB) of the VMA containing addr, or -1. */
-static long smaps_anon_huge_kb(const void *addr)
-{
-	char line[256];
-	bool in_vma = false;
-	long kb = -1;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long start, end;
-
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
-			in_vma = start <= (uintptr_t)addr && (uintptr_t)addr < end;
-			continue;
-		}
-		if (in_vma && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
-}
 
 static int write_file(const char *path, const char *buf)
 {
@@ -828,13 +758,14 @@ static void serve(unsigned int slot)
 {
 	struct resp r = { .pid = getpid() };
 	struct cmd c;
+	int err;
 
 	signal(SIGCHLD, SIG_IGN);	/* children this helper forks reap themselves */
 	alarm(300);			/* never outlive a hung harness for long */
-	close(pagemap_fd);		/* the inherited one reads the parent's tables */
-	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
-	if (pagemap_fd < 0)
-		FAIL(&r, "open /proc/self/pagemap: %s", strerror(errno));
+	/* The inherited pagemap descriptor reads the parent's tables: reopen. */
+	err = mm_probe_reopen_pagemap();
+	if (err)
+		FAIL(&r, "open /proc/self/pagemap: %s", strerror(-err));
 	if (write(resp_fd[slot][1], &r, sizeof(r)) != sizeof(r))
 		_exit(3);
 	for (;;) {
@@ -1219,6 +1150,7 @@ int main(int argc, char **argv)
 	unsigned int i, k, nr_tests = 0;
 	char desc[200], name[32];
 	const char *filter;
+	int err;
 
 	(void)argc;
 	thp_only_where_advised(argv);
@@ -1237,11 +1169,10 @@ int main(int argc, char **argv)
 	if (access(FOLIOMAP_STATS_PATH, R_OK))
 		ktap_exit_fail_msg("%s: %s (is foliomap.ko loaded?)", FOLIOMAP_STATS_PATH,
 				   strerror(errno));
-	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
-	kpageflags_fd = open("/proc/kpageflags", O_RDONLY);
-	if (pagemap_fd < 0 || kpageflags_fd < 0)
+	err = mm_probe_open();
+	if (err)
 		ktap_exit_fail_msg("cannot open /proc/self/pagemap or /proc/kpageflags: %s",
-				   strerror(errno));
+				   strerror(-err));
 	if (vmstat_read("pgreuse") < 0)
 		ktap_exit_fail_msg("no pgreuse in /proc/vmstat");
 	/* Helpers whose parent helper exited are reparented to us, and reaped here. */

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+/* See mm_probe.h. */
+#include "mm_probe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/kernel-page-flags.h>
+
+#define PAGEMAP_PRESENT		(1ULL << 63)
+#define PAGEMAP_PFN_MASK	((1ULL << 55) - 1)
+
+static int pagemap_fd = -1, kpageflags_fd = -1;
+
+static uint64_t read_u64_at(int fd, uint64_t index)
+{
+	uint64_t value;
+
+	if (pread(fd, &value, sizeof(value), index * sizeof(value)) != sizeof(value))
+		return 0;
+	return value;
+}
+
+int mm_probe_reopen_pagemap(void)
+{
+	if (pagemap_fd >= 0)
+		close(pagemap_fd);
+	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
+	return pagemap_fd < 0 ? -errno : 0;
+}
+
+int mm_probe_open(void)
+{
+	int err = mm_probe_reopen_pagemap();
+
+	if (err)
+		return err;
+	kpageflags_fd = open("/proc/kpageflags", O_RDONLY);
+	return kpageflags_fd < 0 ? -errno : 0;
+}
+
+uint64_t pfn_of(const void *addr)
+{
+	uint64_t entry = read_u64_at(pagemap_fd, (uintptr_t)addr / sysconf(_SC_PAGESIZE));
+
+	return (entry & PAGEMAP_PRESENT) ? entry & PAGEMAP_PFN_MASK : 0;
+}
+
+uint64_t kpageflags_of(uint64_t pfn)
+{
+	return read_u64_at(kpageflags_fd, pfn);
+}
+
+bool pfn_is_thp(uint64_t pfn)
+{
+	return kpageflags_of(pfn) & (1ULL << KPF_THP);
+}
+
+long long vmstat_read(const char *name)
+{
+	char key[64];
+	long long value, found = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %lld", key, &value) == 2) {
+		if (!strcmp(key, name)) {
+			found = value;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+long smaps_anon_huge_kb(const void *addr)
+{
+	char line[256];
+	bool in_vma = false;
+	long kb = -1;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			in_vma = start <= (uintptr_t)addr && (uintptr_t)addr < end;
+			continue;
+		}
+		if (in_vma && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}

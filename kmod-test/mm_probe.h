@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * What the kernel itself says about this process's memory, for the kmod-tests: PFNs from
+ * /proc/self/pagemap, page flags from /proc/kpageflags, counters from /proc/vmstat and
+ * AnonHugePages from /proc/self/smaps.
+ */
+#ifndef KMOD_TEST_MM_PROBE_H
+#define KMOD_TEST_MM_PROBE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Opens pagemap and kpageflags; 0 or -errno. */
+int mm_probe_open(void);
+/* After fork: /proc/self/pagemap is bound to the opener's mm, so the child reopens it. */
+int mm_probe_reopen_pagemap(void);
+
+/* The PFN mapping addr, or 0 when nothing is mapped (or PFNs are hidden). */
+uint64_t pfn_of(const void *addr);
+/* The /proc/kpageflags word of a PFN (0 if unreadable). */
+uint64_t kpageflags_of(uint64_t pfn);
+/* Whether the PFN belongs to a transparent huge page (KPF_THP: any large anon folio). */
+bool pfn_is_thp(uint64_t pfn);
+/* A "name value" counter of /proc/vmstat, or -1. */
+long long vmstat_read(const char *name);
+/* AnonHugePages (kB) of the VMA containing addr, from /proc/self/smaps, or -1. */
+long smaps_anon_huge_kb(const void *addr);
+
+#endif /* KMOD_TEST_MM_PROBE_H */
