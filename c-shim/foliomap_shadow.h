@@ -16,7 +16,7 @@
 #define FOLIOMAP_FM_MODE \
 	(IS_ENABLED(CONFIG_NO_PAGE_MAPCOUNT) ? FM_MODE_NOPMC : FM_MODE_PMC)
 
-#define FOLIOMAP_MAX_PAGES 512
+#define FOLIOMAP_MAX_PAGES FM_MAX_PAGES
 
 /* A folio state in the model's representation, with its own page storage. */
 struct fm_snap {
@@ -26,7 +26,6 @@ struct fm_snap {
 
 /* Counters (foliomap_main.c). */
 void foliomap_count(enum foliomap_stat stat);
-void foliomap_count_add(enum foliomap_stat stat, u64 n);
 
 /* foliomap_snapshot.c */
 int foliomap_snapshot(struct folio *folio, struct fm_snap *snap);
