@@ -36,6 +36,10 @@
  *                         when the kernel's decision is one the model allows
  *  fork_folios_skipped    mappings of large folios a forking VMA maps beyond the
  *                         per-fork limit of checked folios (not checked)
+ *  unchecked              hooked transitions that could not be compared: the folio
+ *                         was not readable as a modelled folio when the result was
+ *                         read (freed and reused meanwhile), or the model refused
+ *                         every variant of a write fault
  *  op_*                   checked transitions per hooked kernel function
  */
 enum foliomap_stat {
@@ -47,6 +51,7 @@ enum foliomap_stat {
 	FOLIOMAP_STAT_MISSED_EVENTS,
 	FOLIOMAP_STAT_COW_FACT_DEPENDENT,
 	FOLIOMAP_STAT_FORK_FOLIOS_SKIPPED,
+	FOLIOMAP_STAT_UNCHECKED,
 	FOLIOMAP_STAT_OP_ADD_NEW_ANON,
 	FOLIOMAP_STAT_OP_ADD_ANON_PTES,
 	FOLIOMAP_STAT_OP_ADD_ANON_PMD,
@@ -73,6 +78,7 @@ enum foliomap_stat {
 	[FOLIOMAP_STAT_MISSED_EVENTS]		= "missed_events",		\
 	[FOLIOMAP_STAT_COW_FACT_DEPENDENT]	= "cow_fact_dependent",		\
 	[FOLIOMAP_STAT_FORK_FOLIOS_SKIPPED]	= "fork_folios_skipped",	\
+	[FOLIOMAP_STAT_UNCHECKED]		= "unchecked",			\
 	[FOLIOMAP_STAT_OP_ADD_NEW_ANON]		= "op_add_new_anon",		\
 	[FOLIOMAP_STAT_OP_ADD_ANON_PTES]	= "op_add_anon_ptes",		\
 	[FOLIOMAP_STAT_OP_ADD_ANON_PMD]		= "op_add_anon_pmd",		\

@@ -276,8 +276,11 @@ static void finish_transition(const char *op, enum foliomap_stat op_stat, const 
 	};
 
 	if (fm_folio_compare(&c->predicted.folio, &actual->folio, 0, FOLIOMAP_MAX_PAGES,
-			     fields, &r.diff) != FM_OK)
+			     fields, &r.diff) != FM_OK) {
+		/* The folio changed order: freed and reused while the call ran. */
+		foliomap_count(FOLIOMAP_STAT_UNCHECKED);
 		return;
+	}
 	if (model_status == FM_OK && !r.diff.fields) {
 		foliomap_count(FOLIOMAP_STAT_TRANSITIONS_CHECKED);
 		foliomap_count(op_stat);
@@ -389,7 +392,9 @@ static int rmap_end(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if ((p->op == OP_MIGRATE_UNMAP_PMD) && (int)regs_return_value(regs) != p->model_ret &&
 	    p->model_status == FM_OK)
 		p->model_status = -100;
-	if (read)
+	if (!read)
+		foliomap_count(FOLIOMAP_STAT_UNCHECKED);
+	else
 		finish_transition(rmap_ops[p->op].name, rmap_ops[p->op].stat, p->args, actual, c,
 				  p->model_status, rmap_ops[p->op].fields, raced);
 	pool_put(check_pool_busy, p->pool);
@@ -628,6 +633,8 @@ static int try_to_migrate_ret(struct kretprobe_instance *ri, struct pt_regs *reg
 	read = !foliomap_snapshot(p->folio, actual);
 	mapped = folio_mapped(p->folio);
 	raced = window_close(&p->window, p->folio);
+	if (!read)
+		foliomap_count(FOLIOMAP_STAT_UNCHECKED);
 	/* A failed unmap (pinned, busy) leaves mappings: nothing to compare. */
 	if (!read || mapped)
 		return 0;
@@ -752,7 +759,9 @@ static void cow_begin(struct cow_probe *p, struct folio *folio, u32 page, u32 mm
 		return;
 	c = &check_pool[pool];
 	window_open(&p->window, folio);
-	if (!foliomap_snapshot(folio, &c->before)) {
+	if (foliomap_snapshot(folio, &c->before)) {
+		foliomap_count(FOLIOMAP_STAT_UNCHECKED);
+	} else {
 		p->folio = folio;
 		p->page = page;
 		p->mm = mm;
@@ -761,6 +770,8 @@ static void cow_begin(struct cow_probe *p, struct folio *folio, u32 page, u32 mm
 		p->before_pae = c->before.pages[page].flags & FM_PAGE_ANON_EXCLUSIVE;
 		cow_decide(p, c);
 		p->active = p->decisions != 0;
+		if (!p->active)
+			foliomap_count(FOLIOMAP_STAT_UNCHECKED);
 	}
 	if (!p->active)
 		window_close(&p->window, folio);
@@ -1144,6 +1155,8 @@ static int copy_page_range_ret(struct kretprobe_instance *ri, struct pt_regs *re
 
 		if (read)
 			fork_check_folio(p, fc, i, actual, raced);
+		else if (!failed)
+			foliomap_count(FOLIOMAP_STAT_UNCHECKED);
 	}
 	pool_put(fork_pool_busy, p->pool);
 	return 0;
