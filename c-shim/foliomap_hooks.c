@@ -267,15 +267,16 @@ static bool window_close(struct race_window *w, struct folio *folio)
  * means it considered the operation impossible).
  */
 static void finish_transition(const char *op, enum foliomap_stat op_stat, const char *args,
-			      const struct fm_snap *actual, struct fm_check *c,
-			      int model_status, u32 fields, bool raced)
+			      const struct fm_snap *before, const struct fm_snap *predicted,
+			      const struct fm_snap *actual, int model_status, u32 fields,
+			      bool raced)
 {
 	struct foliomap_check_report r = {
-		.op = op, .before = &c->before, .predicted = &c->predicted,
+		.op = op, .before = before, .predicted = predicted,
 		.actual = actual, .fields = fields, .model_status = model_status,
 	};
 
-	if (fm_folio_compare(&c->predicted.folio, &actual->folio, 0, FOLIOMAP_MAX_PAGES,
+	if (fm_folio_compare(&predicted->folio, &actual->folio, 0, FOLIOMAP_MAX_PAGES,
 			     fields, &r.diff) != FM_OK) {
 		/* The folio changed order: freed and reused while the call ran. */
 		foliomap_count(FOLIOMAP_STAT_UNCHECKED);
@@ -365,13 +366,13 @@ static struct fm_check *rmap_begin(struct rmap_probe *p, enum rmap_op op, struct
 	c = &check_pool[p->pool];
 	/* The window opens before the snapshot, so no change slips in between. */
 	window_open(&p->window, folio);
-	if (foliomap_snapshot(folio, &c->before) ||
-	    !foliomap_snap_copy(&c->predicted, &c->before)) {
+	if (foliomap_snapshot(folio, &c->before)) {
 		window_close(&p->window, folio);
 		pool_put(check_pool_busy, p->pool);
 		p->pool = -1;
 		return NULL;
 	}
+	foliomap_snap_copy(&c->predicted, &c->before);
 	return c;
 }
 
@@ -395,8 +396,9 @@ static int rmap_end(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!read)
 		foliomap_count(FOLIOMAP_STAT_UNCHECKED);
 	else
-		finish_transition(rmap_ops[p->op].name, rmap_ops[p->op].stat, p->args, actual, c,
-				  p->model_status, rmap_ops[p->op].fields, raced);
+		finish_transition(rmap_ops[p->op].name, rmap_ops[p->op].stat, p->args,
+				  &c->before, &c->predicted, actual, p->model_status,
+				  rmap_ops[p->op].fields, raced);
 	pool_put(check_pool_busy, p->pool);
 	p->pool = -1;
 	return 0;
@@ -643,26 +645,24 @@ static int try_to_migrate_ret(struct kretprobe_instance *ri, struct pt_regs *reg
 		return 0;
 	c = &check_pool[pool];
 	/* Unmapped: the large mapcount, slots, S and per-page counts as at allocation. */
-	if (foliomap_snap_copy(&c->before, actual) &&
-	    foliomap_snap_copy(&c->predicted, actual)) {
-		f = &c->predicted.folio;
-		if (f->order) {
-			f->large_mapcount = -1;
-			f->entire_mapcount = -1;
-			f->mm_id_mapcount[0] = -1;
-			f->mm_id_mapcount[1] = -1;
-			f->mm_ids = 0;
-			f->nr_pages_mapped = 0;
-			fields |= FM_FIELD_LARGE_MAPCOUNT | FM_FIELD_ENTIRE_MAPCOUNT |
-				  FM_FIELD_NR_PAGES_MAPPED | FM_FIELD_MM_ID0 | FM_FIELD_MM_ID1 |
-				  FM_FIELD_MM_ID_MAPCOUNT0 | FM_FIELD_MM_ID_MAPCOUNT1 |
-				  FM_FIELD_SHARED;
-		}
-		for (k = 0; k < (1u << f->order); k++)
-			c->predicted.pages[k].mapcount = -1;
-		finish_transition("try_to_migrate", FOLIOMAP_STAT_OP_TRY_TO_MIGRATE, "", actual,
-				  c, FM_OK, fields, raced);
+	foliomap_snap_copy(&c->predicted, actual);
+	f = &c->predicted.folio;
+	if (f->order) {
+		f->large_mapcount = -1;
+		f->entire_mapcount = -1;
+		f->mm_id_mapcount[0] = -1;
+		f->mm_id_mapcount[1] = -1;
+		f->mm_ids = 0;
+		f->nr_pages_mapped = 0;
+		fields |= FM_FIELD_LARGE_MAPCOUNT | FM_FIELD_ENTIRE_MAPCOUNT |
+			  FM_FIELD_NR_PAGES_MAPPED | FM_FIELD_MM_ID0 | FM_FIELD_MM_ID1 |
+			  FM_FIELD_MM_ID_MAPCOUNT0 | FM_FIELD_MM_ID_MAPCOUNT1 |
+			  FM_FIELD_SHARED;
 	}
+	for (k = 0; k < (1u << f->order); k++)
+		c->predicted.pages[k].mapcount = -1;
+	finish_transition("try_to_migrate", FOLIOMAP_STAT_OP_TRY_TO_MIGRATE, "", actual,
+			  &c->predicted, actual, FM_OK, fields, raced);
 	pool_put(check_pool_busy, pool);
 	return 0;
 }
@@ -737,8 +737,7 @@ static void cow_decide(struct cow_probe *p, struct fm_check *c)
 			continue;
 		if (!(f->flags & FM_FOLIO_SWAPCACHE) && (combo & 4))
 			continue;
-		if (!foliomap_snap_copy(&c->predicted, &c->before))
-			return;
+		foliomap_snap_copy(&c->predicted, &c->before);
 		st = p->pmd ? fm_folio_wp_fault_pmd(&c->predicted.folio, p->mm, &facts, &out)
 			    : fm_folio_wp_fault_pte(&c->predicted.folio, p->page, p->mm, &facts,
 						    &out);
@@ -1091,8 +1090,7 @@ static int fork_predict(struct fork_probe *p, struct fork_check *fc, unsigned in
 	unsigned int start, end, n = 1u << fc->before[i].folio.order;
 	int st = FM_OK;
 
-	if (!foliomap_snap_copy(pred, &fc->before[i]))
-		return FM_ERR_BAD_STATE;
+	foliomap_snap_copy(pred, &fc->before[i]);
 	for (start = find_first_bit(fc->pte_pages[i], n); start < n && st == FM_OK;
 	     start = find_next_bit(fc->pte_pages[i], n, end)) {
 		end = find_next_zero_bit(fc->pte_pages[i], n, start);
@@ -1117,13 +1115,11 @@ static void fork_check_folio(struct fork_probe *p, struct fork_check *fc, unsign
 		return;
 	c = &check_pool[pool];
 	st = fork_predict(p, fc, i, &c->predicted);
-	if (foliomap_snap_copy(&c->before, &fc->before[i])) {
-		snprintf(args, sizeof(args), "src_mm=%u dst_mm=%u pinned=%d pmd=%d ptes=%u",
-			 p->src_mm, p->dst_mm, p->src_pinned, fc->pmd[i],
-			 bitmap_weight(fc->pte_pages[i], FOLIOMAP_MAX_PAGES));
-		finish_transition("copy_page_range", FOLIOMAP_STAT_OP_FORK, args, actual, c, st,
-				  OP_FIELDS, raced);
-	}
+	snprintf(args, sizeof(args), "src_mm=%u dst_mm=%u pinned=%d pmd=%d ptes=%u",
+		 p->src_mm, p->dst_mm, p->src_pinned, fc->pmd[i],
+		 bitmap_weight(fc->pte_pages[i], FOLIOMAP_MAX_PAGES));
+	finish_transition("copy_page_range", FOLIOMAP_STAT_OP_FORK, args, &fc->before[i],
+			  &c->predicted, actual, st, OP_FIELDS, raced);
 	pool_put(check_pool_busy, pool);
 }
 

@@ -29,7 +29,7 @@ void foliomap_count(enum foliomap_stat stat);
 
 /* foliomap_snapshot.c */
 int foliomap_snapshot(struct folio *folio, struct fm_snap *snap);
-bool foliomap_snap_copy(struct fm_snap *dst, const struct fm_snap *src);
+void foliomap_snap_copy(struct fm_snap *dst, const struct fm_snap *src);
 
 /* What one check compared, for a mismatch record. */
 struct foliomap_check_report {

@@ -6,6 +6,7 @@
 #include <linux/mm.h>
 #include <linux/page-flags.h>
 #include <linux/rmap.h>
+#include <linux/string.h>
 
 #include "foliomap_shadow.h"
 
@@ -80,11 +81,11 @@ int foliomap_snapshot(struct folio *folio, struct fm_snap *s)
 	return 0;
 }
 
-/* dst := src, with dst's own page storage. */
-bool foliomap_snap_copy(struct fm_snap *dst, const struct fm_snap *src)
+/* dst := src (a snapshot), with dst's own page storage; only the folio's pages. */
+void foliomap_snap_copy(struct fm_snap *dst, const struct fm_snap *src)
 {
-	if (fm_folio_init(&dst->folio, src->folio.mode, src->folio.order, 0, dst->pages,
-			  FOLIOMAP_MAX_PAGES) != FM_OK)
-		return false;
-	return fm_folio_copy(&dst->folio, &src->folio) == FM_OK;
+	dst->folio = src->folio;
+	dst->folio.pages = dst->pages;
+	dst->folio.pages_len = FOLIOMAP_MAX_PAGES;
+	memcpy(dst->pages, src->pages, sizeof(fm_page) << src->folio.order);
 }
