@@ -29,7 +29,7 @@ pub fn put_refs<S: FolioStore>(s: &mut S, nr: i32) -> Result<(), Status> {
     Ok(())
 }
 
-/// `folio_get` × `nr`.
+/// `folio_get` × `nr`: references are taken before mappings (spec §1.5, §3.11).
 pub fn get_refs<S: FolioStore>(s: &mut S, nr: i32) -> Result<(), Status> {
     if nr < 0 || s.refcount() <= 0 {
         return Err(Status::BadState);
@@ -416,7 +416,8 @@ pub fn split_freeze<S: FolioStore>(s: &mut S) -> Result<i32, Status> {
 }
 
 /// `FOLL_PIN` of one page (`pin = true`) or its unpin: a large folio counts it in
-/// `_pincount` plus one reference, a small folio adds `GUP_PIN_COUNTING_BIAS` references.
+/// `_pincount` plus one reference, a small folio adds `GUP_PIN_COUNTING_BIAS` references
+/// (spec §1.5; `folio_maybe_dma_pinned`, §4).
 pub fn pin<S: FolioStore>(s: &mut S, pin: bool) -> Result<(), Status> {
     let refs = if s.is_large() {
         1
@@ -444,7 +445,7 @@ pub fn pin<S: FolioStore>(s: &mut S, pin: bool) -> Result<(), Status> {
     put_refs(s, refs)
 }
 
-/// Adds an anon folio to the swap cache, which holds `N` references.
+/// Adds an anon folio to the swap cache, which holds `N` references (spec §1.5).
 pub fn swapcache_add<S: FolioStore>(s: &mut S) -> Result<(), Status> {
     if !s.test(FOLIO_ANON) || s.test(FOLIO_SWAPCACHE) {
         return Err(Status::BadState);

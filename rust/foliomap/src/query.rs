@@ -7,7 +7,7 @@ use crate::types::{FolioQuery, Mode, Status, FOLIO_ANON, FOLIO_SWAPCACHE, PAGE_A
 /// `page_mapcount_is_type`: raw values at or below this are page types, not mapcounts.
 const PAGE_TYPE_LIMIT: i32 = -16_777_217;
 
-/// `folio_large_mapcount` (0 for small folios, where the kernel would warn).
+/// `folio_large_mapcount` (0 for small folios, where the kernel would warn) (spec §4).
 pub fn large_mapcount<S: FolioStore>(s: &S) -> i32 {
     if s.is_large() {
         s.large().mapcount()
@@ -16,7 +16,7 @@ pub fn large_mapcount<S: FolioStore>(s: &S) -> i32 {
     }
 }
 
-/// `folio_entire_mapcount` (0 for small folios, where the kernel would BUG).
+/// `folio_entire_mapcount` (0 for small folios, where the kernel would BUG) (spec §4).
 pub fn entire_mapcount<S: FolioStore>(s: &S) -> i32 {
     if s.is_large() {
         s.entire_mapcount() + 1
@@ -26,7 +26,7 @@ pub fn entire_mapcount<S: FolioStore>(s: &S) -> i32 {
 }
 
 /// `folio_mapcount`: small folio `_mapcount + 1` (0 for a typed page), large folio the
-/// large mapcount.
+/// large mapcount (spec §4).
 pub fn mapcount<S: FolioStore>(s: &S) -> i32 {
     if s.is_large() {
         return large_mapcount(s);
@@ -39,13 +39,13 @@ pub fn mapcount<S: FolioStore>(s: &S) -> i32 {
     }
 }
 
-/// `folio_mapped`.
+/// `folio_mapped` (spec §4).
 pub fn mapped<S: FolioStore>(s: &S) -> bool {
     mapcount(s) >= 1
 }
 
 /// `folio_maybe_mapped_shared` with `CONFIG_MM_ID`: small folios `mapcount > 1`; large
-/// folios `false` when mapped at most once, else the `S` bit.
+/// folios `false` when mapped at most once, else the `S` bit (spec §4, §2.5.2).
 pub fn maybe_mapped_shared<S: FolioStore>(s: &S) -> bool {
     let m = mapcount(s);
     if !s.is_large() {
@@ -55,7 +55,7 @@ pub fn maybe_mapped_shared<S: FolioStore>(s: &S) -> bool {
 }
 
 /// `folio_maybe_dma_pinned`: exact pincount for large folios, the refcount bias
-/// heuristic for small ones.
+/// heuristic for small ones (spec §4).
 pub fn maybe_dma_pinned<S: FolioStore>(s: &S) -> bool {
     if s.is_large() {
         s.pincount() > 0
@@ -66,7 +66,7 @@ pub fn maybe_dma_pinned<S: FolioStore>(s: &S) -> bool {
 
 /// `folio_expected_ref_count`: swap cache `N`, page cache `N` for file folios (the
 /// model assumes a file folio is in the page cache, without `PG_private`), plus
-/// `folio_mapcount`.
+/// `folio_mapcount` (spec §1.5, §4).
 pub fn expected_ref_count<S: FolioStore>(s: &S) -> i32 {
     let n = s.nr_pages() as i32;
     let mut refs = mapcount(s);
@@ -79,7 +79,7 @@ pub fn expected_ref_count<S: FolioStore>(s: &S) -> i32 {
     refs
 }
 
-/// `folio_nr_pages_mapped`: [PMC] pages with a PTE mapping; [NOPMC] −1.
+/// `folio_nr_pages_mapped`: [PMC] pages with a PTE mapping; [NOPMC] −1 (spec §1.4, §4).
 pub fn nr_pages_mapped<S: FolioStore>(s: &S) -> i32 {
     match (s.mode(), s.is_large()) {
         (Mode::Nopmc, _) => -1,
@@ -107,7 +107,7 @@ pub fn average_page_mapcount<S: FolioStore>(s: &S) -> i32 {
 }
 
 /// [PMC] `folio_precise_page_mapcount` of page `k`: its PTE mappings plus the PMD
-/// mappings. [NOPMC] does not have it (−1).
+/// mappings. [NOPMC] does not have it (−1) (spec §4).
 pub fn precise_page_mapcount<S: FolioStore>(s: &S, k: u32) -> i32 {
     if s.mode() == Mode::Nopmc {
         return -1;
@@ -122,7 +122,7 @@ pub fn precise_page_mapcount<S: FolioStore>(s: &S, k: u32) -> i32 {
 }
 
 /// `/proc/kpagecount` of page `k`: [PMC] precise, [NOPMC] the folio's average (small
-/// folios: their mapcount in both modes).
+/// folios: their mapcount in both modes) (spec §4).
 pub fn kpagecount<S: FolioStore>(s: &S, k: u32) -> i32 {
     match (s.mode(), s.is_large()) {
         (_, false) => mapcount(s),
@@ -132,7 +132,7 @@ pub fn kpagecount<S: FolioStore>(s: &S, k: u32) -> i32 {
 }
 
 /// pagemap `PM_MMAP_EXCLUSIVE` for a present mapping of page `k`: [PMC] precise page
-/// mapcount 1; [NOPMC] not maybe mapped shared.
+/// mapcount 1; [NOPMC] not maybe mapped shared (spec §4).
 pub fn pm_mmap_exclusive<S: FolioStore>(s: &S, k: u32) -> bool {
     match s.mode() {
         Mode::Pmc => precise_page_mapcount(s, k) == 1,
@@ -140,7 +140,7 @@ pub fn pm_mmap_exclusive<S: FolioStore>(s: &S, k: u32) -> bool {
     }
 }
 
-/// All queries at once, for page `k`.
+/// All queries of spec §4 at once, for page `k`.
 pub fn query<S: FolioStore>(s: &S, k: u32) -> Result<FolioQuery, Status> {
     if k >= s.nr_pages() {
         return Err(Status::BadRange);
