@@ -49,7 +49,7 @@ pub fn fault_anon<S: FolioStore>(s: &mut S, mm: u32) -> Result<RmapOutcome, Stat
     }
     if s.order() < PMD_ORDER {
         let n = s.nr_pages() as i32;
-        s.add_refcount(n - 1);
+        s.add_refcount(mutant!("fault-anon-extra-ref", n, n - 1));
         match rmap::add_new_anon(s, mm, true) {
             Ok(out) => Ok(out),
             Err(e) => {
@@ -193,7 +193,7 @@ pub fn zap_ptes<S: FolioStore>(
         return Err(Status::BadState);
     }
     let out = rmap::remove_ptes(s, first, nr, mm)?;
-    put_refs(s, nr as i32)?;
+    put_refs(s, mutant!("zap-ptes-ref-short", nr as i32 - 1, nr as i32))?;
     Ok(out)
 }
 
@@ -234,17 +234,22 @@ pub fn split_pmd<S: FolioStore>(
         out.frozen = true;
         out.entry = migration_entry(pmd_writable, exclusive) as u32;
         out.remove = rmap::remove_pmd(s, mm)?;
-        put_refs(s, 1)?;
+        put_refs(s, mutant!("split-pmd-freeze-keeps-ref", 0, 1))?;
         return Ok(out);
     }
-    s.add_refcount(PMD_NR as i32 - 1);
-    out.add = rmap::add_ptes(s, Kind::Anon, 0, PMD_NR, mm, exclusive)?;
+    s.add_refcount(mutant!(
+        "split-pmd-512-refs",
+        PMD_NR as i32,
+        PMD_NR as i32 - 1
+    ));
+    let pae = mutant!("split-pmd-exclusive-lost", false, exclusive);
+    out.add = rmap::add_ptes(s, Kind::Anon, 0, PMD_NR, mm, pae)?;
     out.remove = rmap::remove_pmd(s, mm)?;
     Ok(out)
 }
 
 fn migration_entry(writable: bool, exclusive: bool) -> MigrationEntry {
-    if writable {
+    if mutant!("migrate-entry-type", writable && !exclusive, writable) {
         MigrationEntry::Writable
     } else if exclusive {
         MigrationEntry::ReadableExclusive
@@ -336,7 +341,12 @@ pub fn migrate_restore_pmd<S: FolioStore>(
     entry: MigrationEntry,
 ) -> Result<RmapOutcome, Status> {
     let kind = restore_kind(s);
-    let exclusive = kind == Kind::Anon && entry != MigrationEntry::Readable;
+    let exclusive = kind == Kind::Anon
+        && mutant!(
+            "migrate-restore-pmd-rdexcl",
+            entry == MigrationEntry::Writable,
+            entry != MigrationEntry::Readable
+        );
     rmap::check_add_pmd(s, kind, mm, exclusive)?;
     get_refs(s, 1)?;
     rmap::add_pmd(s, kind, mm, exclusive)
@@ -371,7 +381,12 @@ pub fn migrate_move<S: FolioStore, D: FolioStore>(src: &mut S, dst: &mut D) -> R
         dst.add_refcount(n);
     }
     if was_queued {
-        rmap::deferred_split(dst, was_partial);
+        let partial = mutant!(
+            "migrate-move-pm-reread",
+            src.test(FOLIO_PARTIALLY_MAPPED),
+            was_partial
+        );
+        rmap::deferred_split(dst, partial);
     }
     Ok(0)
 }
@@ -391,7 +406,11 @@ pub fn split_check<S: FolioStore>(s: &S, new_order: u32, caller_refs: i32) -> Re
     {
         return Ok(EINVAL);
     }
-    if query::expected_ref_count(s) != s.refcount() - caller_refs {
+    if mutant!(
+        "split-check-extra-ref",
+        s.refcount() - caller_refs - query::expected_ref_count(s) > 1,
+        query::expected_ref_count(s) != s.refcount() - caller_refs
+    ) {
         return Ok(EAGAIN);
     }
     Ok(0)
@@ -479,7 +498,7 @@ pub fn wp_fault_pte<S: FolioStore>(
     let mut out = CowOutcome::default();
     let reason = if !s.test(FOLIO_ANON) {
         CowReason::NotAnon
-    } else if page_exclusive(s, k) {
+    } else if mutant!("cow-pae-fast-path-off", false, page_exclusive(s, k)) {
         CowReason::AnonExclusive
     } else if s.is_large() {
         can_reuse_large(s, facts, &mut out)?
@@ -493,7 +512,11 @@ pub fn wp_fault_pte<S: FolioStore>(
     );
     if reuse {
         out.decision = CowDecision::Reuse as u32;
-        s.update_page_flags(k, PAGE_ANON_EXCLUSIVE, true);
+        mutant!(
+            "cow-reuse-no-pae",
+            (),
+            s.update_page_flags(k, PAGE_ANON_EXCLUSIVE, true)
+        );
         return Ok(out);
     }
     out.decision = CowDecision::Copy as u32;
@@ -532,10 +555,14 @@ fn can_reuse_large<S: FolioStore>(
     facts: &CowFacts,
     out: &mut CowOutcome,
 ) -> Result<CowReason, Status> {
-    if query::large_mapcount(s) <= 1 {
+    if mutant!(
+        "cow-lm1-reuse",
+        query::large_mapcount(s) < 1,
+        query::large_mapcount(s) <= 1
+    ) {
         return Ok(CowReason::LargeMapcountOne);
     }
-    if s.large().shared {
+    if mutant!("cow-s-ignored", false, s.large().shared) {
         return Ok(CowReason::MaybeShared);
     }
     if s.test(FOLIO_KSM) {
@@ -550,13 +577,17 @@ fn can_reuse_large<S: FolioStore>(
             out.swapcache_freed = true;
         }
     }
-    if query::large_mapcount(s) != s.refcount() {
+    if mutant!(
+        "cow-lm-ref-minus-one",
+        query::large_mapcount(s) != s.refcount() - 1,
+        query::large_mapcount(s) != s.refcount()
+    ) {
         return Ok(CowReason::RefcountNotMapcount);
     }
     // Re-check under the mapcount lock, which makes LM stable (spec §7.4 step 6).
     let refs = s.refcount();
     let (shared, mapcount) = s.with_large(|l| (l.shared, l.mapcount()));
-    if shared {
+    if mutant!("cow-s-ignored", false, shared) {
         return Ok(CowReason::MaybeShared);
     }
     if mapcount != refs {
@@ -594,7 +625,7 @@ fn can_reuse_small<S: FolioStore>(
         swapcache_free(s)?;
         out.swapcache_freed = true;
     }
-    if s.refcount() != 1 {
+    if mutant!("cow-small-extra-ref", s.refcount() > 2, s.refcount() != 1) {
         return Ok(CowReason::SmallRefcountHigh);
     }
     Ok(CowReason::SmallRefcountOne)
@@ -620,7 +651,11 @@ pub fn wp_fault_pmd<S: FolioStore>(
     let n = s.nr_pages() as i32;
     let reason = if page_exclusive(s, 0) {
         CowReason::AnonExclusive
-    } else if s.refcount() > 1 + if s.test(FOLIO_SWAPCACHE) { n } else { 0 } {
+    } else if mutant!(
+        "cow-pmd-ref-threshold",
+        s.refcount() >= 1 + if s.test(FOLIO_SWAPCACHE) { n } else { 0 },
+        s.refcount() > 1 + if s.test(FOLIO_SWAPCACHE) { n } else { 0 }
+    ) {
         CowReason::PmdRefcountHigh
     } else {
         if s.test(FOLIO_SWAPCACHE) && facts.swap_free_succeeds != 0 {

@@ -19,7 +19,11 @@ pub fn large_mapcount<S: FolioStore>(s: &S) -> i32 {
 /// `folio_entire_mapcount` (0 for small folios, where the kernel would BUG) (spec §4).
 pub fn entire_mapcount<S: FolioStore>(s: &S) -> i32 {
     if s.is_large() {
-        s.entire_mapcount() + 1
+        mutant!(
+            "emc-raw-as-logical",
+            s.entire_mapcount(),
+            s.entire_mapcount() + 1
+        )
     } else {
         0
     }

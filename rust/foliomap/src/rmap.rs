@@ -108,7 +108,11 @@ fn add_ptes_core<S: FolioStore>(s: &mut S, first: u32, nr: u32, mm: u32) -> i32 
         Mode::Pmc => {
             let mut first_mapped = 0;
             for k in first..first + nr {
-                if s.add_page_mapcount(k, 1) == 0 {
+                if mutant!(
+                    "nrpm-counts-remapped",
+                    s.add_page_mapcount(k, 1) >= 0,
+                    s.add_page_mapcount(k, 1) == 0
+                ) {
                     first_mapped += 1;
                 }
             }
@@ -139,7 +143,7 @@ fn add_pmd_core<S: FolioStore>(s: &mut S, mm: u32) -> (i32, i32) {
         Mode::Pmc => {
             let mut nr_mapped = 0;
             let mut nr_pmdmapped = 0;
-            if first {
+            if mutant!("nrpm-emap-every-pmd", true, first) {
                 let v = s.add_nr_pages_mapped(ENTIRELY_MAPPED);
                 if v < 2 * ENTIRELY_MAPPED {
                     nr_pmdmapped = n;
@@ -291,7 +295,17 @@ fn remove_tail<S: FolioStore>(
         partially_mapped,
         ..RmapOutcome::default()
     };
-    if partially_mapped && s.test(FOLIO_ANON) && !s.test(FOLIO_PARTIALLY_MAPPED) {
+    if mutant!(
+        "dsplit-unmapped-queued",
+        partially_mapped || !query::mapped(s),
+        partially_mapped
+    ) && s.test(FOLIO_ANON)
+        && !s.test(mutant!(
+            "dsplit-skip-if-queued",
+            FOLIO_PARTIALLY_MAPPED | FOLIO_DEFERRED_LIST,
+            FOLIO_PARTIALLY_MAPPED
+        ))
+    {
         out.deferred_split = true;
         out.newly_partially_mapped = deferred_split(s, true);
     }
@@ -331,7 +345,8 @@ pub fn remove_ptes<S: FolioStore>(
                 Ok(remove_tail(s, n, 0, false))
             } else {
                 // Average page mapcount below 1 without a PMD mapping: certainly partial.
-                let partial = new < n && query::entire_mapcount(s) == 0;
+                let partial =
+                    mutant!("pmap-nopmc-le", new <= n, new < n) && query::entire_mapcount(s) == 0;
                 Ok(remove_tail(s, 0, 0, partial))
             }
         }
@@ -340,7 +355,11 @@ pub fn remove_ptes<S: FolioStore>(
             s.with_large(|l| l.sub(nr as i32, mm));
             let mut last = 0;
             for k in first..first + nr {
-                if s.add_page_mapcount(k, -1) < 0 {
+                if mutant!(
+                    "nrpm-last-off-by-one",
+                    s.add_page_mapcount(k, -1) <= 0,
+                    s.add_page_mapcount(k, -1) < 0
+                ) {
                     last += 1;
                 }
             }
@@ -351,7 +370,11 @@ pub fn remove_ptes<S: FolioStore>(
                     nr_unmapped = last;
                 }
             }
-            let partial = nr_unmapped != 0 && s.nr_pages_mapped() != 0;
+            let partial = mutant!(
+                "pmap-per-page",
+                nr_unmapped != 0 && (s.nr_pages_mapped() != 0 || nr_unmapped > 1),
+                nr_unmapped != 0 && s.nr_pages_mapped() != 0
+            );
             Ok(remove_tail(s, nr_unmapped, 0, partial))
         }
     }
@@ -427,8 +450,16 @@ pub fn try_dup_anon_ptes<S: FolioStore>(
     src_has_pinned: bool,
 ) -> Result<RmapOutcome, Status> {
     check_dup_anon_ptes(s, first, nr, dst_mm)?;
-    let any_exclusive = (first..first + nr).any(|k| s.page_flags(k) & PAGE_ANON_EXCLUSIVE != 0);
-    if any_exclusive && fork_maybe_pinned(s, src_has_pinned) {
+    let any_exclusive = mutant!(
+        "fork-ebusy-all-exclusive",
+        (first..first + nr).all(|k| s.page_flags(k) & PAGE_ANON_EXCLUSIVE != 0),
+        (first..first + nr).any(|k| s.page_flags(k) & PAGE_ANON_EXCLUSIVE != 0)
+    );
+    if mutant!(
+        "fork-pinned-no-ebusy",
+        false,
+        any_exclusive && fork_maybe_pinned(s, src_has_pinned)
+    ) {
         return Ok(RmapOutcome {
             ret: EBUSY,
             mapcount_after: query::mapcount(s),
@@ -436,7 +467,7 @@ pub fn try_dup_anon_ptes<S: FolioStore>(
         });
     }
     for k in first..first + nr {
-        set_pae(s, k, false);
+        mutant!("fork-pae-kept", (), set_pae(s, k, false));
     }
     dup_ptes_core(s, first, nr, dst_mm);
     Ok(add_outcome(s, 0, 0))
@@ -505,7 +536,7 @@ pub fn try_share_anon<S: FolioStore>(s: &mut S, k: u32) -> Result<i32, Status> {
     if s.page_flags(k) & PAGE_ANON_EXCLUSIVE == 0 {
         return Err(Status::BadState);
     }
-    if query::maybe_dma_pinned(s) {
+    if mutant!("share-pinned-ignored", false, query::maybe_dma_pinned(s)) {
         return Ok(EBUSY);
     }
     set_pae(s, k, false);
@@ -516,7 +547,7 @@ pub fn try_share_anon<S: FolioStore>(s: &mut S, k: u32) -> Result<i32, Status> {
 /// `split_underused_thp` knob at its default (on). Returns whether `PG_partially_mapped`
 /// was newly set.
 pub fn deferred_split<S: FolioStore>(s: &mut S, partially_mapped: bool) -> bool {
-    if s.order() <= 1 || s.test(FOLIO_SWAPCACHE) {
+    if s.order() <= 1 || mutant!("dsplit-swapcache-queued", false, s.test(FOLIO_SWAPCACHE)) {
         return false;
     }
     let mut newly = false;

@@ -69,18 +69,22 @@ impl LargeMapcount {
             self.mmc[0] += diff;
         } else if self.ids[1] == mm {
             self.mmc[1] += diff;
-        } else if self.ids[0] == MM_ID_DUMMY {
+        } else if mutant!(
+            "slot-prefer-second",
+            self.ids[0] == MM_ID_DUMMY && self.ids[1] != MM_ID_DUMMY,
+            self.ids[0] == MM_ID_DUMMY
+        ) {
             self.ids[0] = mm;
             self.mmc[0] = diff - 1;
             // Other mappings may already exist (those of an untracked mm).
-            if self.lmc != diff - 1 {
+            if mutant!("slot0-no-shared", false, self.lmc != diff - 1) {
                 self.shared = true;
             }
-        } else if self.ids[1] == MM_ID_DUMMY {
+        } else if mutant!("untracked-steals-slot1", true, self.ids[1] == MM_ID_DUMMY) {
             self.ids[1] = mm;
             self.mmc[1] = diff - 1;
             // Slot 0 certainly has mappings too.
-            self.shared = true;
+            self.shared = mutant!("slot1-no-shared", self.shared, true);
         }
         // Else: both slots owned by other mms; this mm stays untracked (S is already set,
         // spec §2.5.2).
@@ -93,18 +97,32 @@ impl LargeMapcount {
         self.lmc -= diff;
         if let Some(slot) = self.slot_of(mm) {
             self.mmc[slot] -= diff;
-            if self.mmc[slot] >= 0 {
+            if mutant!(
+                "slot-release-at-zero",
+                self.mmc[slot] > 0,
+                mutant!(
+                    "slot-underflow-kept",
+                    self.mmc[slot] != -1,
+                    self.mmc[slot] >= 0
+                )
+            ) {
                 // The mm keeps mappings: S is not re-evaluated.
                 return self.lmc + 1;
             }
             // Released, also on underflow (mappings added while untracked).
             self.mmc[slot] = -1;
             self.ids[slot] = MM_ID_DUMMY;
+        } else if mutant!("s-untracked-no-reeval", true, false) {
+            return self.lmc + 1;
         }
         // One slot accounting for every mapping means exclusive; a fully unmapped folio
         // has both slots free (−1 == −1) and is exclusive too.
-        if self.mmc[0] == self.lmc || self.mmc[1] == self.lmc {
-            self.shared = false;
+        if mutant!(
+            "s-cleared-when-slot-free",
+            self.mmc[0] == self.lmc || self.mmc[1] == self.lmc || self.ids.contains(&MM_ID_DUMMY),
+            self.mmc[0] == self.lmc || self.mmc[1] == self.lmc
+        ) {
+            self.shared = mutant!("s-never-cleared", self.shared, false);
         }
         self.lmc + 1
     }
