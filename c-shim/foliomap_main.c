@@ -155,6 +155,7 @@ static int __init foliomap_init(void)
 		return err;
 	}
 
+	if (FOLIOMAP_MUTANT[0]) pr_warn("MUTANT %s\n", FOLIOMAP_MUTANT); /* scripts/mutants */
 	pr_info("model %s loaded, mode %s\n", fm_version(), FOLIOMAP_MODE);
 	return 0;
 }
