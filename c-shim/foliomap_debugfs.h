@@ -31,16 +31,29 @@
  *  cow_mismatches         ... where the model decided differently
  *  missed_events          probe hits lost (kprobe nmissed, kretprobe maxactive,
  *                         preallocated check storage exhausted)
- *  cow_fact_dependent     CoW decisions that depended on facts the model cannot
- *                         know (trylock, LRU batch, swap cache); counted as checked
- *                         when the kernel's decision is one the model allows
- *  fork_folios_skipped    mappings of large folios a forking VMA maps beyond the
- *                         per-fork limit of checked folios (not checked)
- *  unchecked              hooked transitions that could not be compared: the folio
- *                         was not readable as a modelled folio when the result was
- *                         read (freed and reused meanwhile), or the model refused
- *                         every variant of a write fault
- *  op_*                   checked transitions per hooked kernel function
+ *  cow_fact_dependent     CoW decisions taken with one of the facts the accounting
+ *                         cannot know observed set (the folio was locked, this task's
+ *                         LRU drain dropped its batch reference, its swap cache was
+ *                         freed); the model decides with the observed facts
+ *  fork_folios_skipped    large folios of a forking VMA that did not fit the fork's
+ *                         snapshot storage (not checked: a failure of the run)
+ *  unchecked              hooked transitions that could not be compared (the sum of
+ *                         the unchecked_* reasons below)
+ *  op_*                   checked transitions per hooked kernel function; op_zap_refs:
+ *                         the references a zap queued for the TLB flush; op_restore_pte:
+ *                         restores from a PTE migration entry; op_cow: the folio's state
+ *                         after a write fault's decision
+ *  cow_backed_out         write faults that decided nothing (the PTE changed, OOM)
+ *  cow_small_checked      CoW decisions on order-0 folios (part of cow_checked)
+ *  refcount_excluded      checks whose refcount was not compared: a reference mover
+ *                         (TLB-batched free, LRU drain, isolation) straddled them
+ *  refs_accounted         checks whose prediction included the exact reference change
+ *                         of movers that ran inside them
+ *  unchecked_folio_changed  the folio changed order (split, or freed and reused)
+ *                         between the two snapshots
+ *  unchecked_log_full     more nested operations than a replayed check can log
+ *  hooks_missing          hooks that failed to register (load refuses unless
+ *                         allow_missing_hooks=1)
  */
 enum foliomap_stat {
 	FOLIOMAP_STAT_TRANSITIONS_CHECKED,
@@ -65,6 +78,16 @@ enum foliomap_stat {
 	FOLIOMAP_STAT_OP_TRY_TO_MIGRATE,
 	FOLIOMAP_STAT_OP_REMOVE_MIGRATION_PTES,
 	FOLIOMAP_STAT_OP_FORK,
+	FOLIOMAP_STAT_OP_ZAP_REFS,
+	FOLIOMAP_STAT_OP_RESTORE_PTE,
+	FOLIOMAP_STAT_OP_COW,
+	FOLIOMAP_STAT_COW_BACKED_OUT,
+	FOLIOMAP_STAT_COW_SMALL_CHECKED,
+	FOLIOMAP_STAT_REFCOUNT_EXCLUDED,
+	FOLIOMAP_STAT_REFS_ACCOUNTED,
+	FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED,
+	FOLIOMAP_STAT_UNCHECKED_LOG_FULL,
+	FOLIOMAP_STAT_HOOKS_MISSING,
 	FOLIOMAP_NR_STATS
 };
 
@@ -92,6 +115,16 @@ enum foliomap_stat {
 	[FOLIOMAP_STAT_OP_TRY_TO_MIGRATE]	= "op_try_to_migrate",		\
 	[FOLIOMAP_STAT_OP_REMOVE_MIGRATION_PTES] = "op_remove_migration_ptes",	\
 	[FOLIOMAP_STAT_OP_FORK]			= "op_fork",			\
+	[FOLIOMAP_STAT_OP_ZAP_REFS]		= "op_zap_refs",		\
+	[FOLIOMAP_STAT_OP_RESTORE_PTE]		= "op_restore_pte",		\
+	[FOLIOMAP_STAT_OP_COW]			= "op_cow",			\
+	[FOLIOMAP_STAT_COW_BACKED_OUT]		= "cow_backed_out",		\
+	[FOLIOMAP_STAT_COW_SMALL_CHECKED]	= "cow_small_checked",		\
+	[FOLIOMAP_STAT_REFCOUNT_EXCLUDED]	= "refcount_excluded",		\
+	[FOLIOMAP_STAT_REFS_ACCOUNTED]		= "refs_accounted",		\
+	[FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED]	= "unchecked_folio_changed",	\
+	[FOLIOMAP_STAT_UNCHECKED_LOG_FULL]	= "unchecked_log_full",		\
+	[FOLIOMAP_STAT_HOOKS_MISSING]		= "hooks_missing",		\
 }
 
 /*
@@ -149,5 +182,13 @@ enum foliomap_stat {
  */
 #define FOLIOMAP_INSPECT_FILE		"inspect"
 #define FOLIOMAP_INSPECT_PATH		"/sys/kernel/debug/" FOLIOMAP_DEBUGFS_DIR "/" FOLIOMAP_INSPECT_FILE
+
+/*
+ * /sys/kernel/debug/foliomap/hooks (root only, read-only): one line per hooked kernel
+ * function: "<symbol> active instances N missed M", or "<symbol> MISSING (err): its
+ * checks are off" when it could not be registered (the module then loaded only because
+ * of allow_missing_hooks=1).
+ */
+#define FOLIOMAP_HOOKS_FILE		"hooks"
 
 #endif /* FOLIOMAP_DEBUGFS_H */

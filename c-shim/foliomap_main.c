@@ -13,7 +13,9 @@
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/module.h>
+#include <linux/percpu.h>
 #include <linux/seq_file.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/utsname.h>
@@ -27,31 +29,43 @@
 
 static const char *const foliomap_stat_names[FOLIOMAP_NR_STATS] = FOLIOMAP_STAT_NAMES;
 
-/* Bumped from probe handlers on any CPU, hence atomic. */
-static atomic64_t foliomap_stats[FOLIOMAP_NR_STATS];
-/* The probes' own miss counters cannot be reset: "reset" remembers them instead. */
-static atomic64_t missed_at_reset;
+/*
+ * Bumped from probe handlers on every CPU: per-CPU, summed when read. "totals" are the
+ * sums since load; "stats" subtract the sums at the last "reset" (the probes' own miss
+ * counters cannot be reset either, so the same holds for them).
+ */
+static DEFINE_PER_CPU(u64 [FOLIOMAP_NR_STATS], foliomap_counts);
+static u64 foliomap_base[FOLIOMAP_NR_STATS];
+static DEFINE_SPINLOCK(foliomap_base_lock);
 
 bool foliomap_warn_on_mismatch;
 module_param_named(warn_on_mismatch, foliomap_warn_on_mismatch, bool, 0600);
 MODULE_PARM_DESC(warn_on_mismatch, "WARN (once) when the model disagrees with the kernel");
 
-/* The same counters since the module was loaded: "reset" does not touch them. */
-static atomic64_t foliomap_totals[FOLIOMAP_NR_STATS];
-
 void foliomap_count(enum foliomap_stat stat)
 {
-	atomic64_inc(&foliomap_stats[stat]);
-	atomic64_inc(&foliomap_totals[stat]);
+	this_cpu_inc(foliomap_counts[stat]);
+}
+
+/* Counter @i since the module was loaded. */
+static u64 total_value(int i)
+{
+	u64 v = i == FOLIOMAP_STAT_MISSED_EVENTS ? foliomap_hooks_missed() : 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		v += per_cpu(foliomap_counts, cpu)[i];
+	return v;
 }
 
 static u64 stat_value(int i)
 {
-	u64 v = atomic64_read(&foliomap_stats[i]);
+	u64 base;
 
-	if (i == FOLIOMAP_STAT_MISSED_EVENTS)
-		v += foliomap_hooks_missed() - atomic64_read(&missed_at_reset);
-	return v;
+	spin_lock(&foliomap_base_lock);
+	base = foliomap_base[i];
+	spin_unlock(&foliomap_base_lock);
+	return total_value(i) - base;
 }
 
 static int foliomap_totals_show(struct seq_file *m, void *unused)
@@ -59,9 +73,7 @@ static int foliomap_totals_show(struct seq_file *m, void *unused)
 	int i;
 
 	for (i = 0; i < FOLIOMAP_NR_STATS; i++)
-		seq_printf(m, "%s %llu\n", foliomap_stat_names[i],
-			   atomic64_read(&foliomap_totals[i]) +
-			   (i == FOLIOMAP_STAT_MISSED_EVENTS ? foliomap_hooks_missed() : 0));
+		seq_printf(m, "%s %llu\n", foliomap_stat_names[i], total_value(i));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(foliomap_totals);
@@ -99,9 +111,13 @@ static ssize_t foliomap_stats_write(struct file *file, const char __user *ubuf,
 	if (!sysfs_streq(buf, FOLIOMAP_STATS_RESET))
 		return -EINVAL;
 
-	for (i = 0; i < FOLIOMAP_NR_STATS; i++)
-		atomic64_set(&foliomap_stats[i], 0);
-	atomic64_set(&missed_at_reset, foliomap_hooks_missed());
+	for (i = 0; i < FOLIOMAP_NR_STATS; i++) {
+		u64 v = total_value(i);
+
+		spin_lock(&foliomap_base_lock);
+		foliomap_base[i] = v;
+		spin_unlock(&foliomap_base_lock);
+	}
 	return len;
 }
 
@@ -149,7 +165,7 @@ static int __init foliomap_init(void)
 	if (!err)
 		err = foliomap_inspect_init(foliomap_debugfs_dir);
 	if (!err)
-		err = foliomap_hooks_init();
+		err = foliomap_hooks_init(foliomap_debugfs_dir);
 	if (err) {
 		debugfs_remove_recursive(foliomap_debugfs_dir);
 		return err;

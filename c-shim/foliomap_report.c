@@ -26,8 +26,9 @@ struct mismatch_record {
 	char op[32];
 	char args[96];
 	char note[96];
+	char culprit[64];
 	int model_status;
-	bool cow;
+	bool has_folio;		/* before / predicted / actual are set */
 	u32 fields;
 	fm_folio_diff diff;
 	fm_folio before, predicted, actual;
@@ -49,13 +50,13 @@ static struct record_ring raced_ring = {
 	.lock = __SPIN_LOCK_UNLOCKED(raced_ring.lock), .what = "raced disagreements",
 };
 
-static struct page_view view(const struct fm_snap *s, u32 k)
+static struct page_view view(const fm_folio *f, u32 k)
 {
 	struct page_view v = { -1, 0 };
 
-	if (s && k < FOLIOMAP_MAX_PAGES) {
-		v.mapcount = s->pages[k].mapcount;
-		v.flags = s->pages[k].flags;
+	if (f && f->pages && k < (1u << f->order) && k < f->pages_len) {
+		v.mapcount = f->pages[k].mapcount;
+		v.flags = f->pages[k].flags;
 	}
 	return v;
 }
@@ -81,16 +82,16 @@ void foliomap_record(const struct foliomap_check_report *r, bool raced)
 	strscpy(rec->args, r->args, sizeof(rec->args));
 	if (r->note)
 		strscpy(rec->note, r->note, sizeof(rec->note));
+	if (r->culprit)
+		strscpy(rec->culprit, r->culprit, sizeof(rec->culprit));
 	rec->model_status = r->model_status;
 	rec->fields = r->fields;
 	rec->diff = r->diff;
-	if (r->cow_before) {
-		rec->cow = true;
-		rec->before = *r->cow_before;
-	} else {
-		rec->before = r->before->folio;
-		rec->predicted = r->predicted->folio;
-		rec->actual = r->actual->folio;
+	rec->has_folio = r->before;
+	if (r->before) {
+		rec->before = *r->before;
+		rec->predicted = *r->predicted;
+		rec->actual = *r->actual;
 		rec->page_before = view(r->before, r->diff.first_page);
 		rec->page_predicted = view(r->predicted, r->diff.first_page);
 		rec->page_actual = view(r->actual, r->diff.first_page);
@@ -174,14 +175,14 @@ static int records_show(struct seq_file *m, void *unused)
 			continue;	/* overwritten meanwhile */
 		seq_printf(m, "\n%s %llu: %s %s\n", ring == &raced_ring ? "raced" : "mismatch",
 			   r.seq, r.op, r.args);
+		if (r.culprit[0])
+			seq_printf(m, "  foreign event on the folio: %s\n", r.culprit);
+		if (r.note[0])
+			seq_printf(m, "  %s\n", r.note);
+		if (!r.has_folio)
+			continue;
 		seq_printf(m, "  folio: order %u, mode %s\n", r.before.order,
 			   r.before.mode == FM_MODE_PMC ? "pmc" : "nopmc");
-		if (r.cow) {
-			seq_printf(m, "  %s\n  before: refcount %d large_mapcount %d shared %d\n",
-				   r.note, r.before.refcount, r.before.large_mapcount,
-				   (int)(r.before.mm_ids >> 63));
-			continue;
-		}
 		if (r.model_status)
 			seq_printf(m, "  the model refused the operation: %s (%d)\n",
 				   r.model_status < -10 ? "different return value" :

@@ -7,6 +7,8 @@
 #define FOLIOMAP_SHADOW_H
 
 #include <linux/mm_types.h>
+
+struct dentry;
 #include <linux/types.h>
 
 #include "foliomap.h"
@@ -29,20 +31,21 @@ void foliomap_count(enum foliomap_stat stat);
 
 /* foliomap_snapshot.c */
 int foliomap_snapshot(struct folio *folio, struct fm_snap *snap);
+int foliomap_snapshot_into(struct folio *folio, fm_folio *f, fm_page *pages, u32 cap);
 void foliomap_snap_copy(struct fm_snap *dst, const struct fm_snap *src);
 
 /* What one check compared, for a mismatch record. */
 struct foliomap_check_report {
 	const char *op;
 	char args[96];
-	const struct fm_snap *before;
-	const struct fm_snap *predicted;
-	const struct fm_snap *actual;
+	const fm_folio *before;		/* each with its pages; NULL: none */
+	const fm_folio *predicted;
+	const fm_folio *actual;
 	u32 fields;		/* FM_FIELD_* compared */
 	fm_folio_diff diff;
 	int model_status;	/* fm_status of the model call */
-	const char *note;	/* for CoW: the decisions */
-	const fm_folio *cow_before;	/* for CoW: the folio header before the fault */
+	const char *note;	/* e.g. a write fault's decisions */
+	const char *culprit;	/* for a raced record: the foreign event that explains it */
 };
 
 /* foliomap_report.c */
@@ -53,7 +56,7 @@ int foliomap_report_init(struct dentry *dir);
 int foliomap_inspect_init(struct dentry *dir);
 
 /* foliomap_hooks.c */
-int foliomap_hooks_init(void);
+int foliomap_hooks_init(struct dentry *dir);
 void foliomap_hooks_exit(void);
 u64 foliomap_hooks_missed(void);
 

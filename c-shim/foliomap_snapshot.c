@@ -25,17 +25,24 @@
  */
 int foliomap_snapshot(struct folio *folio, struct fm_snap *s)
 {
+	return foliomap_snapshot_into(folio, &s->folio, s->pages, FOLIOMAP_MAX_PAGES);
+}
+
+/* The same into caller storage of @cap pages (-ENOSPC when the folio has more). */
+int foliomap_snapshot_into(struct folio *folio, fm_folio *f, fm_page *pages, u32 cap)
+{
 	unsigned int order = folio_order(folio);
 	unsigned int k, nr = 1u << order;
 	u32 flags = 0;
 
 	if (order > HPAGE_PMD_ORDER || folio_test_hugetlb(folio))
 		return -EINVAL;
-	if (fm_folio_init(&s->folio, FOLIOMAP_FM_MODE, order, 0, s->pages,
-			  FOLIOMAP_MAX_PAGES) != FM_OK)
+	if (nr > cap)
+		return -ENOSPC;
+	if (fm_folio_init(f, FOLIOMAP_FM_MODE, order, 0, pages, cap) != FM_OK)
 		return -EINVAL;
 
-	s->folio.refcount = folio_ref_count(folio);
+	f->refcount = folio_ref_count(folio);
 	if (folio_test_anon(folio))
 		flags |= FM_FOLIO_ANON;
 	if (folio_test_ksm(folio))
@@ -46,17 +53,17 @@ int foliomap_snapshot(struct folio *folio, struct fm_snap *s)
 		flags |= FM_FOLIO_LRU;
 
 	if (order > 0) {
-		s->folio.pincount = atomic_read(&folio->_pincount);
-		s->folio.entire_mapcount = atomic_read(&folio->_entire_mapcount);
+		f->pincount = atomic_read(&folio->_pincount);
+		f->entire_mapcount = atomic_read(&folio->_entire_mapcount);
 		/* [NOPMC] leaves _nr_pages_mapped uninitialised (spec §1.3): not read. */
 		if (IS_ENABLED(CONFIG_PAGE_MAPCOUNT))
-			s->folio.nr_pages_mapped = atomic_read(&folio->_nr_pages_mapped);
+			f->nr_pages_mapped = atomic_read(&folio->_nr_pages_mapped);
 
 		folio_lock_large_mapcount(folio);
-		s->folio.large_mapcount = atomic_read(&folio->_large_mapcount);
-		s->folio.mm_id_mapcount[0] = folio->_mm_id_mapcount[0];
-		s->folio.mm_id_mapcount[1] = folio->_mm_id_mapcount[1];
-		s->folio.mm_ids = folio->_mm_ids & ~FOLIO_MM_IDS_LOCK_BIT;
+		f->large_mapcount = atomic_read(&folio->_large_mapcount);
+		f->mm_id_mapcount[0] = folio->_mm_id_mapcount[0];
+		f->mm_id_mapcount[1] = folio->_mm_id_mapcount[1];
+		f->mm_ids = folio->_mm_ids & ~FOLIO_MM_IDS_LOCK_BIT;
 		folio_unlock_large_mapcount(folio);
 
 		/* The deferred-split state exists for order > 1 only (spec §3.10). */
@@ -67,16 +74,16 @@ int foliomap_snapshot(struct folio *folio, struct fm_snap *s)
 				flags |= FM_FOLIO_DEFERRED_LIST;
 		}
 	}
-	s->folio.flags = flags;
+	f->flags = flags;
 
 	for (k = 0; k < nr; k++) {
 		struct page *page = folio_page(folio, k);
 
-		s->pages[k].mapcount = atomic_read(&page->_mapcount);
+		pages[k].mapcount = atomic_read(&page->_mapcount);
 		/* PG_anon_exclusive aliases another flag on non-anon pages. */
 		if ((flags & FM_FOLIO_ANON) &&
 		    test_bit(PG_anon_exclusive, &page->flags.f))
-			s->pages[k].flags = FM_PAGE_ANON_EXCLUSIVE;
+			pages[k].flags = FM_PAGE_ANON_EXCLUSIVE;
 	}
 	return 0;
 }

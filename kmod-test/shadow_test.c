@@ -146,15 +146,17 @@ struct step {
 #define SZ_64K		(64 << 10)
 #define SZ_PMD		1	/* the PMD size found at run time */
 
-#define STAT(name)	(1u << FOLIOMAP_STAT_OP_##name)
-#define COW		(1u << FOLIOMAP_STAT_COW_CHECKED)
+#define STAT(name)	(1ull << FOLIOMAP_STAT_OP_##name)
+#define COW		(1ull << FOLIOMAP_STAT_COW_CHECKED)
+
+_Static_assert(FOLIOMAP_NR_STATS <= 64, "need masks are 64-bit");
 
 struct scenario {
 	const char *name;
 	size_t size;		/* EACH_SIZE, SZ_PMD or a size in bytes */
-	unsigned int need;	/* stats that must be > 0 after the case */
-	unsigned int need_large;	/* ... when the folio is large */
-	unsigned int need_pmd;	/* ... when it is PMD-sized */
+	uint64_t need;		/* stats that must be > 0 after the case */
+	uint64_t need_large;	/* ... when the folio is large */
+	uint64_t need_pmd;	/* ... when it is PMD-sized */
 	bool need_numa, need_gup;
 	struct step steps[40];
 };
@@ -228,7 +230,7 @@ static const struct scenario scenarios[] = {
 	 */
 	{ "S12 mTHP: sticky shared healed by move_pages MOVE_ALL, then REUSE", SZ_64K,
 	  COW | STAT(FORK) | STAT(REMOVE_PTES) | STAT(TRY_TO_MIGRATE) |
-	  STAT(REMOVE_MIGRATION_PTES) | STAT(ADD_ANON_PTES), 0, 0, true, false, {
+	  STAT(REMOVE_MIGRATION_PTES) | STAT(RESTORE_PTE), 0, 0, true, false, {
 		MAP(P), FORK(P, C1), FORK(P, C2), EXIT(P), EXIT(C1),
 		MOVE(C2, MPOL_MF_MOVE, E_EACCES), ORIG(C2, 0, 16, 1),
 		MOVE(C2, MPOL_MF_MOVE_ALL, E_MOVED), THP(C2, 0, 16, 1),
@@ -266,7 +268,7 @@ static const struct scenario scenarios[] = {
 	/* S21 + S22: partial MADV_DONTNEED splits the PMD; debugfs splits the folio. */
 	{ "S21/S22 THP: partial MADV_DONTNEED, then split_huge_pages", SZ_PMD,
 	  STAT(SPLIT_PMD) | STAT(REMOVE_PTES) | STAT(DEFERRED_SPLIT) |
-	  STAT(TRY_TO_MIGRATE) | STAT(REMOVE_MIGRATION_PTES) | STAT(ADD_ANON_PTES),
+	  STAT(TRY_TO_MIGRATE) | STAT(REMOVE_MIGRATION_PTES) | STAT(RESTORE_PTE),
 	  0, 0, false, false, {
 		MAP(P), DONTNEED(P, 256, 256), PMD_MAPPED(P, 0), THP(P, 0, 256, 1),
 		ABSENT(P, 256, 256), WRITE(P, 10, 1, E_NOFAULT), SPLIT(P),
@@ -339,7 +341,7 @@ static const struct scenario scenarios[] = {
 		WRITE(P, 0, 4, E_NOFAULT), WRITE(P, 8, 8, E_NOFAULT), EXIT(P) } },
 	/* mbind(MPOL_MF_MOVE) migrates an exclusive mTHP whole. */
 	{ "mbind MPOL_MF_MOVE of an mTHP to the other node", SZ_64K,
-	  STAT(TRY_TO_MIGRATE) | STAT(REMOVE_MIGRATION_PTES) | STAT(ADD_ANON_PTES),
+	  STAT(TRY_TO_MIGRATE) | STAT(REMOVE_MIGRATION_PTES) | STAT(RESTORE_PTE),
 	  0, 0, true, false, {
 		MAP(P), MBIND(P), THP(P, 0, 16, 1), ORIG(P, 0, 16, 0),
 		WRITE(P, 0, 16, E_NOFAULT), EXIT(P) } },
@@ -957,7 +959,8 @@ static uint64_t totals[FOLIOMAP_NR_STATS];
 
 static void run_case(const struct scenario *sc, size_t size, const char *desc)
 {
-	unsigned int need = sc->need, i;
+	uint64_t need = sc->need;
+	unsigned int i;
 	uint64_t v[FOLIOMAP_NR_STATS] = { 0 };
 	char why[300] = "", bad[400] = "";
 	size_t len = 0;
@@ -981,7 +984,7 @@ static void run_case(const struct scenario *sc, size_t size, const char *desc)
 		ktap_exit_fail_msg("cannot read %s", FOLIOMAP_STATS_PATH);
 
 	for (i = 0; i < FOLIOMAP_NR_STATS; i++)
-		if ((need & (1u << i)) && !v[i])
+		if ((need & (1ull << i)) && !v[i])
 			len += snprintf(bad + len, sizeof(bad) - len, " %s=0", stat_names[i]);
 	if (v[FOLIOMAP_STAT_TRANSITION_MISMATCHES] || v[FOLIOMAP_STAT_COW_MISMATCHES] ||
 	    v[FOLIOMAP_STAT_MISSED_EVENTS])

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The Copy-on-Write family: do_wp_page and do_huge_pmd_wp_page (spec §7).
+ *
+ * The decision (reuse / copy / PMD fallback) is read back from the page table after the
+ * fault; the model decides over the same folio with the facts the accounting cannot know
+ * observed instead of guessed: whether the folio was locked when the fault looked at it
+ * (folio_trylock, spec §7.3), whether this task's LRU drain dropped the folio's batch
+ * reference (its folios_put_refs on the folio inside the window), and whether its
+ * folio_free_swap() of the folio succeeded (both reported by the reference movers,
+ * foliomap_hooks.c). One model run; the decision and then the folio's state after the
+ * fault (PAE on reuse, the old folio's mapping and reference on copy, the split on
+ * fallback) must both agree.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kprobes.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/pgtable.h>
+
+#include "foliomap_probes.h"
+#include "foliomap_window.h"
+
+struct cow_probe {
+	struct fm_check *c;	/* NULL: not checked */
+	int idx;
+	int window;
+	bool pmd;
+	bool unshare;
+	bool locked;		/* the folio lock was held when the fault began */
+	struct vm_fault *vmf;
+	struct folio *folio;
+	unsigned long pfn;
+	u32 page;
+	u32 mm;
+};
+
+static const char *const decision_names[] = { "none", "REUSE", "COPY", "FALLBACK" };
+
+static void cow_begin(struct cow_probe *p, const char *op, struct folio *folio, u32 page,
+		      u32 mm)
+{
+	struct fm_check *c = fm_check_get(&p->idx);
+
+	p->c = NULL;
+	if (!c)
+		return;
+	p->window = fmw_open(folio, op, WINDOW_FACTS, NULL);
+	if (p->window < 0 || foliomap_snapshot(folio, &c->before)) {
+		fmw_abandon(p->window);
+		fm_check_put(p->idx);
+		return;
+	}
+	fmw_opened(p->window);
+	/* Under the PTE (or PMD) lock: what the fault's folio_trylock will find. */
+	p->locked = folio_test_locked(folio);
+	p->folio = folio;
+	p->page = page;
+	p->mm = mm;
+	p->c = c;
+}
+
+static void cow_finish(struct cow_probe *p, u32 observed)
+{
+	const char *op = p->pmd ? "do_huge_pmd_wp_page" : "do_wp_page";
+	struct fm_scratch *s = fm_scratch();
+	struct fm_check *c = p->c;
+	struct foliomap_check_report r = {
+		.op = op, .before = &c->before.folio, .predicted = &s->predicted.folio,
+		.actual = &s->actual.folio,
+	};
+	bool locked_now, read;
+	struct fmw_verdict v;
+	fm_cow_outcome out = { 0 };
+	fm_cow_facts facts;
+	char note[96];
+
+	fmw_close_begin(p->window);
+	read = !foliomap_snapshot(p->folio, &s->actual);
+	locked_now = folio_test_locked(p->folio);
+	fmw_close_end(p->window, &v);
+	p->c = NULL;
+	if (!observed) {
+		/* Backed out (the PTE changed, OOM): nothing was decided. */
+		foliomap_count(FOLIOMAP_STAT_COW_BACKED_OUT);
+		goto out;
+	}
+	if (locked_now != p->locked) {
+		v.foreign |= FOREIGN_LOCK;
+		if (!v.culprit[0])
+			strscpy(v.culprit, "the folio lock changed hands", sizeof(v.culprit));
+	}
+	facts = (fm_cow_facts){
+		.unshare = p->unshare,
+		.trylock_fails = p->locked,
+		.lru_drain_drops_ref = !!(v.own & OWN_LRU_DRAIN),
+		.swap_free_succeeds = !!(v.own & OWN_SWAP_FREED),
+	};
+	foliomap_snap_copy(&s->predicted, &c->before);
+	r.model_status = p->pmd ? fm_folio_wp_fault_pmd(&s->predicted.folio, p->mm, &facts, &out)
+				: fm_folio_wp_fault_pte(&s->predicted.folio, p->page, p->mm,
+							&facts, &out);
+	snprintf(r.args, sizeof(r.args), "page=%u mm=%u unshare=%d locked=%d drained=%d swapfreed=%d",
+		 p->page, p->mm, p->unshare, facts.trylock_fails, facts.lru_drain_drops_ref,
+		 facts.swap_free_succeeds);
+	if (r.model_status == FM_OK && out.decision == observed) {
+		foliomap_count(FOLIOMAP_STAT_COW_CHECKED);
+		if (!c->before.folio.order)
+			foliomap_count(FOLIOMAP_STAT_COW_SMALL_CHECKED);
+		if (facts.trylock_fails || facts.lru_drain_drops_ref || facts.swap_free_succeeds)
+			foliomap_count(FOLIOMAP_STAT_COW_FACT_DEPENDENT);
+		/* The folio's state after the decision. */
+		if (!read) {
+			foliomap_count(FOLIOMAP_STAT_UNCHECKED);
+			foliomap_count(FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED);
+		} else {
+			fm_finish_check(op, FOLIOMAP_STAT_OP_COW, r.args, &c->before.folio,
+					&s->predicted, &s->actual, FM_OK, OP_FIELDS, &v);
+		}
+		goto out;
+	}
+	snprintf(note, sizeof(note), "kernel %s; model %s (reason %u, status %d)",
+		 decision_names[observed & 3], decision_names[out.decision & 3], out.reason,
+		 r.model_status);
+	r.note = note;
+	r.fields = OP_FIELDS;
+	if (read)
+		fm_folio_compare(&s->predicted.folio, &s->actual.folio, 0, FOLIOMAP_MAX_PAGES,
+				 OP_FIELDS, &r.diff);
+	else
+		r.actual = &c->before.folio;
+	/* Any foreign event or reference move in the window may have swayed the decision. */
+	if (v.foreign || v.ref_delta) {
+		r.culprit = v.culprit[0] ? v.culprit : "a reference mover inside the window";
+		foliomap_count(FOLIOMAP_STAT_TRANSITIONS_RACED);
+		foliomap_record(&r, true);
+		goto out;
+	}
+	foliomap_count(FOLIOMAP_STAT_COW_CHECKED);
+	foliomap_count(FOLIOMAP_STAT_COW_MISMATCHES);
+	foliomap_record(&r, false);
+out:
+	fm_check_put(p->idx);
+}
+
+static int wp_page_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct cow_probe *p = (struct cow_probe *)ri->data;
+	struct vm_fault *vmf = (struct vm_fault *)regs->di;
+	struct vm_area_struct *vma = vmf->vma;
+	pte_t pte = vmf->orig_pte;
+	struct folio *folio;
+	struct page *page;
+
+	p->c = NULL;
+	p->pmd = false;
+	if (vma->vm_flags & (VM_SHARED | VM_MAYSHARE) || !pte_present(pte) ||
+	    !pfn_valid(pte_pfn(pte)))
+		return 1;
+	page = pfn_to_page(pte_pfn(pte));
+	folio = page_folio(page);
+	/* Anonymous CoW only; the zero page and file pages are not anon. */
+	if (!folio_test_anon(folio) || folio_test_hugetlb(folio))
+		return 1;
+	p->vmf = vmf;
+	p->pfn = pte_pfn(pte);
+	p->unshare = vmf->flags & FAULT_FLAG_UNSHARE;
+	cow_begin(p, "do_wp_page", folio, (u32)folio_page_idx(folio, page),
+		  foliomap_vma_mm_id(vma));
+	return p->c ? 0 : 1;
+}
+
+/*
+ * What do_wp_page did, read back from the PTE (the page table stays under the fault's
+ * mmap or VMA lock): a new page is a COPY; the same page made writable, or exclusive for
+ * an unshare fault, is a REUSE; anything else means the fault backed out.
+ */
+static int wp_page_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct cow_probe *p = (struct cow_probe *)ri->data;
+	struct vm_fault *vmf = p->vmf;
+	u32 observed = FM_COW_DECISION_NONE;
+	pmd_t pmdval;
+	pte_t pte;
+
+	if (!p->c)
+		return 0;
+	pmdval = pmdp_get_lockless(vmf->pmd);
+	if (!(regs_return_value(regs) & VM_FAULT_ERROR) && pmd_present(pmdval) &&
+	    !pmd_leaf(pmdval)) {
+		pte = ptep_get(pte_offset_kernel(vmf->pmd, vmf->address));
+		if (pte_present(pte) && pte_pfn(pte) != p->pfn)
+			observed = FM_COW_DECISION_COPY;
+		else if (pte_present(pte) &&
+			 (pte_write(pte) ||
+			  (p->unshare && PageAnonExclusive(pfn_to_page(p->pfn)))))
+			observed = FM_COW_DECISION_REUSE;
+	}
+	cow_finish(p, observed);
+	return 0;
+}
+
+static int huge_pmd_wp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct cow_probe *p = (struct cow_probe *)ri->data;
+	struct vm_fault *vmf = (struct vm_fault *)regs->di;
+	struct folio *folio = foliomap_anon_pmd_folio(vmf->orig_pmd);
+
+	p->c = NULL;
+	p->pmd = true;
+	if (!folio)
+		return 1;
+	p->vmf = vmf;
+	p->unshare = vmf->flags & FAULT_FLAG_UNSHARE;
+	cow_begin(p, "do_huge_pmd_wp_page", folio, 0, foliomap_vma_mm_id(vmf->vma));
+	return p->c ? 0 : 1;
+}
+
+/*
+ * VM_FAULT_FALLBACK: the PMD was split; 0 with a writable (or, unsharing, exclusive)
+ * PMD: reused; 0 otherwise: the PMD changed under the fault and nothing was decided.
+ */
+static int huge_pmd_wp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct cow_probe *p = (struct cow_probe *)ri->data;
+	vm_fault_t ret = regs_return_value(regs);
+	u32 observed = FM_COW_DECISION_NONE;
+
+	if (!p->c)
+		return 0;
+	if (ret == VM_FAULT_FALLBACK) {
+		observed = FM_COW_DECISION_FALLBACK;
+	} else if (!ret) {
+		pmd_t pmdval = pmdp_get_lockless(p->vmf->pmd);
+
+		if (pmd_present(pmdval) && pmd_trans_huge(pmdval) &&
+		    page_folio(pmd_page(pmdval)) == p->folio &&
+		    (pmd_write(pmdval) || (p->unshare && PageAnonExclusive(&p->folio->page))))
+			observed = FM_COW_DECISION_REUSE;
+	}
+	cow_finish(p, observed);
+	return 0;
+}
+
+const struct foliomap_hook_desc foliomap_cow_hooks[] = {
+	HOOK_DESC("do_wp_page", wp_page_entry, wp_page_ret, struct cow_probe, HOOK_SLEEPS,
+		  HOOK_USES_CHECK),
+	HOOK_DESC("do_huge_pmd_wp_page", huge_pmd_wp_entry, huge_pmd_wp_ret, struct cow_probe,
+		  HOOK_SLEEPS, HOOK_USES_CHECK),
+};
+const unsigned int foliomap_nr_cow_hooks = ARRAY_SIZE(foliomap_cow_hooks);

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The fork family: copy_page_range(dst_vma, src_vma) (spec §5).
+ *
+ * Fork duplication and PAE clearing are inline in the kernel (spec §9.3), so a fork of
+ * one VMA is checked as a whole: at entry the parent's page tables are walked (the parent
+ * holds mmap_lock for writing, so they stay in place) and every large anon folio they map
+ * is snapshotted, with which pages by PTE and whether by PMD, into this instance's arena;
+ * at return each is compared with the model's fork of those mappings. Every folio the
+ * walk saw (small ones too) goes into a Bloom filter published as a mover, so another
+ * task's check on one of them knows that this fork duplicated it meanwhile.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitmap.h>
+#include <linux/hugetlb.h>
+#include <linux/kprobes.h>
+#include <linux/mm.h>
+#include <linux/pgtable.h>
+#include <linux/vmalloc.h>
+
+#include "foliomap_probes.h"
+#include "foliomap_window.h"
+
+/* One large folio of the forking VMA, as it was before the copy. */
+struct fork_folio {
+	struct folio *folio;
+	int window;
+	bool pmd;
+	DECLARE_BITMAP(pte_pages, FOLIOMAP_MAX_PAGES);
+	fm_folio before;
+	fm_page pages[];	/* 1 << order */
+};
+
+/*
+ * Snapshot storage of one copy_page_range instance. 256 KiB hold e.g. 1,000 64 KiB
+ * folios or 60 PMD-sized ones; a folio that does not fit is counted in
+ * fork_folios_skipped, which fails a test run.
+ */
+#define FORK_ARENA_BYTES	(256u << 10)
+
+struct fork_arena {
+	unsigned int used;	/* bytes of data[] in use */
+	unsigned int last;	/* offset of the entry added last */
+	unsigned int nr;
+	DECLARE_BITMAP(bloom, FORK_BLOOM_BITS);
+	u8 data[] __aligned(8);
+};
+
+static struct fork_arena *arenas;
+static unsigned long *arena_busy;
+static unsigned int nr_arenas;
+
+static size_t arena_stride(void)
+{
+	return FORK_ARENA_BYTES;
+}
+
+static struct fork_arena *arena_at(unsigned int i)
+{
+	return (struct fork_arena *)((u8 *)arenas + i * arena_stride());
+}
+
+static size_t entry_size(unsigned int order)
+{
+	return ALIGN(sizeof(struct fork_folio) + (sizeof(fm_page) << order), 8);
+}
+
+static struct fork_folio *entry_at(struct fork_arena *a, unsigned int off)
+{
+	return (struct fork_folio *)(a->data + off);
+}
+
+#define for_each_fork_folio(a, e, off)						\
+	for (off = 0; off < (a)->used &&					\
+	     ((e) = entry_at(a, off), true); off += entry_size((e)->before.order))
+
+struct fork_probe {
+	struct fork_arena *a;	/* NULL: not checked */
+	int idx;
+	u32 dst_mm, src_mm;
+	bool src_pinned;
+	struct fmw_mover mover;
+};
+
+static struct fork_folio *fork_find(struct fork_arena *a, struct folio *folio)
+{
+	struct fork_folio *e;
+	unsigned int off;
+
+	if (a->nr && entry_at(a, a->last)->folio == folio)
+		return entry_at(a, a->last);
+	for_each_fork_folio(a, e, off)
+		if (e->folio == folio)
+			return e;
+	return NULL;
+}
+
+/* The arena entry of @folio, added (window opened, snapshot taken) the first time. */
+static struct fork_folio *fork_entry(struct fork_arena *a, struct folio *folio)
+{
+	unsigned int order = folio_order(folio);
+	size_t size = entry_size(order);
+	struct fork_folio *e = fork_find(a, folio);
+
+	if (e)
+		return e;
+	if (a->used + size > FORK_ARENA_BYTES - sizeof(*a)) {
+		foliomap_count(FOLIOMAP_STAT_FORK_FOLIOS_SKIPPED);
+		return NULL;
+	}
+	e = entry_at(a, a->used);
+	/* Open the folio's window before reading it, so no change slips in between. */
+	e->window = fmw_open(folio, "copy_page_range", 0, NULL);
+	if (e->window < 0 ||
+	    foliomap_snapshot_into(folio, &e->before, e->pages, 1u << order)) {
+		fmw_abandon(e->window);
+		return NULL;
+	}
+	fmw_opened(e->window);
+	e->folio = folio;
+	e->pmd = false;
+	bitmap_zero(e->pte_pages, FOLIOMAP_MAX_PAGES);
+	a->last = a->used;
+	a->used += size;
+	a->nr++;
+	return e;
+}
+
+/* Large anon folios are checked; small ones only enter the Bloom filter. */
+static struct folio *fork_candidate(struct fork_arena *a, struct page *page)
+{
+	struct folio *folio = page_folio(page);
+
+	fmw_bloom_add(a->bloom, folio);
+	if (!folio_test_large(folio) || !folio_test_anon(folio) || folio_test_hugetlb(folio) ||
+	    folio_order(folio) > HPAGE_PMD_ORDER)
+		return NULL;
+	return folio;
+}
+
+/* The folios @vma maps, with which pages by PTE and whether by PMD. */
+static void fork_walk(struct fork_arena *a, struct vm_area_struct *vma)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long addr, next;
+
+	for (addr = vma->vm_start; addr < vma->vm_end; addr = next) {
+		pgd_t *pgd = pgd_offset(mm, addr);
+		struct fork_folio *e;
+		struct folio *folio;
+		p4d_t *p4d;
+		pud_t *pud;
+		pmd_t *pmd, pmdval;
+		pte_t *ptep;
+		unsigned long va;
+
+		next = pmd_addr_end(addr, vma->vm_end);
+		if (pgd_none(*pgd) || pgd_bad(*pgd))
+			continue;
+		p4d = p4d_offset(pgd, addr);
+		if (p4d_none(*p4d) || p4d_bad(*p4d))
+			continue;
+		pud = pud_offset(p4d, addr);
+		if (pud_none(*pud) || !pud_present(*pud) || pud_leaf(*pud))
+			continue;
+		pmd = pmd_offset(pud, addr);
+		pmdval = pmdp_get_lockless(pmd);
+		if (pmd_none(pmdval) || !pmd_present(pmdval))
+			continue;
+		if (pmd_trans_huge(pmdval)) {
+			folio = fork_candidate(a, pmd_page(pmdval));
+			e = folio ? fork_entry(a, folio) : NULL;
+			if (e)
+				e->pmd = true;
+			continue;
+		}
+		ptep = pte_offset_kernel(pmd, addr);
+		for (va = addr; va < next; va += PAGE_SIZE, ptep++) {
+			pte_t pte = ptep_get(ptep);
+			struct page *page;
+
+			if (!pte_present(pte) || !pfn_valid(pte_pfn(pte)))
+				continue;
+			page = pfn_to_page(pte_pfn(pte));
+			folio = fork_candidate(a, page);
+			e = folio ? fork_entry(a, folio) : NULL;
+			if (e)
+				__set_bit(folio_page_idx(folio, page), e->pte_pages);
+		}
+	}
+}
+
+static int copy_page_range_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct fork_probe *p = (struct fork_probe *)ri->data;
+	struct vm_area_struct *dst = (struct vm_area_struct *)regs->di;
+	struct vm_area_struct *src = (struct vm_area_struct *)regs->si;
+	int i;
+
+	p->a = NULL;
+	/* copy_page_range returns at once for VMAs without anon pages (spec §5.1). */
+	if (!src->anon_vma || is_vm_hugetlb_page(src))
+		return 1;
+	i = find_first_zero_bit(arena_busy, nr_arenas);
+	for (; i < nr_arenas; i = find_next_zero_bit(arena_busy, nr_arenas, i + 1))
+		if (!test_and_set_bit_lock(i, arena_busy))
+			break;
+	if (i >= nr_arenas) {
+		foliomap_count(FOLIOMAP_STAT_MISSED_EVENTS);
+		return 1;
+	}
+	p->idx = i;
+	p->a = arena_at(i);
+	p->a->used = 0;
+	p->a->nr = 0;
+	bitmap_zero(p->a->bloom, FORK_BLOOM_BITS);
+	p->dst_mm = foliomap_vma_mm_id(dst);
+	p->src_mm = foliomap_vma_mm_id(src);
+	p->src_pinned = mm_flags_test(MMF_HAS_PINNED, src->vm_mm);
+	fork_walk(p->a, src);
+	/* Published before anything is copied. */
+	p->mover = (struct fmw_mover){ .name = "copy_page_range", .bloom = p->a->bloom };
+	fmw_mover_begin(&p->mover);
+	return 0;
+}
+
+/*
+ * The model's fork of one folio: each run of PTE-mapped pages, then the PMD. The final
+ * state does not depend on how the kernel cut the runs into batches (spec §2.5.4, §5.5).
+ */
+static int fork_predict(struct fork_probe *p, struct fork_folio *e, struct fm_snap *pred)
+{
+	unsigned int start, end, n = 1u << e->before.order;
+	int st = FM_OK;
+
+	pred->folio = e->before;
+	pred->folio.pages = pred->pages;
+	pred->folio.pages_len = FOLIOMAP_MAX_PAGES;
+	memcpy(pred->pages, e->pages, sizeof(fm_page) * n);
+	for (start = find_first_bit(e->pte_pages, n); start < n && st == FM_OK;
+	     start = find_next_bit(e->pte_pages, n, end)) {
+		end = find_next_zero_bit(e->pte_pages, n, start);
+		st = fm_folio_fork_ptes(&pred->folio, start, end - start, p->dst_mm,
+					p->src_pinned, NULL);
+	}
+	if (st == FM_OK && e->pmd)
+		st = fm_folio_fork_pmd(&pred->folio, p->src_mm, p->dst_mm, p->src_pinned, NULL);
+	return st;
+}
+
+static int copy_page_range_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct fork_probe *p = (struct fork_probe *)ri->data;
+	struct fm_scratch *s = fm_scratch();
+	/* A failed fork (-ENOMEM) leaves partial copies: nothing to predict. */
+	bool failed = regs_return_value(regs);
+	struct fork_folio *e;
+	struct fmw_verdict v;
+	unsigned int off;
+	char args[96];
+	int st;
+
+	if (!p->a)
+		return 0;
+	for_each_fork_folio(p->a, e, off) {
+		bool read;
+
+		fmw_close_begin(e->window);
+		/* Each folio is read before its window closes. */
+		read = !failed && !foliomap_snapshot(e->folio, &s->actual);
+		fmw_close_end(e->window, &v);
+		if (failed)
+			continue;
+		if (!read) {
+			foliomap_count(FOLIOMAP_STAT_UNCHECKED);
+			foliomap_count(FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED);
+			continue;
+		}
+		st = fork_predict(p, e, &s->predicted);
+		snprintf(args, sizeof(args), "src_mm=%u dst_mm=%u pinned=%d pmd=%d ptes=%u",
+			 p->src_mm, p->dst_mm, p->src_pinned, e->pmd,
+			 bitmap_weight(e->pte_pages, FOLIOMAP_MAX_PAGES));
+		fm_finish_check("copy_page_range", FOLIOMAP_STAT_OP_FORK, args, &e->before,
+				&s->predicted, &s->actual, st, OP_FIELDS, &v);
+	}
+	fmw_mover_end(&p->mover);
+	clear_bit_unlock(p->idx, arena_busy);
+	p->a = NULL;
+	return 0;
+}
+
+int foliomap_fork_init(unsigned int instances)
+{
+	nr_arenas = instances;
+	arenas = vzalloc((size_t)instances * arena_stride());
+	arena_busy = vzalloc(BITS_TO_LONGS(instances) * sizeof(long));
+	if (!arenas || !arena_busy) {
+		foliomap_fork_exit();
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void foliomap_fork_exit(void)
+{
+	vfree(arenas);
+	vfree(arena_busy);
+	arenas = NULL;
+	arena_busy = NULL;
+}
+
+const struct foliomap_hook_desc foliomap_fork_hooks[] = {
+	HOOK_DESC("copy_page_range", copy_page_range_entry, copy_page_range_ret,
+		  struct fork_probe, HOOK_SLEEPS, HOOK_USES_FORK),
+};
+const unsigned int foliomap_nr_fork_hooks = ARRAY_SIZE(foliomap_fork_hooks);

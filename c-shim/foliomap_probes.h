@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The probe families and their hook descriptions (foliomap_hooks.c registers them).
+ */
+#ifndef FOLIOMAP_PROBES_H
+#define FOLIOMAP_PROBES_H
+
+#include <linux/kprobes.h>
+
+/* How many instances a hook needs: by whether its function can sleep. */
+enum hook_concurrency {
+	HOOK_ATOMIC,	/* runs without sleeping: a few instances per CPU */
+	HOOK_SLEEPS,	/* may sleep: one instance per task inside it */
+};
+
+/* What a hook's instances hold from entry to return (for sizing the tables). */
+#define HOOK_USES_CHECK		(1u << 0)
+#define HOOK_USES_REPLAY	(1u << 1)
+#define HOOK_USES_MOVER		(1u << 2)
+#define HOOK_USES_FORK		(1u << 3)
+
+struct foliomap_hook_desc {
+	const char *symbol;
+	kretprobe_handler_t entry;
+	kretprobe_handler_t ret;
+	size_t data_size;
+	enum hook_concurrency concurrency;
+	u32 uses;
+};
+
+#define HOOK_DESC(sym, e, r, data, conc, u) \
+	{ .symbol = sym, .entry = e, .ret = r, .data_size = sizeof(data), \
+	  .concurrency = conc, .uses = u }
+
+extern const struct foliomap_hook_desc foliomap_rmap_hooks[];
+extern const unsigned int foliomap_nr_rmap_hooks;
+extern const struct foliomap_hook_desc foliomap_cow_hooks[];
+extern const unsigned int foliomap_nr_cow_hooks;
+extern const struct foliomap_hook_desc foliomap_fork_hooks[];
+extern const unsigned int foliomap_nr_fork_hooks;
+extern const struct foliomap_hook_desc foliomap_mover_hooks[];
+extern const unsigned int foliomap_nr_mover_hooks;
+
+/* The fork family's snapshot arenas, one per copy_page_range instance. */
+int foliomap_fork_init(unsigned int instances);
+void foliomap_fork_exit(void);
+
+#endif /* FOLIOMAP_PROBES_H */

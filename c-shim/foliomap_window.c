@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Race windows, reference movers, check storage and the common end of a check
+ * (foliomap_window.h says what a window attributes).
+ *
+ * Ordering: a window publishes itself (OPENING), then scans the other windows and the
+ * movers in flight, then snapshots, then becomes OPEN; a mover publishes itself, then
+ * scans the windows. With a full barrier between publishing and scanning on both sides,
+ * at least one of the two sees the other. A mover that finds a window OPEN started after
+ * that window's snapshot: if it also ends before the window starts closing, its exact
+ * reference change is the window's to account for (added at mover_end, before the mover
+ * unpublishes; a window that starts closing while the mover is still published marks
+ * its refcount unknown instead).
+ *
+ * Handlers never sleep and never allocate: every table is preallocated at load, sized
+ * from the probes' instance counts, so a table can be full only when a probe already
+ * missed a hit; that is counted in missed_events all the same.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitops.h>
+#include <linux/hash.h>
+#include <linux/percpu.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
+
+#include "foliomap_window.h"
+
+enum { W_OPENING = 1, W_OPEN, W_CLOSING };
+
+/* Windows: as many as check instances can be open at once, forks included. */
+#define NR_WINDOWS 4096
+
+struct fm_window {
+	struct task_struct *task;	/* NULL: free */
+	struct folio *folio;
+	const char *op;
+	struct fmw_log *log;
+	u64 seq;
+	u32 flags;
+	int state;
+	atomic_t foreign;
+	atomic_t own;
+	atomic_t ref_delta;
+	const char *culprit;
+	pid_t culprit_pid;
+};
+
+static struct fm_window *windows;
+static unsigned long *window_busy;
+static atomic64_t fmw_seq;
+
+static struct fmw_mover **movers;
+static unsigned long *mover_busy;
+static unsigned int nr_movers;
+
+static struct fm_check *checks;
+static unsigned long *check_busy;
+static unsigned int nr_checks;
+
+static struct fm_replay *replays;
+static unsigned long *replay_busy;
+static unsigned int nr_replays;
+
+static struct fm_scratch __percpu *scratch;
+
+static int slot_get(unsigned long *busy, unsigned int size)
+{
+	unsigned int i;
+
+	for (i = find_first_zero_bit(busy, size); i < size;
+	     i = find_next_zero_bit(busy, size, i + 1))
+		if (!test_and_set_bit_lock(i, busy))
+			return i;
+	foliomap_count(FOLIOMAP_STAT_MISSED_EVENTS);
+	return -1;
+}
+
+static void slot_put(unsigned long *busy, int i)
+{
+	if (i >= 0)
+		clear_bit_unlock(i, busy);
+}
+
+struct fm_check *fm_check_get(int *idx)
+{
+	*idx = slot_get(check_busy, nr_checks);
+	return *idx < 0 ? NULL : &checks[*idx];
+}
+
+void fm_check_put(int idx)
+{
+	slot_put(check_busy, idx);
+}
+
+struct fm_replay *fm_replay_get(int *idx)
+{
+	*idx = slot_get(replay_busy, nr_replays);
+	return *idx < 0 ? NULL : &replays[*idx];
+}
+
+void fm_replay_put(int idx)
+{
+	slot_put(replay_busy, idx);
+}
+
+struct fm_scratch *fm_scratch(void)
+{
+	return this_cpu_ptr(scratch);
+}
+
+static struct task_struct *mover_task(void)
+{
+	return in_task() ? current : NULL;
+}
+
+static void mark(struct fm_window *w, u32 what, const char *name, pid_t pid)
+{
+	atomic_or(what, &w->foreign);
+	if (!READ_ONCE(w->culprit) && !cmpxchg(&w->culprit, NULL, name))
+		WRITE_ONCE(w->culprit_pid, pid);
+}
+
+static bool bloom_test(const unsigned long *bloom, struct folio *folio)
+{
+	unsigned long v = (unsigned long)folio;
+
+	return test_bit(hash_long(v, 12), bloom) && test_bit(hash_long(v ^ 0x5bd1e995UL, 12), bloom);
+}
+
+void fmw_bloom_add(unsigned long *bloom, struct folio *folio)
+{
+	unsigned long v = (unsigned long)folio;
+
+	__set_bit(hash_long(v, 12), bloom);
+	__set_bit(hash_long(v ^ 0x5bd1e995UL, 12), bloom);
+}
+
+/* The reference change @m makes to @folio; false when it does not touch it. */
+static bool mover_touches(const struct fmw_mover *m, struct folio *folio, int *delta)
+{
+	unsigned int i;
+	bool hit = false;
+
+	*delta = 0;
+	if (m->bloom)
+		return bloom_test(m->bloom, folio);
+	for (i = 0; i < m->nr; i++)
+		if (READ_ONCE(m->folio[i]) == folio) {
+			*delta += READ_ONCE(m->delta[i]);
+			hit = true;
+		}
+	return hit;
+}
+
+int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log)
+{
+	int i = slot_get(window_busy, NR_WINDOWS);
+	struct fm_window *w;
+	unsigned int j;
+	int delta;
+
+	if (i < 0)
+		return -1;
+	w = &windows[i];
+	w->folio = folio;
+	w->op = op;
+	w->flags = flags;
+	w->log = log;
+	w->culprit = NULL;
+	w->culprit_pid = 0;
+	atomic_set(&w->foreign, 0);
+	atomic_set(&w->own, 0);
+	atomic_set(&w->ref_delta, 0);
+	w->seq = atomic64_inc_return(&fmw_seq);
+	WRITE_ONCE(w->state, W_OPENING);
+	smp_store_release(&w->task, current);
+	smp_mb();
+	/* Another task's open window on the folio: each sees the other's changes. */
+	for_each_set_bit(j, window_busy, NR_WINDOWS) {
+		struct fm_window *o = &windows[j];
+		struct task_struct *t = READ_ONCE(o->task);
+
+		if (j == i || !t || t == current || READ_ONCE(o->folio) != folio)
+			continue;
+		mark(w, FOREIGN_OP, READ_ONCE(o->op), task_pid_nr(t));
+		mark(o, FOREIGN_OP, op, task_pid_nr(current));
+	}
+	/* A mover in flight may act before or after our snapshot. */
+	for_each_set_bit(j, mover_busy, nr_movers) {
+		struct fmw_mover *m = READ_ONCE(movers[j]);
+
+		if (m && m->task != current && mover_touches(m, folio, &delta))
+			mark(w, m->bloom ? FOREIGN_FORK : FOREIGN_REFS, m->name, m->pid);
+	}
+	return i;
+}
+
+void fmw_opened(int i)
+{
+	if (i >= 0)
+		smp_store_release(&windows[i].state, W_OPEN);
+}
+
+void fmw_close_begin(int i)
+{
+	struct fm_window *w;
+	unsigned int j;
+	int delta;
+
+	if (i < 0)
+		return;
+	w = &windows[i];
+	WRITE_ONCE(w->state, W_CLOSING);
+	smp_mb();
+	/* A mover still in flight may act after the result is read. */
+	for_each_set_bit(j, mover_busy, nr_movers) {
+		struct fmw_mover *m = READ_ONCE(movers[j]);
+
+		if (m && m->task != current && !m->bloom && mover_touches(m, w->folio, &delta))
+			mark(w, FOREIGN_REFS, m->name, m->pid);
+	}
+}
+
+static void unregister(struct fm_window *w, int i)
+{
+	smp_store_release(&w->task, NULL);
+	slot_put(window_busy, i);
+}
+
+void fmw_close_end(int i, struct fmw_verdict *v)
+{
+	struct fm_window *w;
+	const char *culprit;
+
+	memset(v, 0, sizeof(*v));
+	if (i < 0)
+		return;
+	w = &windows[i];
+	smp_mb();
+	v->foreign = atomic_read(&w->foreign);
+	v->own = atomic_read(&w->own);
+	v->ref_delta = atomic_read(&w->ref_delta);
+	culprit = READ_ONCE(w->culprit);
+	if (culprit)
+		snprintf(v->culprit, sizeof(v->culprit), "%s pid %d", culprit,
+			 READ_ONCE(w->culprit_pid));
+	unregister(w, i);
+}
+
+void fmw_abandon(int i)
+{
+	if (i >= 0)
+		unregister(&windows[i], i);
+}
+
+struct fmw_log *fmw_own_log(struct folio *folio, const char *op)
+{
+	struct fmw_log *log = NULL;
+	u64 seq = 0;
+	unsigned int j;
+
+	for_each_set_bit(j, window_busy, NR_WINDOWS) {
+		struct fm_window *w = &windows[j];
+
+		if (READ_ONCE(w->task) == current && w->folio == folio && w->log &&
+		    (!op || w->op == op) && w->seq > seq) {
+			log = w->log;
+			seq = w->seq;
+		}
+	}
+	return log;
+}
+
+void fmw_log_append(struct fmw_log *log, enum fmw_nested_op op, u32 page, u32 mm, u8 arg)
+{
+	if (log->nr == FMW_LOG_CAP) {
+		log->overflow = true;
+		return;
+	}
+	log->e[log->nr++] = (struct fmw_nested){ .op = op, .arg = arg, .page = page, .mm = mm };
+}
+
+void fmw_mover_begin(struct fmw_mover *m)
+{
+	unsigned int j;
+	int delta;
+
+	m->task = mover_task();
+	m->pid = m->task ? task_pid_nr(m->task) : 0;
+	m->seq = atomic64_inc_return(&fmw_seq);
+	m->slot = slot_get(mover_busy, nr_movers);
+	if (m->slot >= 0)
+		WRITE_ONCE(movers[m->slot], m);
+	smp_mb();
+	for_each_set_bit(j, window_busy, NR_WINDOWS) {
+		struct fm_window *w = &windows[j];
+		struct task_struct *t = READ_ONCE(w->task);
+
+		if (!t || t == m->task || !mover_touches(m, READ_ONCE(w->folio), &delta))
+			continue;
+		/* Opening: the window's snapshot may come before or after this mover acts. */
+		if (m->bloom || m->slot < 0 || smp_load_acquire(&w->state) == W_OPENING)
+			mark(w, m->bloom ? FOREIGN_FORK : FOREIGN_REFS, m->name, m->pid);
+	}
+}
+
+void fmw_mover_end(struct fmw_mover *m)
+{
+	unsigned int j;
+	int delta;
+
+	/* A fork's effect is not a reference count: its windows were marked already. */
+	for_each_set_bit(j, window_busy, m->bloom ? 0 : NR_WINDOWS) {
+		struct fm_window *w = &windows[j];
+		struct task_struct *t = READ_ONCE(w->task);
+
+		if (!t || !mover_touches(m, READ_ONCE(w->folio), &delta))
+			continue;
+		if (t == m->task && (w->flags & WINDOW_FACTS) && m->own_fact) {
+			/* A fact of the window's own operation (spec §7.3). */
+			if (delta)
+				atomic_or(m->own_fact, &w->own);
+		} else if (m->slot < 0 || m->uncertain) {
+			/* Unpublished (no window could see it) or of unknown size. */
+			mark(w, FOREIGN_REFS, m->name, m->pid);
+		} else if (READ_ONCE(w->seq) < m->seq) {
+			/* Opened before this mover began, so OPEN by then (else marked). */
+			atomic_add(delta, &w->ref_delta);
+		}
+	}
+	if (m->slot < 0)
+		return;
+	smp_mb();
+	WRITE_ONCE(movers[m->slot], NULL);
+	slot_put(mover_busy, m->slot);
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *args,
+		     const fm_folio *before, struct fm_snap *predicted,
+		     const struct fm_snap *actual, int model_status, u32 fields,
+		     const struct fmw_verdict *v)
+{
+	struct foliomap_check_report r = {
+		.op = op, .before = before, .predicted = &predicted->folio,
+		.actual = &actual->folio, .model_status = model_status,
+	};
+
+	if (fields & FM_FIELD_REFCOUNT) {
+		if (v->foreign & FOREIGN_REFS) {
+			fields &= ~FM_FIELD_REFCOUNT;
+			foliomap_count(FOLIOMAP_STAT_REFCOUNT_EXCLUDED);
+		} else if (v->ref_delta) {
+			predicted->folio.refcount += v->ref_delta;
+			foliomap_count(FOLIOMAP_STAT_REFS_ACCOUNTED);
+		}
+		/* Freed: what is left of the folio is the allocator's. */
+		if (fields & FM_FIELD_REFCOUNT && predicted->folio.refcount == 0)
+			fields = FM_FIELD_REFCOUNT;
+	}
+	r.fields = fields;
+	if (fm_folio_compare(&predicted->folio, &actual->folio, 0, FOLIOMAP_MAX_PAGES,
+			     fields, &r.diff) != FM_OK) {
+		/* The folio changed order: freed and reused, or split, meanwhile. */
+		foliomap_count(FOLIOMAP_STAT_UNCHECKED);
+		foliomap_count(FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED);
+		return;
+	}
+	if (model_status == FM_OK && !r.diff.fields) {
+		foliomap_count(FOLIOMAP_STAT_TRANSITIONS_CHECKED);
+		foliomap_count(op_stat);
+		return;
+	}
+	strscpy(r.args, args, sizeof(r.args));
+	r.culprit = v->culprit;
+	if (v->foreign & ~FOREIGN_REFS) {
+		foliomap_count(FOLIOMAP_STAT_TRANSITIONS_RACED);
+		foliomap_record(&r, true);
+		return;
+	}
+	foliomap_count(FOLIOMAP_STAT_TRANSITIONS_CHECKED);
+	foliomap_count(op_stat);
+	foliomap_count(FOLIOMAP_STAT_TRANSITION_MISMATCHES);
+	foliomap_record(&r, false);
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+static unsigned long *bitmap_vzalloc(unsigned int bits)
+{
+	return vzalloc(BITS_TO_LONGS(bits) * sizeof(long));
+}
+
+int fmw_init(unsigned int check_slots, unsigned int replay_slots, unsigned int mover_slots)
+{
+	nr_checks = check_slots;
+	nr_replays = replay_slots;
+	nr_movers = mover_slots;
+	windows = vzalloc(sizeof(*windows) * NR_WINDOWS);
+	window_busy = bitmap_vzalloc(NR_WINDOWS);
+	movers = vzalloc(sizeof(*movers) * nr_movers);
+	mover_busy = bitmap_vzalloc(nr_movers);
+	checks = vzalloc(sizeof(*checks) * nr_checks);
+	check_busy = bitmap_vzalloc(nr_checks);
+	replays = vzalloc(sizeof(*replays) * nr_replays);
+	replay_busy = bitmap_vzalloc(nr_replays);
+	scratch = alloc_percpu(struct fm_scratch);
+	if (!windows || !window_busy || !movers || !mover_busy || !checks || !check_busy ||
+	    !replays || !replay_busy || !scratch) {
+		fmw_exit();
+		return -ENOMEM;
+	}
+	pr_info("check storage: %u checks, %u replays, %u movers, %u windows (%lu KiB)\n",
+		nr_checks, nr_replays, nr_movers, NR_WINDOWS,
+		(sizeof(*checks) * nr_checks + sizeof(*replays) * nr_replays +
+		 sizeof(*windows) * NR_WINDOWS) >> 10);
+	return 0;
+}
+
+void fmw_exit(void)
+{
+	vfree(windows);
+	vfree(window_busy);
+	vfree(movers);
+	vfree(mover_busy);
+	vfree(checks);
+	vfree(check_busy);
+	vfree(replays);
+	vfree(replay_busy);
+	free_percpu(scratch);
+	windows = NULL;
+	scratch = NULL;
+}

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Race windows, reference movers and check storage (foliomap_window.c): what the probe
+ * families (rmap, CoW, fork) share. Internal to the module.
+ *
+ * A check opens a window on exactly one folio before it snapshots it and closes it after
+ * it read the result. While a window is open, every event on that folio is attributed:
+ *
+ *  - another task's hooked operation on the same folio (its own window): FOREIGN_OP;
+ *  - another task's fork whose page-table walk saw the folio: FOREIGN_FORK;
+ *  - a reference mover (an unhooked path that only takes or drops references: TLB-batched
+ *    frees and LRU drains in folios_put_refs, LRU isolation and putback, swap-cache
+ *    freeing) that ran entirely inside the window: its exact reference change is added
+ *    to the prediction; one that straddles the window's snapshots makes the refcount
+ *    unknowable for this check (FOREIGN_REFS): the refcount is then not compared, every
+ *    other field still is (movers cannot change them);
+ *  - the current task's own nested hooked operations are part of the operation.
+ *
+ * A disagreement counts as raced only when a foreign event other than FOREIGN_REFS was
+ * seen on the exact folio, and the raced record names it; any other disagreement is a
+ * mismatch.
+ */
+#ifndef FOLIOMAP_WINDOW_H
+#define FOLIOMAP_WINDOW_H
+
+#include <linux/mm_types.h>
+#include <linux/sched.h>
+#include <linux/types.h>
+
+#include "foliomap_shadow.h"
+
+#define FOREIGN_OP	(1u << 0)
+#define FOREIGN_FORK	(1u << 1)
+#define FOREIGN_REFS	(1u << 2)
+#define FOREIGN_LOCK	(1u << 3)	/* set by the CoW probes: the folio lock changed hands */
+
+/*
+ * The window's own reference movers that its operation's model takes as facts (write
+ * faults, spec §7.3): this task's LRU drain dropped the folio's batch reference; its
+ * folio_free_swap() of the folio succeeded. In windows without WINDOW_FACTS an own
+ * mover's reference change is added to the prediction like a foreign one's.
+ */
+#define OWN_LRU_DRAIN	(1u << 0)
+#define OWN_SWAP_FREED	(1u << 1)
+
+#define WINDOW_FACTS	(1u << 0)
+
+/* What a window saw between its open and its close. */
+struct fmw_verdict {
+	u32 foreign;		/* FOREIGN_* */
+	u32 own;		/* OWN_* (WINDOW_FACTS windows) */
+	int ref_delta;		/* reference changes of movers that ran inside the window */
+	char culprit[64];	/* the first foreign event: "<function> pid <N>" */
+};
+
+/* Nested operations of the window's own task, replayed through the model at its close. */
+enum fmw_nested_op {
+	NESTED_MIGRATE_UNMAP_PTE,	/* try_to_migrate_one's folio_remove_rmap_pte */
+	NESTED_MIGRATE_UNMAP_PMD,	/* set_pmd_migration_entry */
+	NESTED_SPLIT_PMD,		/* split_huge_pmd_locked (arg: freeze | writable << 1) */
+	NESTED_RESTORE_PTE,		/* remove_migration_pte (arg: entry type) */
+	NESTED_RESTORE_PMD,		/* remove_migration_pmd (arg: entry type) */
+};
+
+struct fmw_nested {
+	u8 op;
+	u8 arg;
+	u16 page;
+	u32 mm;
+};
+
+#define FMW_LOG_CAP	2048
+
+struct fmw_log {
+	unsigned int nr;
+	bool overflow;
+	struct fmw_nested e[FMW_LOG_CAP];
+};
+
+/*
+ * Opens a window of the current task on @folio for the operation @op (a static string);
+ * returns its handle, or -1 when the window table is full (counted in missed_events:
+ * the caller must not check). The caller snapshots the folio, then calls fmw_opened().
+ */
+int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log);
+void fmw_opened(int w);
+/* Before the caller reads the result. */
+void fmw_close_begin(int w);
+/* After it: unregisters and reports what the window saw. */
+void fmw_close_end(int w, struct fmw_verdict *v);
+/* Closes a window whose check was abandoned. */
+void fmw_abandon(int w);
+
+/* The current task's innermost open window on @folio with a log, or NULL. */
+struct fmw_log *fmw_own_log(struct folio *folio, const char *op);
+void fmw_log_append(struct fmw_log *log, enum fmw_nested_op op, u32 page, u32 mm, u8 arg);
+
+/* A reference mover in flight (kept in its probe's instance data). */
+#define MOVER_BATCH	32	/* >= PAGEVEC_SIZE */
+#define FORK_BLOOM_BITS	4096
+
+struct fmw_mover {
+	struct task_struct *task;	/* NULL: interrupt context */
+	pid_t pid;
+	const char *name;
+	u64 seq;
+	int slot;
+	u32 own_fact;			/* OWN_* this mover is to a WINDOW_FACTS window */
+	bool uncertain;			/* its reference change is not known exactly */
+	unsigned int nr;
+	struct folio *folio[MOVER_BATCH];
+	int delta[MOVER_BATCH];		/* reference change per folio, final at mover_end */
+	const unsigned long *bloom;	/* a fork: the folios its walk saw (no delta) */
+};
+
+void fmw_mover_begin(struct fmw_mover *m);
+void fmw_mover_end(struct fmw_mover *m);
+void fmw_bloom_add(unsigned long *bloom, struct folio *folio);
+
+/* Preallocated check storage: a snapshot before and the model's prediction. */
+struct fm_check {
+	struct fm_snap before;
+	struct fm_snap predicted;
+};
+
+/* A check whose nested operations are replayed: the folio before and the log. */
+struct fm_replay {
+	struct fm_snap before;
+	struct fmw_log log;
+};
+
+struct fm_check *fm_check_get(int *idx);
+void fm_check_put(int idx);
+struct fm_replay *fm_replay_get(int *idx);
+void fm_replay_put(int idx);
+
+/* Per-CPU scratch for return handlers (they do not nest on a CPU). */
+struct fm_scratch {
+	struct fm_snap actual;
+	struct fm_snap predicted;
+};
+struct fm_scratch *fm_scratch(void);
+
+int fmw_init(unsigned int check_slots, unsigned int replay_slots, unsigned int mover_slots);
+void fmw_exit(void);
+
+/* Fields an rmap primitive defines: everything but the references and pins. */
+#define RMAP_FIELDS (FM_FIELD_LARGE_MAPCOUNT | FM_FIELD_ENTIRE_MAPCOUNT |		\
+		     FM_FIELD_NR_PAGES_MAPPED | FM_FIELD_MM_ID0 | FM_FIELD_MM_ID1 |	\
+		     FM_FIELD_MM_ID_MAPCOUNT0 | FM_FIELD_MM_ID_MAPCOUNT1 |		\
+		     FM_FIELD_SHARED | FM_FIELD_PARTIALLY_MAPPED |			\
+		     FM_FIELD_DEFERRED_LIST | FM_FIELD_ANON | FM_FIELD_PAGE_MAPCOUNT |	\
+		     FM_FIELD_PAGE_ANON_EXCLUSIVE)
+/* Call-site operations also define the references they take and drop. */
+#define OP_FIELDS (RMAP_FIELDS | FM_FIELD_REFCOUNT)
+
+/*
+ * The end of a transition check: adjust the prediction by the window's movers, compare
+ * @fields, count, record. @model_status is the model's answer (a refusal means it
+ * considered the operation impossible).
+ */
+void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *args,
+		     const fm_folio *before, struct fm_snap *predicted,
+		     const struct fm_snap *actual, int model_status, u32 fields,
+		     const struct fmw_verdict *v);
+
+/* The probe families (foliomap_{rmap,cow,fork}_probes.c). */
+struct kretprobe_instance;
+struct pt_regs;
+u32 foliomap_vma_mm_id(struct vm_area_struct *vma);
+struct folio *foliomap_anon_pmd_folio(pmd_t pmdval);
+
+#endif /* FOLIOMAP_WINDOW_H */
