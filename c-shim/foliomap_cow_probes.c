@@ -79,7 +79,7 @@ static void cow_finish(struct cow_probe *p, u32 observed)
 	fmw_close_begin(p->window);
 	read = !foliomap_snapshot(p->folio, &s->actual);
 	locked_now = folio_test_locked(p->folio);
-	fmw_close_end(p->window, &v);
+	fmw_close_end(p->window, &v, &c->before.folio, read ? &s->actual.folio : NULL);
 	p->c = NULL;
 	if (!observed) {
 		/* Backed out (the PTE changed, OOM): nothing was decided. */
@@ -104,6 +104,11 @@ static void cow_finish(struct cow_probe *p, u32 observed)
 	snprintf(r.args, sizeof(r.args), "page=%u mm=%u unshare=%d locked=%d drained=%d swapfreed=%d",
 		 p->page, p->mm, p->unshare, facts.trylock_fails, facts.lru_drain_drops_ref,
 		 facts.swap_free_succeeds);
+	/* An observed fact the decision did not consume is an ordinary reference move. */
+	if (facts.lru_drain_drops_ref && !out.lru_drained)
+		v.ref_delta += v.own_refs[0];
+	if (facts.swap_free_succeeds && !out.swapcache_freed)
+		v.ref_delta += v.own_refs[1];
 	if (r.model_status == FM_OK && out.decision == observed) {
 		foliomap_count(FOLIOMAP_STAT_COW_CHECKED);
 		if (!c->before.folio.order)
@@ -130,8 +135,12 @@ static void cow_finish(struct cow_probe *p, u32 observed)
 				 OP_FIELDS, &r.diff);
 	else
 		r.actual = &c->before.folio;
-	/* Any foreign event or reference move in the window may have swayed the decision. */
-	if (v.foreign || v.ref_delta) {
+	/*
+	 * The decision is taken under the page-table lock right after entry: on one CPU
+	 * nothing else runs before it, elsewhere any foreign event or reference move in the
+	 * window may have swayed it.
+	 */
+	if (num_online_cpus() > 1 && (v.foreign || v.ref_delta || v.pushes)) {
 		r.culprit = v.culprit[0] ? v.culprit : "a reference mover inside the window";
 		foliomap_count(FOLIOMAP_STAT_TRANSITIONS_RACED);
 		foliomap_record(&r, true);
@@ -141,6 +150,7 @@ static void cow_finish(struct cow_probe *p, u32 observed)
 	foliomap_count(FOLIOMAP_STAT_COW_MISMATCHES);
 	foliomap_record(&r, false);
 out:
+	fmw_verdict_release(&v);
 	fm_check_put(p->idx);
 }
 

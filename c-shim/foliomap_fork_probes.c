@@ -269,12 +269,13 @@ static int copy_page_range_ret(struct kretprobe_instance *ri, struct pt_regs *re
 		fmw_close_begin(e->window);
 		/* Each folio is read before its window closes. */
 		read = !failed && !foliomap_snapshot(e->folio, &s->actual);
-		fmw_close_end(e->window, &v);
-		if (failed)
-			continue;
+		fmw_close_end(e->window, &v, &e->before, read ? &s->actual.folio : NULL);
 		if (!read) {
-			foliomap_count(FOLIOMAP_STAT_UNCHECKED);
-			foliomap_count(FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED);
+			fmw_verdict_release(&v);
+			if (!failed) {
+				foliomap_count(FOLIOMAP_STAT_UNCHECKED);
+				foliomap_count(FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED);
+			}
 			continue;
 		}
 		st = fork_predict(p, e, &s->predicted);

@@ -36,6 +36,25 @@ MODULE_PARM_DESC(allow_missing_hooks,
 /* ------------------------------------------------------------------------------------ */
 /* Reference movers                                                                       */
 
+/*
+ * lru_add_drain() runs with this CPU's batches locked (no migration): while it runs, a
+ * folios_put_refs of this CPU is the drain a write fault's decision asks for (spec
+ * §7.3), a fact of that decision rather than a stray reference move.
+ */
+static DEFINE_PER_CPU(bool, in_lru_add_drain);
+
+static int lru_add_drain_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	this_cpu_write(in_lru_add_drain, true);
+	return 0;
+}
+
+static int lru_add_drain_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	this_cpu_write(in_lru_add_drain, false);
+	return 0;
+}
+
 /* folios_put_refs(folios, refs): each folio loses refs[i] references (1 without refs). */
 static int put_refs_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
@@ -44,7 +63,10 @@ static int put_refs_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	unsigned int *refs = (unsigned int *)regs->si;
 	unsigned int i;
 
-	*m = (struct fmw_mover){ .name = "folios_put_refs", .own_fact = OWN_LRU_DRAIN };
+	*m = (struct fmw_mover){
+		.name = "folios_put_refs",
+		.own_fact = in_task() && this_cpu_read(in_lru_add_drain) ? OWN_LRU_DRAIN : 0,
+	};
 	m->nr = min_t(unsigned int, fb->nr, MOVER_BATCH);
 	for (i = 0; i < m->nr; i++) {
 		m->folio[i] = fb->folios[i];
@@ -134,6 +156,7 @@ UNCERTAIN_MOVER(lazyfree_entry, "folio_mark_lazyfree")
 UNCERTAIN_MOVER(grab_entry, "try_grab_folio")
 
 const struct foliomap_hook_desc foliomap_mover_hooks[] = {
+	HOOK_DESC("lru_add_drain", lru_add_drain_entry, lru_add_drain_ret, int, HOOK_ATOMIC, 0),
 	HOOK_DESC("folios_put_refs", put_refs_entry, mover_ret, struct fmw_mover, HOOK_ATOMIC,
 		  HOOK_USES_MOVER),
 	HOOK_DESC("folio_isolate_lru", isolate_lru_entry, isolate_lru_ret, struct fmw_mover,

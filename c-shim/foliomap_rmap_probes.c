@@ -172,7 +172,7 @@ static int rmap_end(struct kretprobe_instance *ri, struct pt_regs *regs)
 	/* Read the result inside the window: a change after it closes is not this call's. */
 	fmw_close_begin(p->window);
 	read = !foliomap_snapshot(p->folio, actual);
-	fmw_close_end(p->window, &v);
+	fmw_close_end(p->window, &v, &p->c->before.folio, read ? &actual->folio : NULL);
 	/* Functions that return a value: the model must agree on it too. */
 	if (p->op == OP_MIGRATE_UNMAP_PMD && (int)regs_return_value(regs) != p->model_ret &&
 	    p->model_status == FM_OK)
@@ -180,6 +180,7 @@ static int rmap_end(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!read) {
 		foliomap_count(FOLIOMAP_STAT_UNCHECKED);
 		foliomap_count(FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED);
+		fmw_verdict_release(&v);
 	} else {
 		fm_finish_check(rmap_ops[p->op].name, p->stat, p->args, &p->c->before.folio,
 				&p->c->predicted, actual, p->model_status,
@@ -525,11 +526,12 @@ static int replay_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 		return 0;
 	fmw_close_begin(p->window);
 	read = !foliomap_snapshot(p->folio, &s->actual);
-	fmw_close_end(p->window, &v);
+	fmw_close_end(p->window, &v, &r->before.folio, read ? &s->actual.folio : NULL);
 	if (!read || r->log.overflow) {
 		foliomap_count(FOLIOMAP_STAT_UNCHECKED);
 		foliomap_count(read ? FOLIOMAP_STAT_UNCHECKED_LOG_FULL
 				    : FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED);
+		fmw_verdict_release(&v);
 	} else {
 		foliomap_snap_copy(&s->predicted, &r->before);
 		for (i = 0; i < r->log.nr && st == FM_OK; i++)

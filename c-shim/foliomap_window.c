@@ -34,7 +34,36 @@ enum { W_OPENING = 1, W_OPEN, W_CLOSING };
 /* Windows: as many as check instances can be open at once, forks included. */
 #define NR_WINDOWS 4096
 
+/*
+ * The observed change of the foreign operations that ran entirely inside a window (each
+ * checked against the model by its own window): counts add up, the rest (slot owners,
+ * S, PAE, the deferred-split flags) take the value the foreign operation left.
+ */
+struct fm_delta {
+	int refcount, large_mapcount, entire_mapcount, nr_pages_mapped, mmc[2];
+	u32 changed;			/* DELTA_* */
+	u64 mm_ids;
+	u32 flags;
+	int mapcount[FOLIOMAP_MAX_PAGES];
+	DECLARE_BITMAP(pae_changed, FOLIOMAP_MAX_PAGES);
+	DECLARE_BITMAP(pae, FOLIOMAP_MAX_PAGES);
+};
+
+#define DELTA_ID0	(1u << 0)
+#define DELTA_ID1	(1u << 1)
+#define DELTA_SHARED	(1u << 2)
+#define DELTA_FLAGS	(1u << 3)
+#define DELTA_FOLIO_FLAGS (FM_FOLIO_PARTIALLY_MAPPED | FM_FOLIO_DEFERRED_LIST)
+
+/* Deltas are taken only by windows that foreign operations ran inside of. */
+#define NR_DELTAS 256
+
 struct fm_window {
+	raw_spinlock_t lock;		/* pending, pushes, delta against other tasks */
+	int pending;			/* newer foreign windows still open */
+	const char *pending_op;
+	int pushes;			/* foreign changes added to delta */
+	struct fm_delta *delta;
 	struct task_struct *task;	/* NULL: free */
 	struct folio *folio;
 	const char *op;
@@ -44,6 +73,7 @@ struct fm_window {
 	int state;
 	atomic_t foreign;
 	atomic_t own;
+	atomic_t own_refs[2];		/* references moved by OWN_LRU_DRAIN, OWN_SWAP_FREED */
 	atomic_t ref_delta;
 	const char *culprit;
 	pid_t culprit_pid;
@@ -52,6 +82,9 @@ struct fm_window {
 static struct fm_window *windows;
 static unsigned long *window_busy;
 static atomic64_t fmw_seq;
+
+static struct fm_delta *deltas;
+static unsigned long *delta_busy;
 
 static struct fmw_mover **movers;
 static unsigned long *mover_busy;
@@ -174,20 +207,39 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 	w->culprit_pid = 0;
 	atomic_set(&w->foreign, 0);
 	atomic_set(&w->own, 0);
+	atomic_set(&w->own_refs[0], 0);
+	atomic_set(&w->own_refs[1], 0);
 	atomic_set(&w->ref_delta, 0);
+	w->pending = 0;
+	w->pushes = 0;
+	w->delta = NULL;
 	w->seq = atomic64_inc_return(&fmw_seq);
 	WRITE_ONCE(w->state, W_OPENING);
 	smp_store_release(&w->task, current);
 	smp_mb();
-	/* Another task's open window on the folio: each sees the other's changes. */
+	/*
+	 * Another task's window on the folio that opened before ours: its operation may act
+	 * before or after our snapshot (ours straddles it); it will hear from us when we
+	 * close. One that opens after ours finds us here the same way.
+	 */
 	for_each_set_bit(j, window_busy, NR_WINDOWS) {
 		struct fm_window *o = &windows[j];
 		struct task_struct *t = READ_ONCE(o->task);
+		unsigned long irqflags;
+		u64 seq;
 
 		if (j == i || !t || t == current || READ_ONCE(o->folio) != folio)
 			continue;
+		seq = READ_ONCE(o->seq);
+		if (seq > w->seq)
+			continue;
 		mark(w, FOREIGN_OP, READ_ONCE(o->op), task_pid_nr(t));
-		mark(o, FOREIGN_OP, op, task_pid_nr(current));
+		raw_spin_lock_irqsave(&o->lock, irqflags);
+		if (o->task == t && o->seq == seq) {
+			o->pending++;
+			o->pending_op = op;
+		}
+		raw_spin_unlock_irqrestore(&o->lock, irqflags);
 	}
 	/* A mover in flight may act before or after our snapshot. */
 	for_each_set_bit(j, mover_busy, nr_movers) {
@@ -225,14 +277,174 @@ void fmw_close_begin(int i)
 	}
 }
 
+static struct fm_delta *delta_get(void)
+{
+	int i = slot_get(delta_busy, NR_DELTAS);
+	struct fm_delta *d;
+
+	if (i < 0)
+		return NULL;
+	d = &deltas[i];
+	memset(d, 0, offsetof(struct fm_delta, mapcount));
+	memset(d->mapcount, 0, sizeof(d->mapcount));
+	bitmap_zero(d->pae_changed, FOLIOMAP_MAX_PAGES);
+	return d;
+}
+
+void fmw_verdict_release(struct fmw_verdict *v)
+{
+	if (v->delta)
+		slot_put(delta_busy, v->delta - deltas);
+	v->delta = NULL;
+}
+
+static u64 slot_id(u64 ids, int s)
+{
+	return (ids >> (32 * s)) & FM_MM_ID_MASK;
+}
+
+/* Adds what @w's operation changed (@before to @actual) to @o's delta; under o->lock. */
+static void push_change(struct fm_window *o, const struct fm_window *w,
+			const fm_folio *b, const fm_folio *a, int mover_refs)
+{
+	struct fm_delta *d = o->delta;
+	unsigned int k, n = 1u << b->order;
+	int s;
+
+	if (!d)
+		d = o->delta = delta_get();
+	if (!d) {
+		mark(o, FOREIGN_OP, w->op, task_pid_nr(current));
+		return;
+	}
+	d->refcount += a->refcount - b->refcount - mover_refs;
+	d->large_mapcount += a->large_mapcount - b->large_mapcount;
+	d->entire_mapcount += a->entire_mapcount - b->entire_mapcount;
+	d->nr_pages_mapped += a->nr_pages_mapped - b->nr_pages_mapped;
+	for (s = 0; s < 2; s++) {
+		d->mmc[s] += a->mm_id_mapcount[s] - b->mm_id_mapcount[s];
+		if (slot_id(a->mm_ids, s) != slot_id(b->mm_ids, s)) {
+			d->changed |= s ? DELTA_ID1 : DELTA_ID0;
+			d->mm_ids &= ~((u64)FM_MM_ID_MASK << (32 * s));
+			d->mm_ids |= slot_id(a->mm_ids, s) << (32 * s);
+		}
+	}
+	if ((a->mm_ids ^ b->mm_ids) >> 63) {
+		d->changed |= DELTA_SHARED;
+		d->mm_ids = (d->mm_ids & ~(1ull << 63)) | (a->mm_ids & (1ull << 63));
+	}
+	if ((a->flags ^ b->flags) & DELTA_FOLIO_FLAGS) {
+		d->changed |= DELTA_FLAGS;
+		d->flags = a->flags & DELTA_FOLIO_FLAGS;
+	}
+	for (k = 0; k < n; k++) {
+		d->mapcount[k] += a->pages[k].mapcount - b->pages[k].mapcount;
+		if ((a->pages[k].flags ^ b->pages[k].flags) & FM_PAGE_ANON_EXCLUSIVE) {
+			__set_bit(k, d->pae_changed);
+			__assign_bit(k, d->pae, a->pages[k].flags & FM_PAGE_ANON_EXCLUSIVE);
+		}
+	}
+	o->pushes++;
+	if (!o->culprit) {
+		o->culprit = w->op;
+		o->culprit_pid = task_pid_nr(current);
+	}
+}
+
+void fmw_apply_delta(const struct fmw_verdict *v, fm_folio *f)
+{
+	const struct fm_delta *d = v->delta;
+	unsigned int k, n = 1u << f->order;
+	int s;
+
+	if (!d)
+		return;
+	f->refcount += d->refcount;
+	f->large_mapcount += d->large_mapcount;
+	f->entire_mapcount += d->entire_mapcount;
+	f->nr_pages_mapped += d->nr_pages_mapped;
+	for (s = 0; s < 2; s++) {
+		f->mm_id_mapcount[s] += d->mmc[s];
+		if (d->changed & (s ? DELTA_ID1 : DELTA_ID0)) {
+			f->mm_ids &= ~((u64)FM_MM_ID_MASK << (32 * s));
+			f->mm_ids |= slot_id(d->mm_ids, s) << (32 * s);
+		}
+	}
+	if (d->changed & DELTA_SHARED)
+		f->mm_ids = (f->mm_ids & ~(1ull << 63)) | (d->mm_ids & (1ull << 63));
+	if (d->changed & DELTA_FLAGS)
+		f->flags = (f->flags & ~DELTA_FOLIO_FLAGS) | d->flags;
+	for (k = 0; k < n && k < f->pages_len; k++) {
+		f->pages[k].mapcount += d->mapcount[k];
+		if (test_bit(k, d->pae_changed)) {
+			if (test_bit(k, d->pae))
+				f->pages[k].flags |= FM_PAGE_ANON_EXCLUSIVE;
+			else
+				f->pages[k].flags &= ~FM_PAGE_ANON_EXCLUSIVE;
+		}
+	}
+}
+
 static void unregister(struct fm_window *w, int i)
 {
-	smp_store_release(&w->task, NULL);
+	unsigned long irqflags;
+
+	raw_spin_lock_irqsave(&w->lock, irqflags);
+	w->task = NULL;
+	raw_spin_unlock_irqrestore(&w->lock, irqflags);
 	slot_put(window_busy, i);
 }
 
-void fmw_close_end(int i, struct fmw_verdict *v)
+/*
+ * Tells the older foreign windows on the folio what this one's operation did: its
+ * observed change, when it can be replayed onto theirs (both snapshots of the same
+ * folio, no foreign event of its own), else that an operation they cannot account for
+ * ran inside them. A nested window leaves that to its task's outermost one.
+ */
+static void tell_older(struct fm_window *w, u32 foreign, int mover_refs,
+		       const fm_folio *before, const fm_folio *actual)
 {
+	bool outermost = true, replayable;
+	unsigned int j;
+
+	for_each_set_bit(j, window_busy, NR_WINDOWS) {
+		struct fm_window *o = &windows[j];
+
+		if (o != w && READ_ONCE(o->task) == current && o->folio == w->folio &&
+		    o->seq < w->seq)
+			outermost = false;
+	}
+	replayable = before && actual && before->order == actual->order &&
+		     !(foreign & ~FOREIGN_REFS) && !w->pushes;
+	for_each_set_bit(j, window_busy, NR_WINDOWS) {
+		struct fm_window *o = &windows[j];
+		struct task_struct *t = READ_ONCE(o->task);
+		unsigned long irqflags;
+		u64 seq;
+
+		if (!t || t == current || READ_ONCE(o->folio) != w->folio)
+			continue;
+		seq = READ_ONCE(o->seq);
+		if (seq > w->seq)
+			continue;
+		raw_spin_lock_irqsave(&o->lock, irqflags);
+		if (o->task == t && o->seq == seq) {
+			if (outermost && replayable) {
+				push_change(o, w, before, actual, mover_refs);
+				if (foreign & FOREIGN_REFS)
+					mark(o, FOREIGN_REFS, w->op, task_pid_nr(current));
+			} else if (outermost) {
+				mark(o, FOREIGN_OP, w->op, task_pid_nr(current));
+			}
+			o->pending--;
+		}
+		raw_spin_unlock_irqrestore(&o->lock, irqflags);
+	}
+}
+
+void fmw_close_end(int i, struct fmw_verdict *v, const fm_folio *before, const fm_folio *actual)
+{
+	unsigned long irqflags;
 	struct fm_window *w;
 	const char *culprit;
 
@@ -241,20 +453,35 @@ void fmw_close_end(int i, struct fmw_verdict *v)
 		return;
 	w = &windows[i];
 	smp_mb();
+	raw_spin_lock_irqsave(&w->lock, irqflags);
+	/* A newer foreign operation still running may act after our result was read. */
+	if (w->pending)
+		mark(w, FOREIGN_OP, w->pending_op, 0);
+	v->pushes = w->pushes;
+	v->delta = w->delta;
+	w->delta = NULL;
+	raw_spin_unlock_irqrestore(&w->lock, irqflags);
 	v->foreign = atomic_read(&w->foreign);
 	v->own = atomic_read(&w->own);
+	v->own_refs[0] = atomic_read(&w->own_refs[0]);
+	v->own_refs[1] = atomic_read(&w->own_refs[1]);
 	v->ref_delta = atomic_read(&w->ref_delta);
 	culprit = READ_ONCE(w->culprit);
 	if (culprit)
 		snprintf(v->culprit, sizeof(v->culprit), "%s pid %d", culprit,
 			 READ_ONCE(w->culprit_pid));
+	tell_older(w, v->foreign, v->ref_delta, before, actual);
 	unregister(w, i);
 }
 
 void fmw_abandon(int i)
 {
-	if (i >= 0)
-		unregister(&windows[i], i);
+	struct fmw_verdict v;
+
+	if (i < 0)
+		return;
+	fmw_close_end(i, &v, NULL, NULL);
+	fmw_verdict_release(&v);
 }
 
 struct fmw_log *fmw_own_log(struct folio *folio, const char *op)
@@ -322,8 +549,10 @@ void fmw_mover_end(struct fmw_mover *m)
 			continue;
 		if (t == m->task && (w->flags & WINDOW_FACTS) && m->own_fact) {
 			/* A fact of the window's own operation (spec §7.3). */
-			if (delta)
+			if (delta) {
 				atomic_or(m->own_fact, &w->own);
+				atomic_add(delta, &w->own_refs[m->own_fact == OWN_SWAP_FREED]);
+			}
 		} else if (m->slot < 0 || m->uncertain) {
 			/* Unpublished (no window could see it) or of unknown size. */
 			mark(w, FOREIGN_REFS, m->name, m->pid);
@@ -344,13 +573,14 @@ void fmw_mover_end(struct fmw_mover *m)
 void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *args,
 		     const fm_folio *before, struct fm_snap *predicted,
 		     const struct fm_snap *actual, int model_status, u32 fields,
-		     const struct fmw_verdict *v)
+		     struct fmw_verdict *v)
 {
 	struct foliomap_check_report r = {
 		.op = op, .before = before, .predicted = &predicted->folio,
 		.actual = &actual->folio, .model_status = model_status,
 	};
 
+	fmw_apply_delta(v, &predicted->folio);
 	if (fields & FM_FIELD_REFCOUNT) {
 		if (v->foreign & FOREIGN_REFS) {
 			fields &= ~FM_FIELD_REFCOUNT;
@@ -369,24 +599,27 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 		/* The folio changed order: freed and reused, or split, meanwhile. */
 		foliomap_count(FOLIOMAP_STAT_UNCHECKED);
 		foliomap_count(FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED);
-		return;
+		goto out;
 	}
 	if (model_status == FM_OK && !r.diff.fields) {
 		foliomap_count(FOLIOMAP_STAT_TRANSITIONS_CHECKED);
 		foliomap_count(op_stat);
-		return;
+		goto out;
 	}
 	strscpy(r.args, args, sizeof(r.args));
 	r.culprit = v->culprit;
-	if (v->foreign & ~FOREIGN_REFS) {
+	/* Foreign changes replayed onto the prediction may not commute with ours. */
+	if ((v->foreign & ~FOREIGN_REFS) || v->pushes) {
 		foliomap_count(FOLIOMAP_STAT_TRANSITIONS_RACED);
 		foliomap_record(&r, true);
-		return;
+		goto out;
 	}
 	foliomap_count(FOLIOMAP_STAT_TRANSITIONS_CHECKED);
 	foliomap_count(op_stat);
 	foliomap_count(FOLIOMAP_STAT_TRANSITION_MISMATCHES);
 	foliomap_record(&r, false);
+out:
+	fmw_verdict_release(v);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -398,10 +631,14 @@ static unsigned long *bitmap_vzalloc(unsigned int bits)
 
 int fmw_init(unsigned int check_slots, unsigned int replay_slots, unsigned int mover_slots)
 {
+	unsigned int i;
+
 	nr_checks = check_slots;
 	nr_replays = replay_slots;
 	nr_movers = mover_slots;
 	windows = vzalloc(sizeof(*windows) * NR_WINDOWS);
+	deltas = vzalloc(sizeof(*deltas) * NR_DELTAS);
+	delta_busy = bitmap_vzalloc(NR_DELTAS);
 	window_busy = bitmap_vzalloc(NR_WINDOWS);
 	movers = vzalloc(sizeof(*movers) * nr_movers);
 	mover_busy = bitmap_vzalloc(nr_movers);
@@ -410,11 +647,13 @@ int fmw_init(unsigned int check_slots, unsigned int replay_slots, unsigned int m
 	replays = vzalloc(sizeof(*replays) * nr_replays);
 	replay_busy = bitmap_vzalloc(nr_replays);
 	scratch = alloc_percpu(struct fm_scratch);
-	if (!windows || !window_busy || !movers || !mover_busy || !checks || !check_busy ||
+	if (!windows || !deltas || !delta_busy || !window_busy || !movers || !mover_busy || !checks || !check_busy ||
 	    !replays || !replay_busy || !scratch) {
 		fmw_exit();
 		return -ENOMEM;
 	}
+	for (i = 0; i < NR_WINDOWS; i++)
+		raw_spin_lock_init(&windows[i].lock);
 	pr_info("check storage: %u checks, %u replays, %u movers, %u windows (%lu KiB)\n",
 		nr_checks, nr_replays, nr_movers, NR_WINDOWS,
 		(sizeof(*checks) * nr_checks + sizeof(*replays) * nr_replays +
@@ -425,6 +664,8 @@ int fmw_init(unsigned int check_slots, unsigned int replay_slots, unsigned int m
 void fmw_exit(void)
 {
 	vfree(windows);
+	vfree(deltas);
+	vfree(delta_busy);
 	vfree(window_busy);
 	vfree(movers);
 	vfree(mover_busy);

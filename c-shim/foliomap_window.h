@@ -45,11 +45,16 @@
 
 #define WINDOW_FACTS	(1u << 0)
 
+struct fm_delta;
+
 /* What a window saw between its open and its close. */
 struct fmw_verdict {
 	u32 foreign;		/* FOREIGN_* */
 	u32 own;		/* OWN_* (WINDOW_FACTS windows) */
+	int own_refs[2];	/* the references those own movers moved, per fact */
 	int ref_delta;		/* reference changes of movers that ran inside the window */
+	int pushes;		/* foreign operations that ran entirely inside it */
+	struct fm_delta *delta;	/* their observed change (fmw_verdict_release) */
 	char culprit[64];	/* the first foreign event: "<function> pid <N>" */
 };
 
@@ -86,8 +91,16 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 void fmw_opened(int w);
 /* Before the caller reads the result. */
 void fmw_close_begin(int w);
-/* After it: unregisters and reports what the window saw. */
-void fmw_close_end(int w, struct fmw_verdict *v);
+/*
+ * After it: unregisters and reports what the window saw; tells the older foreign windows
+ * on the folio what this operation changed (@before and @actual, when the caller has
+ * them: NULL otherwise). The caller adds the verdict's foreign changes to its prediction
+ * (fmw_apply_delta, done by fm_finish_check) and releases the verdict.
+ */
+void fmw_close_end(int w, struct fmw_verdict *v, const fm_folio *before,
+		   const fm_folio *actual);
+void fmw_apply_delta(const struct fmw_verdict *v, fm_folio *f);
+void fmw_verdict_release(struct fmw_verdict *v);
 /* Closes a window whose check was abandoned. */
 void fmw_abandon(int w);
 
@@ -155,14 +168,14 @@ void fmw_exit(void);
 #define OP_FIELDS (RMAP_FIELDS | FM_FIELD_REFCOUNT)
 
 /*
- * The end of a transition check: adjust the prediction by the window's movers, compare
- * @fields, count, record. @model_status is the model's answer (a refusal means it
+ * The end of a transition check: adjust the prediction by the window's movers and
+ * foreign changes, compare @fields, count, record, release the verdict. @model_status is the model's answer (a refusal means it
  * considered the operation impossible).
  */
 void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *args,
 		     const fm_folio *before, struct fm_snap *predicted,
 		     const struct fm_snap *actual, int model_status, u32 fields,
-		     const struct fmw_verdict *v);
+		     struct fmw_verdict *v);
 
 /* The probe families (foliomap_{rmap,cow,fork}_probes.c). */
 struct kretprobe_instance;
