@@ -40,7 +40,7 @@ enum { W_OPENING = 1, W_OPEN, W_CLOSING };
  * S, PAE, the deferred-split flags) take the value the foreign operation left.
  */
 struct fm_delta {
-	int refcount, large_mapcount, entire_mapcount, nr_pages_mapped, mmc[2];
+	int refcount, large_mapcount, entire_mapcount, mmc[2];
 	u32 changed;			/* DELTA_* */
 	u64 mm_ids;
 	u32 flags;
@@ -233,7 +233,7 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 		seq = READ_ONCE(o->seq);
 		if (seq > w->seq)
 			continue;
-		mark(w, FOREIGN_OP, READ_ONCE(o->op), task_pid_nr(t));
+		mark(w, FOREIGN_OLDER, READ_ONCE(o->op), task_pid_nr(t));
 		raw_spin_lock_irqsave(&o->lock, irqflags);
 		if (o->task == t && o->seq == seq) {
 			o->pending++;
@@ -320,7 +320,6 @@ static void push_change(struct fm_window *o, const struct fm_window *w,
 	d->refcount += a->refcount - b->refcount - mover_refs;
 	d->large_mapcount += a->large_mapcount - b->large_mapcount;
 	d->entire_mapcount += a->entire_mapcount - b->entire_mapcount;
-	d->nr_pages_mapped += a->nr_pages_mapped - b->nr_pages_mapped;
 	for (s = 0; s < 2; s++) {
 		d->mmc[s] += a->mm_id_mapcount[s] - b->mm_id_mapcount[s];
 		if (slot_id(a->mm_ids, s) != slot_id(b->mm_ids, s)) {
@@ -359,10 +358,17 @@ void fmw_apply_delta(const struct fmw_verdict *v, fm_folio *f)
 
 	if (!d)
 		return;
+	/*
+	 * [PMC] _nr_pages_mapped counts the pages mapped by PTE and ENTIRELY_MAPPED (spec
+	 * §1.4): derived at the merge from the per-page and entire counts, not added (both
+	 * operations may have unmapped the same page).
+	 */
+	if (f->mode == FM_MODE_PMC)
+		f->nr_pages_mapped += ((f->entire_mapcount + d->entire_mapcount >= 0) -
+				       (f->entire_mapcount >= 0)) * FM_ENTIRELY_MAPPED;
 	f->refcount += d->refcount;
 	f->large_mapcount += d->large_mapcount;
 	f->entire_mapcount += d->entire_mapcount;
-	f->nr_pages_mapped += d->nr_pages_mapped;
 	for (s = 0; s < 2; s++) {
 		f->mm_id_mapcount[s] += d->mmc[s];
 		if (d->changed & (s ? DELTA_ID1 : DELTA_ID0)) {
@@ -375,6 +381,9 @@ void fmw_apply_delta(const struct fmw_verdict *v, fm_folio *f)
 	if (d->changed & DELTA_FLAGS)
 		f->flags = (f->flags & ~DELTA_FOLIO_FLAGS) | d->flags;
 	for (k = 0; k < n && k < f->pages_len; k++) {
+		if (f->mode == FM_MODE_PMC && f->order)
+			f->nr_pages_mapped += (f->pages[k].mapcount + d->mapcount[k] >= 0) -
+					      (f->pages[k].mapcount >= 0);
 		f->pages[k].mapcount += d->mapcount[k];
 		if (test_bit(k, d->pae_changed)) {
 			if (test_bit(k, d->pae))
@@ -414,8 +423,9 @@ static void tell_older(struct fm_window *w, u32 foreign, int mover_refs,
 		    o->seq < w->seq)
 			outermost = false;
 	}
+	/* Straddling the older windows it reports to does not spoil what it saw. */
 	replayable = before && actual && before->order == actual->order &&
-		     !(foreign & ~FOREIGN_REFS) && !w->pushes;
+		     !(foreign & ~(FOREIGN_REFS | FOREIGN_OLDER)) && !w->pushes;
 	for_each_set_bit(j, window_busy, NR_WINDOWS) {
 		struct fm_window *o = &windows[j];
 		struct task_struct *t = READ_ONCE(o->task);

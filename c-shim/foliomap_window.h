@@ -6,7 +6,10 @@
  * A check opens a window on exactly one folio before it snapshots it and closes it after
  * it read the result. While a window is open, every event on that folio is attributed:
  *
- *  - another task's hooked operation on the same folio (its own window): FOREIGN_OP;
+ *  - another task's hooked operation on the same folio (its own window): when it ran
+ *    entirely inside the window, its observed change is added to the prediction (it is
+ *    checked against the model by its own window); when it straddles the window's open
+ *    (FOREIGN_OLDER) or close, or cannot be replayed, FOREIGN_OP;
  *  - another task's fork whose page-table walk saw the folio: FOREIGN_FORK;
  *  - a reference mover (an unhooked path that only takes or drops references: TLB-batched
  *    frees and LRU drains in folios_put_refs, LRU isolation and putback, swap-cache
@@ -33,6 +36,7 @@
 #define FOREIGN_FORK	(1u << 1)
 #define FOREIGN_REFS	(1u << 2)
 #define FOREIGN_LOCK	(1u << 3)	/* set by the CoW probes: the folio lock changed hands */
+#define FOREIGN_OLDER	(1u << 4)	/* the window opened while an older foreign one was open */
 
 /*
  * The window's own reference movers that its operation's model takes as facts (write
