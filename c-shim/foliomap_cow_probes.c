@@ -143,12 +143,12 @@ static void cow_finish(struct cow_probe *p, u32 observed)
 	if (num_online_cpus() > 1 && (v.foreign || v.ref_delta || v.pushes)) {
 		r.culprit = v.culprit[0] ? v.culprit : "a reference mover inside the window";
 		foliomap_count(FOLIOMAP_STAT_TRANSITIONS_RACED);
-		foliomap_record(&r, true);
+		foliomap_record(&r, RECORD_RACED);
 		goto out;
 	}
 	foliomap_count(FOLIOMAP_STAT_COW_CHECKED);
 	foliomap_count(FOLIOMAP_STAT_COW_MISMATCHES);
-	foliomap_record(&r, false);
+	foliomap_record(&r, RECORD_MISMATCH);
 out:
 	fmw_verdict_release(&v);
 	fm_check_put(p->idx);

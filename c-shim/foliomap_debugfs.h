@@ -152,6 +152,12 @@ enum foliomap_stat {
 #define FOLIOMAP_RACED_FILE		"raced"
 
 /*
+ * /sys/kernel/debug/foliomap/unchecked (root only, read-only): the same records for the
+ * transitions that could not be compared (unchecked), with what explains each.
+ */
+#define FOLIOMAP_UNCHECKED_FILE		"unchecked"
+
+/*
  * /sys/kernel/debug/foliomap/inspect (root only): the raw accounting fields of the folio
  * mapped at one address of one process, like page-types for large-folio mapcounts.
  * Write "PID ADDR" (decimal pid; address in hex with 0x, or decimal; a trailing newline

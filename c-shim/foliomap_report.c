@@ -40,14 +40,17 @@ struct record_ring {
 	spinlock_t lock;
 	u64 total;
 	const char *what;
+	const char *name;	/* of one record */
 	struct mismatch_record records[FOLIOMAP_MISMATCH_RECORDS];
 };
 
-static struct record_ring mismatch_ring = {
-	.lock = __SPIN_LOCK_UNLOCKED(mismatch_ring.lock), .what = "mismatches",
-};
-static struct record_ring raced_ring = {
-	.lock = __SPIN_LOCK_UNLOCKED(raced_ring.lock), .what = "raced disagreements",
+static struct record_ring rings[] = {
+	[RECORD_MISMATCH] = { .lock = __SPIN_LOCK_UNLOCKED(rings[0].lock),
+			      .what = "mismatches", .name = "mismatch" },
+	[RECORD_RACED] = { .lock = __SPIN_LOCK_UNLOCKED(rings[1].lock),
+			   .what = "raced disagreements", .name = "raced" },
+	[RECORD_UNCHECKED] = { .lock = __SPIN_LOCK_UNLOCKED(rings[2].lock),
+			       .what = "unchecked transitions", .name = "unchecked" },
 };
 
 static struct page_view view(const fm_folio *f, u32 k)
@@ -62,16 +65,16 @@ static struct page_view view(const fm_folio *f, u32 k)
 }
 
 /*
- * Called from probe handlers: no sleeping, no allocation. @raced: the disagreement was
- * classified as a race (kept apart, for diagnosing the classification itself).
+ * Called from probe handlers: no sleeping, no allocation. Raced disagreements and
+ * unchecked transitions are kept apart, for diagnosing the classification itself.
  */
-void foliomap_record(const struct foliomap_check_report *r, bool raced)
+void foliomap_record(const struct foliomap_check_report *r, enum foliomap_record_kind kind)
 {
-	struct record_ring *ring = raced ? &raced_ring : &mismatch_ring;
+	struct record_ring *ring = &rings[kind];
 	struct mismatch_record *rec;
 	unsigned long flags;
 
-	if (foliomap_warn_on_mismatch && !raced)
+	if (foliomap_warn_on_mismatch && kind == RECORD_MISMATCH)
 		WARN_ONCE(1, "foliomap: model and kernel disagree on %s %s\n", r->op, r->args);
 
 	spin_lock_irqsave(&ring->lock, flags);
@@ -173,8 +176,7 @@ static int records_show(struct seq_file *m, void *unused)
 		spin_unlock_irqrestore(&ring->lock, flags);
 		if (r.seq != seq)
 			continue;	/* overwritten meanwhile */
-		seq_printf(m, "\n%s %llu: %s %s\n", ring == &raced_ring ? "raced" : "mismatch",
-			   r.seq, r.op, r.args);
+		seq_printf(m, "\n%s %llu: %s %s\n", ring->name, r.seq, r.op, r.args);
 		if (r.culprit[0])
 			seq_printf(m, "  foreign event on the folio: %s\n", r.culprit);
 		if (r.note[0])
@@ -200,11 +202,15 @@ DEFINE_SHOW_ATTRIBUTE(records);
 
 int foliomap_report_init(struct dentry *dir)
 {
-	struct dentry *d = debugfs_create_file(FOLIOMAP_MISMATCHES_FILE, 0400, dir,
-					       &mismatch_ring, &records_fops);
+	static const char *const files[] = {
+		[RECORD_MISMATCH] = FOLIOMAP_MISMATCHES_FILE,
+		[RECORD_RACED] = FOLIOMAP_RACED_FILE,
+		[RECORD_UNCHECKED] = FOLIOMAP_UNCHECKED_FILE,
+	};
+	struct dentry *d = NULL;
+	unsigned int i;
 
-	if (!IS_ERR(d))
-		d = debugfs_create_file(FOLIOMAP_RACED_FILE, 0400, dir, &raced_ring,
-					&records_fops);
+	for (i = 0; i < ARRAY_SIZE(files) && !IS_ERR(d); i++)
+		d = debugfs_create_file(files[i], 0400, dir, &rings[i], &records_fops);
 	return PTR_ERR_OR_ZERO(d);
 }

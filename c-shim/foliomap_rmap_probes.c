@@ -434,7 +434,7 @@ static void zap_refs_check(struct page *page, u32 nr, bool pmd)
 		 pmd ? 1 : nr, z->model_drop);
 	r.note = note;
 	foliomap_count(FOLIOMAP_STAT_TRANSITION_MISMATCHES);
-	foliomap_record(&r, false);
+	foliomap_record(&r, RECORD_MISMATCH);
 }
 
 static int tlb_remove_folio_pages_entry(struct kretprobe_instance *ri, struct pt_regs *regs)

@@ -49,7 +49,8 @@ struct foliomap_check_report {
 };
 
 /* foliomap_report.c */
-void foliomap_record(const struct foliomap_check_report *r, bool raced);
+enum foliomap_record_kind { RECORD_MISMATCH, RECORD_RACED, RECORD_UNCHECKED };
+void foliomap_record(const struct foliomap_check_report *r, enum foliomap_record_kind kind);
 int foliomap_report_init(struct dentry *dir);
 
 /* foliomap_inspect.c */

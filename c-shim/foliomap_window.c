@@ -62,6 +62,7 @@ struct fm_window {
 	raw_spinlock_t lock;		/* pending, pushes, delta against other tasks */
 	int pending;			/* newer foreign windows still open */
 	const char *pending_op;
+	pid_t pending_pid;
 	int pushes;			/* foreign changes added to delta */
 	struct fm_delta *delta;
 	struct task_struct *task;	/* NULL: free */
@@ -238,6 +239,7 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 		if (o->task == t && o->seq == seq) {
 			o->pending++;
 			o->pending_op = op;
+			o->pending_pid = task_pid_nr(current);
 		}
 		raw_spin_unlock_irqrestore(&o->lock, irqflags);
 	}
@@ -466,7 +468,7 @@ void fmw_close_end(int i, struct fmw_verdict *v, const fm_folio *before, const f
 	raw_spin_lock_irqsave(&w->lock, irqflags);
 	/* A newer foreign operation still running may act after our result was read. */
 	if (w->pending)
-		mark(w, FOREIGN_OP, w->pending_op, 0);
+		mark(w, FOREIGN_OP, w->pending_op, w->pending_pid);
 	v->pushes = w->pushes;
 	v->delta = w->delta;
 	w->delta = NULL;
@@ -589,6 +591,7 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 		.op = op, .before = before, .predicted = &predicted->folio,
 		.actual = &actual->folio, .model_status = model_status,
 	};
+	char note[64];
 
 	fmw_apply_delta(v, &predicted->folio);
 	if (fields & FM_FIELD_REFCOUNT) {
@@ -599,9 +602,19 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 			predicted->folio.refcount += v->ref_delta;
 			foliomap_count(FOLIOMAP_STAT_REFS_ACCOUNTED);
 		}
-		/* Freed: what is left of the folio is the allocator's. */
-		if (fields & FM_FIELD_REFCOUNT && predicted->folio.refcount == 0)
+		/*
+		 * Freed by the operation: what is left of the folio is the allocator's (a
+		 * large one is no longer compound); its reference count must be 0, unless it
+		 * was allocated again already.
+		 */
+		if (fields & FM_FIELD_REFCOUNT && predicted->folio.refcount == 0) {
+			if (actual->folio.refcount == 0) {
+				foliomap_count(FOLIOMAP_STAT_TRANSITIONS_CHECKED);
+				foliomap_count(op_stat);
+				goto out;
+			}
 			fields = FM_FIELD_REFCOUNT;
+		}
 	}
 	r.fields = fields;
 	if (fm_folio_compare(&predicted->folio, &actual->folio, 0, FOLIOMAP_MAX_PAGES,
@@ -609,6 +622,13 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 		/* The folio changed order: freed and reused, or split, meanwhile. */
 		foliomap_count(FOLIOMAP_STAT_UNCHECKED);
 		foliomap_count(FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED);
+		strscpy(r.args, args, sizeof(r.args));
+		r.culprit = v->culprit[0] ? v->culprit : NULL;
+		snprintf(note, sizeof(note), "the folio changed from order %u to %u",
+			 predicted->folio.order, actual->folio.order);
+		r.note = note;
+		r.diff.first_page = U32_MAX;
+		foliomap_record(&r, RECORD_UNCHECKED);
 		goto out;
 	}
 	if (model_status == FM_OK && !r.diff.fields) {
@@ -621,13 +641,13 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 	/* Foreign changes replayed onto the prediction may not commute with ours. */
 	if ((v->foreign & ~FOREIGN_REFS) || v->pushes) {
 		foliomap_count(FOLIOMAP_STAT_TRANSITIONS_RACED);
-		foliomap_record(&r, true);
+		foliomap_record(&r, RECORD_RACED);
 		goto out;
 	}
 	foliomap_count(FOLIOMAP_STAT_TRANSITIONS_CHECKED);
 	foliomap_count(op_stat);
 	foliomap_count(FOLIOMAP_STAT_TRANSITION_MISMATCHES);
-	foliomap_record(&r, false);
+	foliomap_record(&r, RECORD_MISMATCH);
 out:
 	fmw_verdict_release(v);
 }
