@@ -19,12 +19,14 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitops.h>
+#include <linux/cpumask.h>
 #include <linux/hash.h>
 #include <linux/percpu.h>
 #include <linux/pid.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/tracepoint.h>
 #include <linux/vmalloc.h>
 
 #include "foliomap_window.h"
@@ -65,6 +67,9 @@ struct fm_window {
 	pid_t pending_pid;
 	int pushes;			/* foreign changes added to delta */
 	struct fm_delta *delta;
+	struct fm_snap *mid;		/* one CPU: the folio when the task was switched out */
+	bool mid_valid;
+	bool unmeasured;		/* a sleep whose foreign change could not be measured */
 	struct task_struct *task;	/* NULL: free */
 	struct folio *folio;
 	const char *op;
@@ -86,6 +91,20 @@ static atomic64_t fmw_seq;
 
 static struct fm_delta *deltas;
 static unsigned long *delta_busy;
+
+/*
+ * On one CPU another task can change a window's folio only while the window's task is
+ * switched out: the scheduler's sched_switch tracepoint snapshots the folio when the task
+ * leaves the CPU and measures the change when it comes back, exactly. Then neither
+ * foreign windows nor foreign movers need accounting, and nothing can race.
+ */
+#define NR_MIDS 1024
+static bool one_cpu;
+static struct fm_snap *mids;
+static unsigned long *mid_busy;
+static struct fm_snap __percpu *switch_scratch;
+static atomic_t windows_open;
+static struct tracepoint *sched_switch_tp;
 
 static struct fmw_mover **movers;
 static unsigned long *mover_busy;
@@ -214,6 +233,10 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 	w->pending = 0;
 	w->pushes = 0;
 	w->delta = NULL;
+	w->mid = NULL;
+	w->mid_valid = false;
+	w->unmeasured = false;
+	atomic_inc(&windows_open);
 	w->seq = atomic64_inc_return(&fmw_seq);
 	WRITE_ONCE(w->state, W_OPENING);
 	smp_store_release(&w->task, current);
@@ -305,20 +328,12 @@ static u64 slot_id(u64 ids, int s)
 	return (ids >> (32 * s)) & FM_MM_ID_MASK;
 }
 
-/* Adds what @w's operation changed (@before to @actual) to @o's delta; under o->lock. */
-static void push_change(struct fm_window *o, const struct fm_window *w,
-			const fm_folio *b, const fm_folio *a, int mover_refs)
+/* Adds the change from @b to @a (less @mover_refs references accounted elsewhere) to @d. */
+static void delta_add(struct fm_delta *d, const fm_folio *b, const fm_folio *a, int mover_refs)
 {
-	struct fm_delta *d = o->delta;
 	unsigned int k, n = 1u << b->order;
 	int s;
 
-	if (!d)
-		d = o->delta = delta_get();
-	if (!d) {
-		mark(o, FOREIGN_OP, w->op, task_pid_nr(current));
-		return;
-	}
 	d->refcount += a->refcount - b->refcount - mover_refs;
 	d->large_mapcount += a->large_mapcount - b->large_mapcount;
 	d->entire_mapcount += a->entire_mapcount - b->entire_mapcount;
@@ -345,11 +360,76 @@ static void push_change(struct fm_window *o, const struct fm_window *w,
 			__assign_bit(k, d->pae, a->pages[k].flags & FM_PAGE_ANON_EXCLUSIVE);
 		}
 	}
+}
+
+/* Adds what @w's operation changed (@before to @actual) to @o's delta; under o->lock. */
+static void push_change(struct fm_window *o, const struct fm_window *w,
+			const fm_folio *b, const fm_folio *a, int mover_refs)
+{
+	if (!o->delta)
+		o->delta = delta_get();
+	if (!o->delta) {
+		mark(o, FOREIGN_OP, w->op, task_pid_nr(current));
+		return;
+	}
+	delta_add(o->delta, b, a, mover_refs);
 	o->pushes++;
 	if (!o->culprit) {
 		o->culprit = w->op;
 		o->culprit_pid = task_pid_nr(current);
 	}
+}
+
+/* sched_switch (one CPU only): @prev leaves the CPU, @next comes back to it. */
+static void switch_probe(void *data, bool preempt, struct task_struct *prev,
+			 struct task_struct *next, unsigned int prev_state)
+{
+	struct fm_snap *now = this_cpu_ptr(switch_scratch);
+	unsigned int j;
+
+	if (!atomic_read(&windows_open))
+		return;
+	for_each_set_bit(j, window_busy, NR_WINDOWS) {
+		struct fm_window *w = &windows[j];
+		struct task_struct *t = READ_ONCE(w->task);
+
+		if (t == prev && READ_ONCE(w->state) == W_OPEN) {
+			if (!w->mid) {
+				int m = slot_get(mid_busy, NR_MIDS);
+
+				w->mid = m < 0 ? NULL : &mids[m];
+			}
+			w->mid_valid = w->mid && !foliomap_snapshot(w->folio, w->mid);
+			w->unmeasured |= !w->mid_valid;
+		} else if (t == next && w->mid_valid) {
+			w->mid_valid = false;
+			if (!w->delta)
+				w->delta = delta_get();
+			if (!w->delta || foliomap_snapshot(w->folio, now) ||
+			    now->folio.order != w->mid->folio.order) {
+				w->unmeasured = true;
+				continue;
+			}
+			delta_add(w->delta, &w->mid->folio, &now->folio, 0);
+			w->pushes++;
+		}
+	}
+}
+
+static void find_sched_switch(struct tracepoint *tp, void *priv)
+{
+	if (!strcmp(tp->name, "sched_switch"))
+		sched_switch_tp = tp;
+}
+
+/*
+ * Whether a disagreement may be another task's doing: with several CPUs when a foreign
+ * event was seen; on one CPU, where every foreign change is measured (switch_probe), only
+ * when a sleep could not be measured.
+ */
+bool fmw_may_race(const struct fmw_verdict *v)
+{
+	return !one_cpu || v->unmeasured;
 }
 
 void fmw_apply_delta(const struct fmw_verdict *v, fm_folio *f)
@@ -403,6 +483,11 @@ static void unregister(struct fm_window *w, int i)
 	raw_spin_lock_irqsave(&w->lock, irqflags);
 	w->task = NULL;
 	raw_spin_unlock_irqrestore(&w->lock, irqflags);
+	if (w->mid)
+		slot_put(mid_busy, w->mid - mids);
+	w->mid = NULL;
+	w->mid_valid = false;
+	atomic_dec(&windows_open);
 	slot_put(window_busy, i);
 }
 
@@ -441,7 +526,9 @@ static void tell_older(struct fm_window *w, u32 foreign, int mover_refs,
 			continue;
 		raw_spin_lock_irqsave(&o->lock, irqflags);
 		if (o->task == t && o->seq == seq) {
-			if (outermost && replayable) {
+			if (one_cpu) {
+				/* Measured by the older window's sleep delta. */
+			} else if (outermost && replayable) {
 				push_change(o, w, before, actual, mover_refs);
 				if (foreign & FOREIGN_REFS)
 					mark(o, FOREIGN_REFS, w->op, task_pid_nr(current));
@@ -470,6 +557,7 @@ void fmw_close_end(int i, struct fmw_verdict *v, const fm_folio *before, const f
 	if (w->pending)
 		mark(w, FOREIGN_OP, w->pending_op, w->pending_pid);
 	v->pushes = w->pushes;
+	v->unmeasured = w->unmeasured;
 	v->delta = w->delta;
 	w->delta = NULL;
 	raw_spin_unlock_irqrestore(&w->lock, irqflags);
@@ -568,6 +656,8 @@ void fmw_mover_end(struct fmw_mover *m)
 		} else if (m->slot < 0 || m->uncertain) {
 			/* Unpublished (no window could see it) or of unknown size. */
 			mark(w, FOREIGN_REFS, m->name, m->pid);
+		} else if (one_cpu && m->task && t != m->task) {
+			/* Ran while the window's task was switched out: in its sleep delta. */
 		} else if (READ_ONCE(w->seq) < m->seq) {
 			/* Opened before this mover began, so OPEN by then (else marked). */
 			atomic_add(delta, &w->ref_delta);
@@ -639,7 +729,7 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 	strscpy(r.args, args, sizeof(r.args));
 	r.culprit = v->culprit;
 	/* Foreign changes replayed onto the prediction may not commute with ours. */
-	if ((v->foreign & ~FOREIGN_REFS) || v->pushes) {
+	if (fmw_may_race(v) && ((v->foreign & ~FOREIGN_REFS) || v->pushes)) {
 		foliomap_count(FOLIOMAP_STAT_TRANSITIONS_RACED);
 		foliomap_record(&r, RECORD_RACED);
 		goto out;
@@ -669,6 +759,12 @@ int fmw_init(unsigned int check_slots, unsigned int replay_slots, unsigned int m
 	windows = vzalloc(sizeof(*windows) * NR_WINDOWS);
 	deltas = vzalloc(sizeof(*deltas) * NR_DELTAS);
 	delta_busy = bitmap_vzalloc(NR_DELTAS);
+	one_cpu = num_possible_cpus() == 1;
+	if (one_cpu) {
+		mids = vzalloc(sizeof(*mids) * NR_MIDS);
+		mid_busy = bitmap_vzalloc(NR_MIDS);
+		switch_scratch = alloc_percpu(struct fm_snap);
+	}
 	window_busy = bitmap_vzalloc(NR_WINDOWS);
 	movers = vzalloc(sizeof(*movers) * nr_movers);
 	mover_busy = bitmap_vzalloc(nr_movers);
@@ -677,13 +773,27 @@ int fmw_init(unsigned int check_slots, unsigned int replay_slots, unsigned int m
 	replays = vzalloc(sizeof(*replays) * nr_replays);
 	replay_busy = bitmap_vzalloc(nr_replays);
 	scratch = alloc_percpu(struct fm_scratch);
-	if (!windows || !deltas || !delta_busy || !window_busy || !movers || !mover_busy || !checks || !check_busy ||
+	if (!windows || !deltas || !delta_busy || !window_busy || !movers ||
+	    (one_cpu && (!mids || !mid_busy || !switch_scratch)) || !mover_busy || !checks || !check_busy ||
 	    !replays || !replay_busy || !scratch) {
 		fmw_exit();
 		return -ENOMEM;
 	}
 	for (i = 0; i < NR_WINDOWS; i++)
 		raw_spin_lock_init(&windows[i].lock);
+	if (one_cpu) {
+		int err;
+
+		for_each_kernel_tracepoint(find_sched_switch, NULL);
+		err = sched_switch_tp ? tracepoint_probe_register(sched_switch_tp,
+								  switch_probe, NULL) : -ENOENT;
+		if (err) {
+			pr_err("cannot hook the sched_switch tracepoint (%d)\n", err);
+			sched_switch_tp = NULL;
+			fmw_exit();
+			return err;
+		}
+	}
 	pr_info("check storage: %u checks, %u replays, %u movers, %u windows (%lu KiB)\n",
 		nr_checks, nr_replays, nr_movers, NR_WINDOWS,
 		(sizeof(*checks) * nr_checks + sizeof(*replays) * nr_replays +
@@ -693,6 +803,16 @@ int fmw_init(unsigned int check_slots, unsigned int replay_slots, unsigned int m
 
 void fmw_exit(void)
 {
+	if (sched_switch_tp) {
+		tracepoint_probe_unregister(sched_switch_tp, switch_probe, NULL);
+		tracepoint_synchronize_unregister();
+		sched_switch_tp = NULL;
+	}
+	vfree(mids);
+	vfree(mid_busy);
+	free_percpu(switch_scratch);
+	mids = NULL;
+	switch_scratch = NULL;
 	vfree(windows);
 	vfree(deltas);
 	vfree(delta_busy);

@@ -58,6 +58,7 @@ struct fmw_verdict {
 	int own_refs[2];	/* the references those own movers moved, per fact */
 	int ref_delta;		/* reference changes of movers that ran inside the window */
 	int pushes;		/* foreign operations that ran entirely inside it */
+	bool unmeasured;	/* one CPU: a sleep whose foreign change was not measured */
 	struct fm_delta *delta;	/* their observed change (fmw_verdict_release) */
 	char culprit[64];	/* the first foreign event: "<function> pid <N>" */
 };
@@ -104,6 +105,7 @@ void fmw_close_begin(int w);
 void fmw_close_end(int w, struct fmw_verdict *v, const fm_folio *before,
 		   const fm_folio *actual);
 void fmw_apply_delta(const struct fmw_verdict *v, fm_folio *f);
+bool fmw_may_race(const struct fmw_verdict *v);
 void fmw_verdict_release(struct fmw_verdict *v);
 /* Closes a window whose check was abandoned. */
 void fmw_abandon(int w);
