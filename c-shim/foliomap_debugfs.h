@@ -42,7 +42,10 @@
  *  op_*                   checked transitions per hooked kernel function; op_zap_refs:
  *                         the references a zap queued for the TLB flush; op_restore_pte:
  *                         restores from a PTE migration entry; op_cow: the folio's state
- *                         after a write fault's decision
+ *                         after a write fault's decision; op_folio_split, op_split_freeze:
+ *                         a folio split's precondition and reference freeze (return
+ *                         values); op_migrate_move: a migration's move (return value, the
+ *                         source after it, the destination's deferred-split requeue)
  *  cow_backed_out         write faults that decided nothing (the PTE changed, OOM)
  *  cow_small_checked      CoW decisions on order-0 folios (part of cow_checked)
  *  refcount_excluded      checks whose refcount was not compared: a reference mover
@@ -81,6 +84,9 @@ enum foliomap_stat {
 	FOLIOMAP_STAT_OP_ZAP_REFS,
 	FOLIOMAP_STAT_OP_RESTORE_PTE,
 	FOLIOMAP_STAT_OP_COW,
+	FOLIOMAP_STAT_OP_FOLIO_SPLIT,
+	FOLIOMAP_STAT_OP_SPLIT_FREEZE,
+	FOLIOMAP_STAT_OP_MIGRATE_MOVE,
 	FOLIOMAP_STAT_COW_BACKED_OUT,
 	FOLIOMAP_STAT_COW_SMALL_CHECKED,
 	FOLIOMAP_STAT_REFCOUNT_EXCLUDED,
@@ -118,6 +124,9 @@ enum foliomap_stat {
 	[FOLIOMAP_STAT_OP_ZAP_REFS]		= "op_zap_refs",		\
 	[FOLIOMAP_STAT_OP_RESTORE_PTE]		= "op_restore_pte",		\
 	[FOLIOMAP_STAT_OP_COW]			= "op_cow",			\
+	[FOLIOMAP_STAT_OP_FOLIO_SPLIT]		= "op_folio_split",		\
+	[FOLIOMAP_STAT_OP_SPLIT_FREEZE]		= "op_split_freeze",		\
+	[FOLIOMAP_STAT_OP_MIGRATE_MOVE]		= "op_migrate_move",		\
 	[FOLIOMAP_STAT_COW_BACKED_OUT]		= "cow_backed_out",		\
 	[FOLIOMAP_STAT_COW_SMALL_CHECKED]	= "cow_small_checked",		\
 	[FOLIOMAP_STAT_REFCOUNT_EXCLUDED]	= "refcount_excluded",		\

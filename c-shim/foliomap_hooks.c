@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * The shadow checker's hooks: every probe family's kretprobes (foliomap_rmap_probes.c,
- * foliomap_cow_probes.c, foliomap_fork_probes.c) and the reference movers, registered at
+ * foliomap_cow_probes.c, foliomap_fork_probes.c, foliomap_split_probes.c) and the
+ * reference movers, registered at
  * load with instance counts and check storage sized from the CPU count, so that nothing
  * is lost at nominal load (a probe that still misses a hit counts in missed_events).
  *
@@ -197,6 +198,7 @@ static const struct {
 	{ foliomap_rmap_hooks, &foliomap_nr_rmap_hooks },
 	{ foliomap_cow_hooks, &foliomap_nr_cow_hooks },
 	{ foliomap_fork_hooks, &foliomap_nr_fork_hooks },
+	{ foliomap_split_hooks, &foliomap_nr_split_hooks },
 	{ foliomap_mover_hooks, &foliomap_nr_mover_hooks },
 };
 
@@ -269,6 +271,8 @@ int foliomap_hooks_init(struct dentry *dir)
 			hooks[k].desc = d;
 			hooks[k].err = -ENODEV;		/* not registered (yet) */
 			if (d->uses & HOOK_USES_CHECK)
+				checks += n;
+			if (d->uses & HOOK_USES_CHECK2)
 				checks += n;
 			if (d->uses & HOOK_USES_REPLAY)
 				replays += n;

@@ -18,6 +18,7 @@ enum hook_concurrency {
 #define HOOK_USES_REPLAY	(1u << 1)
 #define HOOK_USES_MOVER		(1u << 2)
 #define HOOK_USES_FORK		(1u << 3)
+#define HOOK_USES_CHECK2	(1u << 4)	/* a second check entry */
 
 struct foliomap_hook_desc {
 	const char *symbol;
@@ -40,6 +41,17 @@ extern const struct foliomap_hook_desc foliomap_fork_hooks[];
 extern const unsigned int foliomap_nr_fork_hooks;
 extern const struct foliomap_hook_desc foliomap_mover_hooks[];
 extern const unsigned int foliomap_nr_mover_hooks;
+extern const struct foliomap_hook_desc foliomap_split_hooks[];
+extern const unsigned int foliomap_nr_split_hooks;
+
+/*
+ * The deferred-split requeue of a migration destination the model's migrate_move
+ * predicted (foliomap_split_probes.c): taken by the destination's deferred_split_folio
+ * check (the partially-mapped value, or -1 when none is expected); one never taken is a
+ * mismatch, reported when the destination's mappings are restored.
+ */
+int foliomap_migrate_requeue_take(struct folio *dst);
+void foliomap_migrate_requeue_missed(struct folio *dst);
 
 /* The fork family's snapshot arenas, one per copy_page_range instance. */
 int foliomap_fork_init(unsigned int instances);

@@ -303,10 +303,17 @@ static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
 	case OP_REMOVE_PMD:
 		p->model_status = fm_folio_remove_pmd(pred, mm, NULL);
 		break;
-	case OP_DEFERRED_SPLIT:	/* (folio, partially_mapped) */
-		snprintf(p->args, sizeof(p->args), "partially_mapped=%d", (int)(regs->si & 1));
-		p->model_status = fm_folio_deferred_split(pred, regs->si & 1, NULL);
+	case OP_DEFERRED_SPLIT: {	/* (folio, partially_mapped) */
+		/* A migration destination is requeued as the model's migrate_move says. */
+		int pm = foliomap_migrate_requeue_take(folio);
+
+		if (pm < 0)
+			pm = regs->si & 1;
+		snprintf(p->args, sizeof(p->args), "partially_mapped=%d (model %d)",
+			 (int)(regs->si & 1), pm);
+		p->model_status = fm_folio_deferred_split(pred, pm, NULL);
 		break;
+	}
 	default:
 		break;
 	}
@@ -554,27 +561,9 @@ static int try_to_migrate_entry(struct kretprobe_instance *ri, struct pt_regs *r
 
 static int remove_migration_ptes_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
+	foliomap_migrate_requeue_missed((struct folio *)regs->si);
 	replay_begin((struct replay_probe *)ri->data, (struct folio *)regs->si,
 		     remove_migration_ptes_op, FOLIOMAP_STAT_OP_REMOVE_MIGRATION_PTES);
-	return 0;
-}
-
-/* ------------------------------------------------------------------------------------ */
-/* __folio_split(folio, ...): not checked here (its unmap and remap are), but its window */
-/* tells other tasks' checks that the folio is being split under them.                 */
-
-static int folio_split_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	int *window = (int *)ri->data;
-
-	*window = fmw_open((struct folio *)regs->di, "__folio_split", 0, NULL);
-	fmw_opened(*window);
-	return 0;
-}
-
-static int folio_split_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	fmw_abandon(*(int *)ri->data);
 	return 0;
 }
 
@@ -609,6 +598,5 @@ const struct foliomap_hook_desc foliomap_rmap_hooks[] = {
 		  HOOK_SLEEPS, HOOK_USES_REPLAY),
 	HOOK_DESC("remove_migration_ptes", remove_migration_ptes_entry, replay_ret,
 		  struct replay_probe, HOOK_SLEEPS, HOOK_USES_REPLAY),
-	HOOK_DESC("__folio_split", folio_split_entry, folio_split_ret, int, HOOK_SLEEPS, 0),
 };
 const unsigned int foliomap_nr_rmap_hooks = ARRAY_SIZE(foliomap_rmap_hooks);
