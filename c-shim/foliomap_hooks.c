@@ -145,16 +145,11 @@ static int free_swap_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
  * LRU-batch additions whose reference depends on the folio's LRU state, and GUP's
  * slow-path grab: their reference change is not known exactly.
  */
-#define UNCERTAIN_MOVER(fn, sym)						\
-static int fn(struct kretprobe_instance *ri, struct pt_regs *regs)		\
-{										\
-	single_mover_begin(ri, regs, sym, 0, 0, true);				\
-	return 0;								\
+static int uncertain_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	single_mover_begin(ri, regs, foliomap_hook_of(ri)->symbol, 0, 0, true);
+	return 0;
 }
-UNCERTAIN_MOVER(activate_entry, "folio_activate")
-UNCERTAIN_MOVER(deactivate_entry, "folio_deactivate")
-UNCERTAIN_MOVER(lazyfree_entry, "folio_mark_lazyfree")
-UNCERTAIN_MOVER(grab_entry, "try_grab_folio")
 
 const struct foliomap_hook_desc foliomap_mover_hooks[] = {
 	HOOK_DESC("lru_add_drain", lru_add_drain_entry, lru_add_drain_ret, int, HOOK_ATOMIC, 0),
@@ -168,13 +163,13 @@ const struct foliomap_hook_desc foliomap_mover_hooks[] = {
 		  HOOK_USES_MOVER),
 	HOOK_DESC("folio_free_swap", free_swap_entry, free_swap_ret, struct fmw_mover,
 		  HOOK_ATOMIC, HOOK_USES_MOVER),
-	HOOK_DESC("folio_activate", activate_entry, mover_ret, struct fmw_mover, HOOK_ATOMIC,
+	HOOK_DESC("folio_activate", uncertain_entry, mover_ret, struct fmw_mover, HOOK_ATOMIC,
 		  HOOK_USES_MOVER),
-	HOOK_DESC("folio_deactivate", deactivate_entry, mover_ret, struct fmw_mover,
+	HOOK_DESC("folio_deactivate", uncertain_entry, mover_ret, struct fmw_mover,
 		  HOOK_ATOMIC, HOOK_USES_MOVER),
-	HOOK_DESC("folio_mark_lazyfree", lazyfree_entry, mover_ret, struct fmw_mover,
+	HOOK_DESC("folio_mark_lazyfree", uncertain_entry, mover_ret, struct fmw_mover,
 		  HOOK_ATOMIC, HOOK_USES_MOVER),
-	HOOK_DESC("try_grab_folio", grab_entry, mover_ret, struct fmw_mover, HOOK_ATOMIC,
+	HOOK_DESC("try_grab_folio", uncertain_entry, mover_ret, struct fmw_mover, HOOK_ATOMIC,
 		  HOOK_USES_MOVER),
 };
 const unsigned int foliomap_nr_mover_hooks = ARRAY_SIZE(foliomap_mover_hooks);
@@ -187,6 +182,11 @@ struct foliomap_hook {
 	struct kretprobe rp;
 	int err;		/* of register_kretprobe; 0: registered */
 };
+
+const struct foliomap_hook_desc *foliomap_hook_of(struct kretprobe_instance *ri)
+{
+	return container_of(get_kretprobe(ri), struct foliomap_hook, rp)->desc;
+}
 
 static struct foliomap_hook *hooks;
 static unsigned int nr_hooks;

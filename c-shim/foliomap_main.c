@@ -171,7 +171,9 @@ static int __init foliomap_init(void)
 		return err;
 	}
 
-	if (FOLIOMAP_MUTANT[0]) pr_warn("MUTANT %s\n", FOLIOMAP_MUTANT); /* scripts/mutants */
+	/* A deliberately wrong model (scripts/mutants) says so. */
+	if (FOLIOMAP_MUTANT[0])
+		pr_warn("MUTANT %s\n", FOLIOMAP_MUTANT);
 	pr_info("model %s loaded, mode %s\n", fm_version(), FOLIOMAP_MODE);
 	return 0;
 }

@@ -27,11 +27,16 @@ struct foliomap_hook_desc {
 	size_t data_size;
 	enum hook_concurrency concurrency;
 	u32 uses;
+	int arg;		/* for handlers shared by several hooks: which one */
 };
 
-#define HOOK_DESC(sym, e, r, data, conc, u) \
+#define HOOK_DESC_ARG(sym, e, r, data, conc, u, a) \
 	{ .symbol = sym, .entry = e, .ret = r, .data_size = sizeof(data), \
-	  .concurrency = conc, .uses = u }
+	  .concurrency = conc, .uses = u, .arg = a }
+#define HOOK_DESC(sym, e, r, data, conc, u) HOOK_DESC_ARG(sym, e, r, data, conc, u, 0)
+
+/* The description of the hook a handler runs for (foliomap_hooks.c). */
+const struct foliomap_hook_desc *foliomap_hook_of(struct kretprobe_instance *ri);
 
 extern const struct foliomap_hook_desc foliomap_rmap_hooks[];
 extern const unsigned int foliomap_nr_rmap_hooks;

@@ -228,9 +228,9 @@ static u32 restore_entry_type(struct vm_area_struct *vma, unsigned long addr)
  * (x86-64 calling convention) of the function this hook is on, and let the model
  * perform the same call on the copy of the folio.
  */
-static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
-			    enum rmap_op op)
+static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
+	enum rmap_op op = foliomap_hook_of(ri)->arg;
 	struct rmap_probe *p = (struct rmap_probe *)ri->data;
 	struct folio *folio = (struct folio *)regs->di;
 	struct fm_check *c = rmap_begin(p, op, folio);
@@ -322,21 +322,6 @@ static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
 			 " flags=%u", flags);
 	return 0;
 }
-
-#define FOLIO_RMAP_ENTRY(name, op)						\
-static int name(struct kretprobe_instance *ri, struct pt_regs *regs)		\
-{										\
-	return folio_rmap_entry(ri, regs, op);					\
-}
-
-FOLIO_RMAP_ENTRY(add_new_anon_entry, OP_ADD_NEW_ANON)
-FOLIO_RMAP_ENTRY(add_anon_ptes_entry, OP_ADD_ANON_PTES)
-FOLIO_RMAP_ENTRY(add_anon_pmd_entry, OP_ADD_ANON_PMD)
-FOLIO_RMAP_ENTRY(add_file_ptes_entry, OP_ADD_FILE_PTES)
-FOLIO_RMAP_ENTRY(add_file_pmd_entry, OP_ADD_FILE_PMD)
-FOLIO_RMAP_ENTRY(remove_ptes_entry, OP_REMOVE_PTES)
-FOLIO_RMAP_ENTRY(remove_pmd_entry, OP_REMOVE_PMD)
-FOLIO_RMAP_ENTRY(deferred_split_entry, OP_DEFERRED_SPLIT)
 
 /*
  * split_huge_pmd_locked(vma, address, pmd, freeze) (spec §6.1), called with the PMD lock
@@ -568,22 +553,22 @@ static int remove_migration_ptes_entry(struct kretprobe_instance *ri, struct pt_
 }
 
 const struct foliomap_hook_desc foliomap_rmap_hooks[] = {
-	HOOK_DESC("folio_add_new_anon_rmap", add_new_anon_entry, rmap_end, struct rmap_probe,
-		  HOOK_ATOMIC, HOOK_USES_CHECK),
-	HOOK_DESC("folio_add_anon_rmap_ptes", add_anon_ptes_entry, rmap_end, struct rmap_probe,
-		  HOOK_ATOMIC, HOOK_USES_CHECK),
-	HOOK_DESC("folio_add_anon_rmap_pmd", add_anon_pmd_entry, rmap_end, struct rmap_probe,
-		  HOOK_ATOMIC, HOOK_USES_CHECK),
-	HOOK_DESC("folio_add_file_rmap_ptes", add_file_ptes_entry, rmap_end, struct rmap_probe,
-		  HOOK_ATOMIC, HOOK_USES_CHECK),
-	HOOK_DESC("folio_add_file_rmap_pmd", add_file_pmd_entry, rmap_end, struct rmap_probe,
-		  HOOK_ATOMIC, HOOK_USES_CHECK),
-	HOOK_DESC("folio_remove_rmap_ptes", remove_ptes_entry, rmap_end, struct rmap_probe,
-		  HOOK_ATOMIC, HOOK_USES_CHECK),
-	HOOK_DESC("folio_remove_rmap_pmd", remove_pmd_entry, rmap_end, struct rmap_probe,
-		  HOOK_ATOMIC, HOOK_USES_CHECK),
-	HOOK_DESC("deferred_split_folio", deferred_split_entry, rmap_end, struct rmap_probe,
-		  HOOK_ATOMIC, HOOK_USES_CHECK),
+	HOOK_DESC_ARG("folio_add_new_anon_rmap", folio_rmap_entry, rmap_end, struct rmap_probe,
+		      HOOK_ATOMIC, HOOK_USES_CHECK, OP_ADD_NEW_ANON),
+	HOOK_DESC_ARG("folio_add_anon_rmap_ptes", folio_rmap_entry, rmap_end, struct rmap_probe,
+		      HOOK_ATOMIC, HOOK_USES_CHECK, OP_ADD_ANON_PTES),
+	HOOK_DESC_ARG("folio_add_anon_rmap_pmd", folio_rmap_entry, rmap_end, struct rmap_probe,
+		      HOOK_ATOMIC, HOOK_USES_CHECK, OP_ADD_ANON_PMD),
+	HOOK_DESC_ARG("folio_add_file_rmap_ptes", folio_rmap_entry, rmap_end, struct rmap_probe,
+		      HOOK_ATOMIC, HOOK_USES_CHECK, OP_ADD_FILE_PTES),
+	HOOK_DESC_ARG("folio_add_file_rmap_pmd", folio_rmap_entry, rmap_end, struct rmap_probe,
+		      HOOK_ATOMIC, HOOK_USES_CHECK, OP_ADD_FILE_PMD),
+	HOOK_DESC_ARG("folio_remove_rmap_ptes", folio_rmap_entry, rmap_end, struct rmap_probe,
+		      HOOK_ATOMIC, HOOK_USES_CHECK, OP_REMOVE_PTES),
+	HOOK_DESC_ARG("folio_remove_rmap_pmd", folio_rmap_entry, rmap_end, struct rmap_probe,
+		      HOOK_ATOMIC, HOOK_USES_CHECK, OP_REMOVE_PMD),
+	HOOK_DESC_ARG("deferred_split_folio", folio_rmap_entry, rmap_end, struct rmap_probe,
+		      HOOK_ATOMIC, HOOK_USES_CHECK, OP_DEFERRED_SPLIT),
 	HOOK_DESC("split_huge_pmd_locked", split_pmd_entry, rmap_end, struct rmap_probe,
 		  HOOK_ATOMIC, HOOK_USES_CHECK),
 	HOOK_DESC("set_pmd_migration_entry", migrate_unmap_pmd_entry, rmap_end,

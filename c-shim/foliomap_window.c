@@ -239,8 +239,9 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 	atomic_inc(&windows_open);
 	w->seq = atomic64_inc_return(&fmw_seq);
 	WRITE_ONCE(w->state, W_OPENING);
+	/* Published with its fields set; then seen by movers before we look at them. */
 	smp_store_release(&w->task, current);
-	smp_mb();
+	smp_mb();	/* pairs with fmw_mover_begin(): one of us sees the other */
 	/*
 	 * Another task's window on the folio that opened before ours: its operation may act
 	 * before or after our snapshot (ours straddles it); it will hear from us when we
@@ -278,7 +279,7 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 
 void fmw_opened(int i)
 {
-	if (i >= 0)
+	if (i >= 0)	/* after the snapshot: a mover that sees OPEN acts after it */
 		smp_store_release(&windows[i].state, W_OPEN);
 }
 
@@ -292,7 +293,7 @@ void fmw_close_begin(int i)
 		return;
 	w = &windows[i];
 	WRITE_ONCE(w->state, W_CLOSING);
-	smp_mb();
+	smp_mb();	/* pairs with fmw_mover_end(): its delta is in, or we see it in flight */
 	/* A mover still in flight may act after the result is read. */
 	for_each_set_bit(j, mover_busy, nr_movers) {
 		struct fmw_mover *m = READ_ONCE(movers[j]);
@@ -551,7 +552,7 @@ void fmw_close_end(int i, struct fmw_verdict *v, const fm_folio *before, const f
 	if (i < 0)
 		return;
 	w = &windows[i];
-	smp_mb();
+	smp_mb();	/* the result was read before the counters below */
 	raw_spin_lock_irqsave(&w->lock, irqflags);
 	/* A newer foreign operation still running may act after our result was read. */
 	if (w->pending)
@@ -622,7 +623,7 @@ void fmw_mover_begin(struct fmw_mover *m)
 	m->slot = slot_get(mover_busy, nr_movers);
 	if (m->slot >= 0)
 		WRITE_ONCE(movers[m->slot], m);
-	smp_mb();
+	smp_mb();	/* pairs with fmw_open(): one of us sees the other */
 	for_each_set_bit(j, window_busy, NR_WINDOWS) {
 		struct fm_window *w = &windows[j];
 		struct task_struct *t = READ_ONCE(w->task);
@@ -665,7 +666,7 @@ void fmw_mover_end(struct fmw_mover *m)
 	}
 	if (m->slot < 0)
 		return;
-	smp_mb();
+	smp_mb();	/* deltas added before we vanish (pairs with fmw_close_begin()) */
 	WRITE_ONCE(movers[m->slot], NULL);
 	slot_put(mover_busy, m->slot);
 }
