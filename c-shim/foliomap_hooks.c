@@ -19,6 +19,7 @@
 
 #include <linux/cpumask.h>
 #include <linux/debugfs.h>
+#include <linux/kallsyms.h>
 #include <linux/kprobes.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -125,20 +126,67 @@ static int add_lru_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
+/*
+ * folio_free_swap() (no sleeping inside): true when the swap cache and its references
+ * (one per page) are gone; its swap_cache_del_folio() is part of it.
+ */
+static DEFINE_PER_CPU(bool, in_folio_free_swap);
+
 static int free_swap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	single_mover_begin(ri, regs, "folio_free_swap", OWN_SWAP_FREED, 0, false);
+	this_cpu_write(in_folio_free_swap, true);
 	return 0;
 }
 
-/* true: the swap cache and its references (one per page) are gone. */
 static int free_swap_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct fmw_mover *m = (struct fmw_mover *)ri->data;
 
+	this_cpu_write(in_folio_free_swap, false);
 	if (regs_return_value(regs) & 1)
 		WRITE_ONCE(m->delta[0], -(int)folio_nr_pages(m->folio[0]));
 	return mover_ret(ri, regs);
+}
+
+/* swap_cache_del_folio(folio) elsewhere (swap-in, swap reclaim): the cache's N go. */
+static int swap_cache_del_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct folio *folio = (struct folio *)regs->di;
+
+	if (this_cpu_read(in_folio_free_swap))
+		return 1;
+	single_mover_begin(ri, regs, "swap_cache_del_folio", 0, -(int)folio_nr_pages(folio),
+			   false);
+	return 0;
+}
+
+/* __swap_cache_add_folio(ci, folio, entry): the cache takes one reference per page. */
+static int swap_cache_add_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct fmw_mover *m = (struct fmw_mover *)ri->data;
+	struct folio *folio = (struct folio *)regs->si;
+
+	*m = (struct fmw_mover){ .name = "__swap_cache_add_folio", .nr = 1 };
+	m->folio[0] = folio;
+	m->delta[0] = folio_nr_pages(folio);
+	fmw_mover_begin(m);
+	return 0;
+}
+
+/*
+ * Scanners that take and drop speculative references on whatever folios they meet
+ * (compaction's pfn walk, the deferred-split shrinker, reclaim, MADV_COLLAPSE): while
+ * one runs, no window's refcount can be trusted; every other field still is.
+ */
+static int scanner_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct fmw_mover *m = (struct fmw_mover *)ri->data;
+
+	*m = (struct fmw_mover){ .name = foliomap_hook_of(ri)->symbol, .all = true,
+				 .uncertain = true };
+	fmw_mover_begin(m);
+	return 0;
 }
 
 /*
@@ -163,6 +211,18 @@ const struct foliomap_hook_desc foliomap_mover_hooks[] = {
 		  HOOK_USES_MOVER),
 	HOOK_DESC("folio_free_swap", free_swap_entry, free_swap_ret, struct fmw_mover,
 		  HOOK_ATOMIC, HOOK_USES_MOVER),
+	HOOK_DESC("swap_cache_del_folio", swap_cache_del_entry, mover_ret, struct fmw_mover,
+		  HOOK_ATOMIC, HOOK_USES_MOVER),
+	HOOK_DESC("__swap_cache_add_folio", swap_cache_add_entry, mover_ret, struct fmw_mover,
+		  HOOK_ATOMIC, HOOK_USES_MOVER),
+	HOOK_DESC("compact_zone", scanner_entry, mover_ret, struct fmw_mover, HOOK_SLEEPS,
+		  HOOK_USES_MOVER),
+	HOOK_DESC("deferred_split_scan", scanner_entry, mover_ret, struct fmw_mover,
+		  HOOK_SLEEPS, HOOK_USES_MOVER),
+	HOOK_DESC("shrink_folio_list", scanner_entry, mover_ret, struct fmw_mover,
+		  HOOK_SLEEPS, HOOK_USES_MOVER),
+	HOOK_DESC("madvise_collapse", scanner_entry, mover_ret, struct fmw_mover, HOOK_SLEEPS,
+		  HOOK_USES_MOVER),
 	HOOK_DESC("folio_activate", uncertain_entry, mover_ret, struct fmw_mover, HOOK_ATOMIC,
 		  HOOK_USES_MOVER),
 	HOOK_DESC("folio_deactivate", uncertain_entry, mover_ret, struct fmw_mover,
@@ -181,6 +241,7 @@ struct foliomap_hook {
 	const struct foliomap_hook_desc *desc;
 	struct kretprobe rp;
 	int err;		/* of register_kretprobe; 0: registered */
+	char symbol[KSYM_NAME_LEN];	/* the name it was found under */
 };
 
 const struct foliomap_hook_desc *foliomap_hook_of(struct kretprobe_instance *ri)
@@ -236,12 +297,38 @@ static int hooks_show(struct seq_file *m, void *unused)
 			seq_printf(m, "%-28s MISSING (%d): its checks are off\n", h->desc->symbol,
 				   h->err);
 		else
-			seq_printf(m, "%-28s active instances %d missed %lu\n", h->desc->symbol,
+			seq_printf(m, "%-28s active instances %d missed %lu\n", h->symbol,
 				   h->rp.maxactive, h->rp.nmissed + h->rp.kp.nmissed);
 	}
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(hooks);
+
+/*
+ * Registers @h under its function's name or, where this kernel's compiler made a
+ * specialised copy of a static function, under the copy's (name.constprop.0, .isra.0).
+ */
+static int register_hook(struct foliomap_hook *h)
+{
+	static const char *const suffixes[] = { "", ".constprop.0", ".isra.0" };
+	const struct foliomap_hook_desc *d = h->desc;
+	unsigned int i;
+	int err = -ENOENT;
+
+	for (i = 0; i < ARRAY_SIZE(suffixes); i++) {
+		memset(&h->rp, 0, sizeof(h->rp));
+		snprintf(h->symbol, sizeof(h->symbol), "%s%s", d->symbol, suffixes[i]);
+		h->rp.kp.symbol_name = h->symbol;
+		h->rp.entry_handler = d->entry;
+		h->rp.handler = d->ret;
+		h->rp.data_size = d->data_size;
+		h->rp.maxactive = hook_instances(d);
+		err = register_kretprobe(&h->rp);
+		if (err != -ENOENT && err != -EINVAL)
+			break;
+	}
+	return err;
+}
 
 static void unregister_all(void)
 {
@@ -292,12 +379,7 @@ int foliomap_hooks_init(struct dentry *dir)
 		struct foliomap_hook *h = &hooks[k];
 		const struct foliomap_hook_desc *d = h->desc;
 
-		h->rp.kp.symbol_name = d->symbol;
-		h->rp.entry_handler = d->entry;
-		h->rp.handler = d->ret;
-		h->rp.data_size = d->data_size;
-		h->rp.maxactive = hook_instances(d);
-		h->err = register_kretprobe(&h->rp);
+		h->err = register_hook(h);
 		if (!h->err) {
 			registered++;
 			continue;

@@ -199,6 +199,8 @@ static bool mover_touches(const struct fmw_mover *m, struct folio *folio, int *d
 	bool hit = false;
 
 	*delta = 0;
+	if (m->all)
+		return true;
 	if (m->bloom)
 		return bloom_test(m->bloom, folio);
 	for (i = 0; i < m->nr; i++)

@@ -126,6 +126,7 @@ struct fmw_mover {
 	int slot;
 	u32 own_fact;			/* OWN_* this mover is to a WINDOW_FACTS window */
 	bool uncertain;			/* its reference change is not known exactly */
+	bool all;			/* a pfn scanner: may touch any folio (uncertain) */
 	unsigned int nr;
 	struct folio *folio[MOVER_BATCH];
 	int delta[MOVER_BATCH];		/* reference change per folio, final at mover_end */
