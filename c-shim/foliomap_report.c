@@ -195,6 +195,8 @@ static int records_show(struct seq_file *m, void *unused)
 				seq_printf(m, " %s", fm_field_name(bit));
 		seq_puts(m, "\n");
 		show_folio_table(m, &r);
+		seq_printf(m, "    %-20s %12x %12x %12x  (anon 1 ksm 2 swapcache 4 pm 8 dq 16 lru 32)\n",
+			   "flags", r.before.flags, r.predicted.flags, r.actual.flags);
 	}
 	return 0;
 }
