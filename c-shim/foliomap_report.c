@@ -187,6 +187,7 @@ static int records_show(struct seq_file *m, void *unused)
 			   r.before.mode == FM_MODE_PMC ? "pmc" : "nopmc");
 		if (r.model_status)
 			seq_printf(m, "  the model refused the operation: %s (%d)\n",
+				   r.model_status == -101 ? "different migration entry" :
 				   r.model_status < -10 ? "different return value" :
 				   fm_status_str(r.model_status), r.model_status);
 		seq_puts(m, "  differing:");

@@ -48,6 +48,9 @@ static const struct {
 	[OP_MIGRATE_RESTORE_PMD] = { "remove_migration_pmd", FOLIOMAP_STAT_OP_MIGRATE_PMD, OP_FIELDS },
 };
 
+/* A model status meaning: the model chose another migration entry than the kernel. */
+#define REPLAY_OTHER_ENTRY	-101
+
 static const char try_to_migrate_op[] = "try_to_migrate";
 static const char remove_migration_ptes_op[] = "remove_migration_ptes";
 
@@ -63,6 +66,8 @@ struct rmap_probe {
 	enum foliomap_stat stat;	/* the op's counter (a restore counts apart) */
 	u32 mm;
 	u32 first, nr;			/* the pages a removal unmaps, for the zap check */
+	pmd_t *pmdp;			/* set_pmd_migration_entry: where the entry goes */
+	u32 model_entry;		/* ... and the one the model chooses */
 	char args[96];
 };
 
@@ -174,9 +179,16 @@ static int rmap_end(struct kretprobe_instance *ri, struct pt_regs *regs)
 	read = !foliomap_snapshot(p->folio, actual);
 	fmw_close_end(p->window, &v, &p->c->before.folio, read ? &actual->folio : NULL);
 	/* Functions that return a value: the model must agree on it too. */
-	if (p->op == OP_MIGRATE_UNMAP_PMD && (int)regs_return_value(regs) != p->model_ret &&
-	    p->model_status == FM_OK)
-		p->model_status = -100;
+	if (p->op == OP_MIGRATE_UNMAP_PMD && p->model_status == FM_OK) {
+		/* Under the PMD lock still: the entry the kernel installed. */
+		softleaf_t entry = softleaf_from_pmd(pmdp_get_lockless(p->pmdp));
+
+		if ((int)regs_return_value(regs) != p->model_ret)
+			p->model_status = -100;
+		else if (!p->model_ret && (!softleaf_is_migration(entry) ||
+					   migration_entry_type(entry) != p->model_entry))
+			p->model_status = REPLAY_OTHER_ENTRY;
+	}
 	if (!read) {
 		foliomap_count(FOLIOMAP_STAT_UNCHECKED);
 		foliomap_count(FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED);
@@ -194,11 +206,13 @@ static int rmap_end(struct kretprobe_instance *ri, struct pt_regs *regs)
 }
 
 /*
- * A restore from a PTE migration entry (remove_migration_pte, spec §6.5) adds the
- * mapping with an exclusivity the kernel derives from the entry; the model derives it
- * itself from the entry still in the page table. Returns the entry type, or 0.
+ * The migration entry in @vma's page table at @addr, as FM_MIGRATION_ENTRY_*, or 0. A
+ * restore from a PTE migration entry (remove_migration_pte, spec §6.5) adds the mapping
+ * with an exclusivity the kernel derives from the entry; the model derives it itself
+ * from the entry still there. try_to_migrate_one installs the entry before it removes
+ * the mapping: the model must choose the same one. The caller holds the PTE lock.
  */
-static u32 restore_entry_type(struct vm_area_struct *vma, unsigned long addr)
+static u32 pte_migration_entry(struct vm_area_struct *vma, unsigned long addr)
 {
 	pgd_t *pgd = pgd_offset(vma->vm_mm, addr);
 	p4d_t *p4d;
@@ -264,7 +278,7 @@ static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (op == OP_ADD_ANON_PTES && nr == 1) {
 		log = fmw_own_log(folio, remove_migration_ptes_op);
 		if (log)
-			restore = restore_entry_type((struct vm_area_struct *)regs->cx, regs->r8);
+			restore = pte_migration_entry((struct vm_area_struct *)regs->cx, regs->r8);
 		if (restore) {
 			fmw_log_append(log, NESTED_RESTORE_PTE, first, mm, restore);
 			p->stat = FOLIOMAP_STAT_OP_RESTORE_PTE;
@@ -297,8 +311,15 @@ static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 		p->nr = nr;
 		p->model_status = fm_folio_remove_ptes(pred, first, nr, mm, NULL);
 		log = fmw_own_log(folio, try_to_migrate_op);
-		for (k = first; log && k < first + nr; k++)
-			fmw_log_append(log, NESTED_MIGRATE_UNMAP_PTE, k, mm, 0);
+		for (k = first; log && k < first + nr; k++) {
+			struct vm_area_struct *vma = (struct vm_area_struct *)regs->cx;
+			/* An anon folio's index is its linear page offset (rmap's address). */
+			unsigned long addr = vma->vm_start +
+				((folio->index + k - vma->vm_pgoff) << PAGE_SHIFT);
+
+			fmw_log_append(log, NESTED_MIGRATE_UNMAP_PTE, k, mm,
+				       pte_migration_entry(vma, addr));
+		}
 		break;
 	case OP_REMOVE_PMD:
 		p->model_status = fm_folio_remove_pmd(pred, mm, NULL);
@@ -368,6 +389,8 @@ static int migrate_unmap_pmd_entry(struct kretprobe_instance *ri, struct pt_regs
 	p->model_status = fm_folio_migrate_unmap_pmd(&c->predicted.folio, mm,
 						     pmd_write(pmdval), &out);
 	p->model_ret = out.ret;
+	p->model_entry = out.entry;
+	p->pmdp = pvmw->pmd;
 	log = fmw_own_log(folio, try_to_migrate_op);
 	if (log)
 		fmw_log_append(log, NESTED_MIGRATE_UNMAP_PMD, 0, mm, !!pmd_write(pmdval));
@@ -489,8 +512,13 @@ static int replay_one(fm_folio *f, const struct fmw_nested *e)
 	fm_migrate_unmap_outcome out;
 
 	switch (e->op) {
-	case NESTED_MIGRATE_UNMAP_PTE:
-		return fm_folio_migrate_unmap_pte(f, e->page, e->mm, false, &out);
+	case NESTED_MIGRATE_UNMAP_PTE: {
+		/* The kernel's entry says whether the PTE was writable; the model chooses it. */
+		int st = fm_folio_migrate_unmap_pte(f, e->page, e->mm,
+						    e->arg == FM_MIGRATION_ENTRY_WRITABLE, &out);
+
+		return st == FM_OK && out.entry != e->arg ? REPLAY_OTHER_ENTRY : st;
+	}
 	case NESTED_MIGRATE_UNMAP_PMD:
 		return fm_folio_migrate_unmap_pmd(f, e->mm, e->arg & 1, &out);
 	case NESTED_SPLIT_PMD:
