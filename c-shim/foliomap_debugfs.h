@@ -45,7 +45,8 @@
  *                         after a write fault's decision; op_folio_split, op_split_freeze:
  *                         a folio split's precondition and reference freeze (return
  *                         values); op_migrate_move: a migration's move (return value, the
- *                         source after it, the destination's deferred-split requeue)
+ *                         source after it, the destination's deferred-split requeue);
+ *                         op_fault_refs: the references a fault maps a fresh folio with
  *  cow_backed_out         write faults that decided nothing (the PTE changed, OOM)
  *  cow_small_checked      CoW decisions on order-0 folios (part of cow_checked)
  *  refcount_excluded      checks whose refcount was not compared: a reference mover
@@ -87,6 +88,7 @@ enum foliomap_stat {
 	FOLIOMAP_STAT_OP_FOLIO_SPLIT,
 	FOLIOMAP_STAT_OP_SPLIT_FREEZE,
 	FOLIOMAP_STAT_OP_MIGRATE_MOVE,
+	FOLIOMAP_STAT_OP_FAULT_REFS,
 	FOLIOMAP_STAT_COW_BACKED_OUT,
 	FOLIOMAP_STAT_COW_SMALL_CHECKED,
 	FOLIOMAP_STAT_REFCOUNT_EXCLUDED,
@@ -127,6 +129,7 @@ enum foliomap_stat {
 	[FOLIOMAP_STAT_OP_FOLIO_SPLIT]		= "op_folio_split",		\
 	[FOLIOMAP_STAT_OP_SPLIT_FREEZE]		= "op_split_freeze",		\
 	[FOLIOMAP_STAT_OP_MIGRATE_MOVE]		= "op_migrate_move",		\
+	[FOLIOMAP_STAT_OP_FAULT_REFS]		= "op_fault_refs",		\
 	[FOLIOMAP_STAT_COW_BACKED_OUT]		= "cow_backed_out",		\
 	[FOLIOMAP_STAT_COW_SMALL_CHECKED]	= "cow_small_checked",		\
 	[FOLIOMAP_STAT_REFCOUNT_EXCLUDED]	= "refcount_excluded",		\

@@ -24,7 +24,7 @@ struct page_view {
 struct mismatch_record {
 	u64 seq;
 	char op[32];
-	char args[96];
+	char args[128];
 	char note[96];
 	char culprit[64];
 	int model_status;

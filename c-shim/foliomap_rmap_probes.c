@@ -238,6 +238,37 @@ static u32 pte_migration_entry(struct vm_area_struct *vma, unsigned long addr)
 }
 
 /*
+ * The references a fault takes on a fresh folio before it maps it (spec §3.11): the
+ * model's fault of a folio as the allocator gives it (one reference) must end with the
+ * references the kernel's folio has when folio_add_new_anon_rmap maps it. Faults, the
+ * copy of a CoW, userfaultfd and collapse all hand it such a folio; a swap-in's (in the
+ * swap cache) carries the cache's references and is not a fault of a fresh folio.
+ */
+static void fault_refs_check(struct folio *folio, const fm_folio *before, u32 mm)
+{
+	struct fm_snap *fresh = &fm_scratch()->fresh;
+	struct foliomap_check_report r = { .op = "fault (references)" };
+	char note[96];
+
+	if (before->flags & FM_FOLIO_SWAPCACHE || before->pincount > 0)
+		return;
+	if (fm_folio_init(&fresh->folio, before->mode, before->order, 0, fresh->pages,
+			  FOLIOMAP_MAX_PAGES) != FM_OK ||
+	    fm_folio_fault_anon(&fresh->folio, mm, NULL) != FM_OK)
+		return;
+	foliomap_count(FOLIOMAP_STAT_TRANSITIONS_CHECKED);
+	foliomap_count(FOLIOMAP_STAT_OP_FAULT_REFS);
+	if (fresh->folio.refcount == before->refcount)
+		return;
+	snprintf(r.args, sizeof(r.args), "order=%u mm=%u", before->order, mm);
+	snprintf(note, sizeof(note), "kernel maps it holding %d references; model %d",
+		 before->refcount, fresh->folio.refcount);
+	r.note = note;
+	foliomap_count(FOLIOMAP_STAT_TRANSITION_MISMATCHES);
+	foliomap_record(&r, RECORD_MISMATCH);
+}
+
+/*
  * Entry of the rmap functions whose first argument is the folio: decode the arguments
  * (x86-64 calling convention) of the function this hook is on, and let the model
  * perform the same call on the copy of the folio.
@@ -293,6 +324,7 @@ static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	switch (op) {
 	case OP_ADD_NEW_ANON:
 		p->model_status = fm_folio_add_new_anon(pred, mm, flags, NULL);
+		fault_refs_check(folio, &c->before.folio, mm);
 		break;
 	case OP_ADD_ANON_PTES:
 		p->model_status = fm_folio_add_anon_ptes(pred, first, nr, mm, flags, NULL);
@@ -531,6 +563,24 @@ static int replay_one(fm_folio *f, const struct fmw_nested *e)
 	return FM_ERR_BAD_ARGUMENT;
 }
 
+/* "N nested: U a P b S c R d M e; first U k=.. mm=.., last ..." for a record. */
+static void replay_describe(const struct fmw_log *log, char *buf, size_t len)
+{
+	static const char names[] = "UPSRM";
+	unsigned int n[5] = { 0 }, i;
+	const struct fmw_nested *f = log->e, *l = log->e + log->nr - 1;
+
+	for (i = 0; i < log->nr; i++)
+		n[log->e[i].op]++;
+	if (!log->nr) {
+		snprintf(buf, len, "no nested operations");
+		return;
+	}
+	snprintf(buf, len, "%u nested: U%u P%u S%u R%u M%u; first %c k=%u mm=%u a=%u, last %c k=%u mm=%u a=%u",
+		 log->nr, n[0], n[1], n[2], n[3], n[4], names[f->op], f->page, f->mm, f->arg,
+		 names[l->op], l->page, l->mm, l->arg);
+}
+
 static int replay_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct replay_probe *p = (struct replay_probe *)ri->data;
@@ -539,7 +589,7 @@ static int replay_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct fmw_verdict v;
 	int st = FM_OK;
 	unsigned int i;
-	char args[96];
+	char args[128];
 	bool read;
 
 	if (!r)
@@ -556,7 +606,7 @@ static int replay_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 		foliomap_snap_copy(&s->predicted, &r->before);
 		for (i = 0; i < r->log.nr && st == FM_OK; i++)
 			st = replay_one(&s->predicted.folio, &r->log.e[i]);
-		snprintf(args, sizeof(args), "%u nested operations", r->log.nr);
+		replay_describe(&r->log, args, sizeof(args));
 		fm_finish_check(p->op, p->stat, args, &r->before.folio, &s->predicted, &s->actual, st,
 				OP_FIELDS, &v);
 	}

@@ -37,7 +37,7 @@ void foliomap_snap_copy(struct fm_snap *dst, const struct fm_snap *src);
 /* What one check compared, for a mismatch record. */
 struct foliomap_check_report {
 	const char *op;
-	char args[96];
+	char args[128];
 	const fm_folio *before;		/* each with its pages; NULL: none */
 	const fm_folio *predicted;
 	const fm_folio *actual;

@@ -158,6 +158,7 @@ void fm_replay_put(int idx);
 struct fm_scratch {
 	struct fm_snap actual;
 	struct fm_snap predicted;
+	struct fm_snap fresh;		/* entry handlers: a folio as the allocator gives it */
 };
 struct fm_scratch *fm_scratch(void);
 
