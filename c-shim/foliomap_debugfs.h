@@ -55,7 +55,6 @@
  *                         of movers that ran inside them
  *  unchecked_folio_changed  the folio changed order (split, or freed and reused)
  *                         between the two snapshots
- *  unchecked_log_full     more nested operations than a replayed check can log
  *  hooks_missing          hooks that failed to register (load refuses unless
  *                         allow_missing_hooks=1)
  */
@@ -94,7 +93,6 @@ enum foliomap_stat {
 	FOLIOMAP_STAT_REFCOUNT_EXCLUDED,
 	FOLIOMAP_STAT_REFS_ACCOUNTED,
 	FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED,
-	FOLIOMAP_STAT_UNCHECKED_LOG_FULL,
 	FOLIOMAP_STAT_HOOKS_MISSING,
 	FOLIOMAP_NR_STATS
 };
@@ -135,7 +133,6 @@ enum foliomap_stat {
 	[FOLIOMAP_STAT_REFCOUNT_EXCLUDED]	= "refcount_excluded",		\
 	[FOLIOMAP_STAT_REFS_ACCOUNTED]		= "refs_accounted",		\
 	[FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED]	= "unchecked_folio_changed",	\
-	[FOLIOMAP_STAT_UNCHECKED_LOG_FULL]	= "unchecked_log_full",		\
 	[FOLIOMAP_STAT_HOOKS_MISSING]		= "hooks_missing",		\
 }
 

@@ -237,6 +237,46 @@ static u32 pte_migration_entry(struct vm_area_struct *vma, unsigned long addr)
 	return softleaf_is_migration(entry) ? migration_entry_type(entry) : 0;
 }
 
+/* The model's call-site operation for one nested operation. */
+static int replay_one(fm_folio *f, const struct fmw_nested *e)
+{
+	fm_migrate_unmap_outcome out;
+
+	switch (e->op) {
+	case NESTED_MIGRATE_UNMAP_PTE: {
+		/* The kernel's entry says whether the PTE was writable; the model chooses it. */
+		int st = fm_folio_migrate_unmap_pte(f, e->page, e->mm,
+						    e->arg == FM_MIGRATION_ENTRY_WRITABLE, &out);
+
+		return st == FM_OK && out.entry != e->arg ? REPLAY_OTHER_ENTRY : st;
+	}
+	case NESTED_MIGRATE_UNMAP_PMD:
+		return fm_folio_migrate_unmap_pmd(f, e->mm, e->arg & 1, &out);
+	case NESTED_SPLIT_PMD:
+		return fm_folio_split_pmd(f, e->mm, e->arg & 1, e->arg >> 1, NULL);
+	case NESTED_RESTORE_PTE:
+		return fm_folio_migrate_restore_pte(f, e->page, e->mm, e->arg, NULL);
+	case NESTED_RESTORE_PMD:
+		return fm_folio_migrate_restore_pmd(f, e->mm, e->arg, NULL);
+	}
+	return FM_ERR_BAD_ARGUMENT;
+}
+
+
+/* Applies a nested operation of the window's task to its replay, as the kernel does it. */
+static void replay_step(struct fmw_log *log, enum fmw_nested_op op, u32 page, u32 mm, u8 arg)
+{
+	struct fmw_nested e = { .op = op, .arg = arg, .page = page, .mm = mm };
+
+	if (!log->nr)
+		log->first = e;
+	log->last = e;
+	log->nr++;
+	log->counts[op]++;
+	if (log->status == FM_OK)
+		log->status = replay_one(&log->state.folio, &e);
+}
+
 /*
  * The references a fault takes on a fresh folio before it maps it (spec §3.11): the
  * model's fault of a folio as the allocator gives it (one reference) must end with the
@@ -311,7 +351,7 @@ static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 		if (log)
 			restore = pte_migration_entry((struct vm_area_struct *)regs->cx, regs->r8);
 		if (restore) {
-			fmw_log_append(log, NESTED_RESTORE_PTE, first, mm, restore);
+			replay_step(log, NESTED_RESTORE_PTE, first, mm, restore);
 			p->stat = FOLIOMAP_STAT_OP_RESTORE_PTE;
 			snprintf(p->args, sizeof(p->args), "page=%u mm=%u entry=%u (restore)",
 				 first, mm, restore);
@@ -349,7 +389,7 @@ static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 			unsigned long addr = vma->vm_start +
 				((folio->index + k - vma->vm_pgoff) << PAGE_SHIFT);
 
-			fmw_log_append(log, NESTED_MIGRATE_UNMAP_PTE, k, mm,
+			replay_step(log, NESTED_MIGRATE_UNMAP_PTE, k, mm,
 				       pte_migration_entry(vma, addr));
 		}
 		break;
@@ -399,7 +439,7 @@ static int split_pmd_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 					     pmd_write(pmdval), NULL);
 	log = fmw_own_log(folio, try_to_migrate_op);
 	if (log)
-		fmw_log_append(log, NESTED_SPLIT_PMD, 0, mm, freeze | (!!pmd_write(pmdval) << 1));
+		replay_step(log, NESTED_SPLIT_PMD, 0, mm, freeze | (!!pmd_write(pmdval) << 1));
 	return 0;
 }
 
@@ -425,7 +465,7 @@ static int migrate_unmap_pmd_entry(struct kretprobe_instance *ri, struct pt_regs
 	p->pmdp = pvmw->pmd;
 	log = fmw_own_log(folio, try_to_migrate_op);
 	if (log)
-		fmw_log_append(log, NESTED_MIGRATE_UNMAP_PMD, 0, mm, !!pmd_write(pmdval));
+		replay_step(log, NESTED_MIGRATE_UNMAP_PMD, 0, mm, !!pmd_write(pmdval));
 	return 0;
 }
 
@@ -450,7 +490,7 @@ static int migrate_restore_pmd_entry(struct kretprobe_instance *ri, struct pt_re
 	p->model_status = fm_folio_migrate_restore_pmd(&c->predicted.folio, mm, type, NULL);
 	log = fmw_own_log(folio, remove_migration_ptes_op);
 	if (log)
-		fmw_log_append(log, NESTED_RESTORE_PMD, 0, mm, type);
+		replay_step(log, NESTED_RESTORE_PMD, 0, mm, type);
 	return 0;
 }
 
@@ -523,14 +563,16 @@ static void replay_begin(struct replay_probe *p, struct folio *folio, const char
 	r = fm_replay_get(&p->idx);
 	if (!r)
 		return;
-	r->log.nr = 0;
-	r->log.overflow = false;
+	memset(&r->log, 0, offsetof(struct fmw_log, counts));
+	memset(r->log.counts, 0, sizeof(r->log.counts));
 	p->window = fmw_open(folio, op, 0, &r->log);
 	if (p->window < 0 || foliomap_snapshot(folio, &r->before)) {
 		fmw_abandon(p->window);
 		fm_replay_put(p->idx);
 		return;
 	}
+	foliomap_snap_copy(&r->log.state, &r->before);
+	r->log.status = FM_OK;
 	fmw_opened(p->window);
 	p->folio = folio;
 	p->op = op;
@@ -538,40 +580,13 @@ static void replay_begin(struct replay_probe *p, struct folio *folio, const char
 	p->r = r;
 }
 
-/* The model's call-site operation for one logged nested operation. */
-static int replay_one(fm_folio *f, const struct fmw_nested *e)
-{
-	fm_migrate_unmap_outcome out;
-
-	switch (e->op) {
-	case NESTED_MIGRATE_UNMAP_PTE: {
-		/* The kernel's entry says whether the PTE was writable; the model chooses it. */
-		int st = fm_folio_migrate_unmap_pte(f, e->page, e->mm,
-						    e->arg == FM_MIGRATION_ENTRY_WRITABLE, &out);
-
-		return st == FM_OK && out.entry != e->arg ? REPLAY_OTHER_ENTRY : st;
-	}
-	case NESTED_MIGRATE_UNMAP_PMD:
-		return fm_folio_migrate_unmap_pmd(f, e->mm, e->arg & 1, &out);
-	case NESTED_SPLIT_PMD:
-		return fm_folio_split_pmd(f, e->mm, e->arg & 1, e->arg >> 1, NULL);
-	case NESTED_RESTORE_PTE:
-		return fm_folio_migrate_restore_pte(f, e->page, e->mm, e->arg, NULL);
-	case NESTED_RESTORE_PMD:
-		return fm_folio_migrate_restore_pmd(f, e->mm, e->arg, NULL);
-	}
-	return FM_ERR_BAD_ARGUMENT;
-}
-
 /* "N nested: U a P b S c R d M e; first U k=.. mm=.., last ..." for a record. */
 static void replay_describe(const struct fmw_log *log, char *buf, size_t len)
 {
 	static const char names[] = "UPSRM";
-	unsigned int n[5] = { 0 }, i;
-	const struct fmw_nested *f = log->e, *l = log->e + log->nr - 1;
+	const unsigned int *n = log->counts;
+	const struct fmw_nested *f = &log->first, *l = &log->last;
 
-	for (i = 0; i < log->nr; i++)
-		n[log->e[i].op]++;
 	if (!log->nr) {
 		snprintf(buf, len, "no nested operations");
 		return;
@@ -587,8 +602,6 @@ static int replay_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct fm_scratch *s = fm_scratch();
 	struct fm_replay *r = p->r;
 	struct fmw_verdict v;
-	int st = FM_OK;
-	unsigned int i;
 	char args[128];
 	bool read;
 
@@ -597,18 +610,15 @@ static int replay_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	fmw_close_begin(p->window);
 	read = !foliomap_snapshot(p->folio, &s->actual);
 	fmw_close_end(p->window, &v, &r->before.folio, read ? &s->actual.folio : NULL);
-	if (!read || r->log.overflow) {
+	if (!read) {
 		foliomap_count(FOLIOMAP_STAT_UNCHECKED);
-		foliomap_count(read ? FOLIOMAP_STAT_UNCHECKED_LOG_FULL
-				    : FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED);
+		foliomap_count(FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED);
 		fmw_verdict_release(&v);
 	} else {
-		foliomap_snap_copy(&s->predicted, &r->before);
-		for (i = 0; i < r->log.nr && st == FM_OK; i++)
-			st = replay_one(&s->predicted.folio, &r->log.e[i]);
+		foliomap_snap_copy(&s->predicted, &r->log.state);
 		replay_describe(&r->log, args, sizeof(args));
-		fm_finish_check(p->op, p->stat, args, &r->before.folio, &s->predicted, &s->actual, st,
-				OP_FIELDS, &v);
+		fm_finish_check(p->op, p->stat, args, &r->before.folio, &s->predicted, &s->actual,
+				r->log.status, OP_FIELDS, &v);
 	}
 	fm_replay_put(p->idx);
 	p->r = NULL;

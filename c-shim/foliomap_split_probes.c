@@ -30,8 +30,33 @@ struct ret_probe {
 	struct fm_check *dst;	/* migrate_folio: the destination, before and predicted */
 	int dst_idx;
 	struct folio *dst_folio;
+	u32 new_order;
 	char args[64];
 };
+
+/*
+ * A return value the model allows: a refusal must be the kernel's; the kernel may still
+ * fail later, where the model consented, for reasons outside the accounting.
+ */
+static bool ret_consistent(int kret, int model_ret)
+{
+	return kret ? !model_ret || kret == model_ret : !model_ret;
+}
+
+/*
+ * On one CPU the decision may come after a sleep in which other tasks' measured change
+ * (@v's delta) arrived: the model's answer on the folio with it applied, in @alt.
+ */
+static struct fm_snap *with_sleep_delta(const struct fm_snap *before, struct fmw_verdict *v)
+{
+	struct fm_snap *alt = &fm_scratch()->fresh;
+
+	if (!v->delta)
+		return NULL;
+	foliomap_snap_copy(alt, before);
+	fmw_apply_delta(v, &alt->folio);
+	return alt;
+}
 
 static bool modelled_large_anon(struct folio *folio)
 {
@@ -112,6 +137,7 @@ static int folio_split_entry(struct kretprobe_instance *ri, struct pt_regs *regs
 		return 1;
 	c = p->c;
 	snprintf(p->args, sizeof(p->args), "new_order=%u", new_order);
+	p->new_order = new_order;
 	/* The caller holds one reference (and the folio lock). */
 	p->model_status = fm_folio_split_check(&c->predicted.folio, new_order, 1, &p->model_ret);
 	return 0;
@@ -122,19 +148,18 @@ static int folio_split_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct ret_probe *p = (struct ret_probe *)ri->data;
 	int kret = (int)regs_return_value(regs);
 	struct fmw_verdict v;
+	struct fm_snap *alt;
+	int alt_ret;
 	bool agree;
 
 	if (!p->c)
 		return 0;
 	ret_close(p, &v);
-	/*
-	 * The model's refusals must be the kernel's; a success needs the model's consent.
-	 * The kernel may still fail later for reasons outside the accounting (writeback,
-	 * a lost freeze, checked by its own hook).
-	 */
-	agree = p->model_ret ? kret == p->model_ret : true;
-	if (!kret)
-		agree = !p->model_ret;
+	/* Writeback, a lost freeze (checked by its own hook): later failures are allowed. */
+	agree = ret_consistent(kret, p->model_ret);
+	alt = with_sleep_delta(&p->c->before, &v);
+	if (!agree && alt && fm_folio_split_check(&alt->folio, p->new_order, 1, &alt_ret) == FM_OK)
+		agree = ret_consistent(kret, alt_ret);
 	ret_finish(p, "__folio_split", FOLIOMAP_STAT_OP_FOLIO_SPLIT, kret, agree, &v);
 	fmw_verdict_release(&v);
 	fm_check_put(p->idx);
@@ -301,6 +326,19 @@ static int migrate_folio_ret(struct kretprobe_instance *ri, struct pt_regs *regs
 	fmw_close_begin(p->window);
 	read = !foliomap_snapshot(p->folio, actual);
 	fmw_close_end(p->window, &v, &p->c->before.folio, read ? &actual->folio : NULL);
+	if (kret != p->model_ret && v.delta) {
+		/* The move decides after copying the data, which may sleep. */
+		struct fm_snap *alt = with_sleep_delta(&p->c->before, &v);
+		int alt_ret;
+
+		foliomap_snap_copy(&p->dst->predicted, &p->dst->before);
+		if (fm_folio_migrate_move(&alt->folio, &p->dst->predicted.folio, &alt_ret) == FM_OK &&
+		    alt_ret == kret) {
+			foliomap_snap_copy(&p->c->predicted, alt);
+			p->model_ret = alt_ret;
+			fmw_verdict_release(&v);	/* applied already */
+		}
+	}
 	if (kret == 0 || kret == -EAGAIN) {
 		ret_finish(p, "migrate_folio", FOLIOMAP_STAT_OP_MIGRATE_MOVE, kret,
 			   kret == p->model_ret, &v);

@@ -103,6 +103,7 @@ static bool one_cpu;
 static struct fm_snap *mids;
 static unsigned long *mid_busy;
 static struct fm_snap __percpu *switch_scratch;
+static struct fm_delta __percpu *switch_delta;
 static atomic_t windows_open;
 static struct tracepoint *sched_switch_tp;
 
@@ -305,18 +306,21 @@ void fmw_close_begin(int i)
 	}
 }
 
-static struct fm_delta *delta_get(void)
+static void delta_clear(struct fm_delta *d)
 {
-	int i = slot_get(delta_busy, NR_DELTAS);
-	struct fm_delta *d;
-
-	if (i < 0)
-		return NULL;
-	d = &deltas[i];
 	memset(d, 0, offsetof(struct fm_delta, mapcount));
 	memset(d->mapcount, 0, sizeof(d->mapcount));
 	bitmap_zero(d->pae_changed, FOLIOMAP_MAX_PAGES);
-	return d;
+}
+
+static struct fm_delta *delta_get(void)
+{
+	int i = slot_get(delta_busy, NR_DELTAS);
+
+	if (i < 0)
+		return NULL;
+	delta_clear(&deltas[i]);
+	return &deltas[i];
 }
 
 void fmw_verdict_release(struct fmw_verdict *v)
@@ -406,15 +410,35 @@ static void switch_probe(void *data, bool preempt, struct task_struct *prev,
 			w->unmeasured |= !w->mid_valid;
 		} else if (t == next && w->mid_valid) {
 			w->mid_valid = false;
+			if (foliomap_snapshot(w->folio, now) || now->folio.order != w->mid->folio.order) {
+				w->unmeasured = true;
+				continue;
+			}
+			w->pushes++;
+			if (w->log) {
+				/* A replay takes the change where it happened. */
+				struct fmw_verdict v = { .delta = this_cpu_ptr(switch_delta) };
+
+				delta_clear(v.delta);
+				delta_add(v.delta, &w->mid->folio, &now->folio, 0);
+				fmw_apply_delta(&v, &w->log->state.folio);
+				continue;
+			}
 			if (!w->delta)
 				w->delta = delta_get();
-			if (!w->delta || foliomap_snapshot(w->folio, now) ||
-			    now->folio.order != w->mid->folio.order) {
+			if (!w->delta) {
 				w->unmeasured = true;
 				continue;
 			}
 			delta_add(w->delta, &w->mid->folio, &now->folio, 0);
-			w->pushes++;
+			/*
+			 * A change of the slot owners or S does not commute with the rest of
+			 * the operation, whose order against it is unknown.
+			 */
+			if (w->delta->changed & (DELTA_ID0 | DELTA_ID1 | DELTA_SHARED)) {
+				w->unmeasured = true;
+				mark(w, FOREIGN_OP, "slot owners changed while the task slept", 0);
+			}
 		}
 	}
 }
@@ -605,14 +629,6 @@ struct fmw_log *fmw_own_log(struct folio *folio, const char *op)
 	return log;
 }
 
-void fmw_log_append(struct fmw_log *log, enum fmw_nested_op op, u32 page, u32 mm, u8 arg)
-{
-	if (log->nr == FMW_LOG_CAP) {
-		log->overflow = true;
-		return;
-	}
-	log->e[log->nr++] = (struct fmw_nested){ .op = op, .arg = arg, .page = page, .mm = mm };
-}
 
 void fmw_mover_begin(struct fmw_mover *m)
 {
@@ -781,6 +797,7 @@ int fmw_init(unsigned int check_slots, unsigned int replay_slots, unsigned int m
 		mids = vzalloc(sizeof(*mids) * NR_MIDS);
 		mid_busy = bitmap_vzalloc(NR_MIDS);
 		switch_scratch = alloc_percpu(struct fm_snap);
+		switch_delta = alloc_percpu(struct fm_delta);
 	}
 	window_busy = bitmap_vzalloc(NR_WINDOWS);
 	movers = vzalloc(sizeof(*movers) * nr_movers);
@@ -791,7 +808,7 @@ int fmw_init(unsigned int check_slots, unsigned int replay_slots, unsigned int m
 	replay_busy = bitmap_vzalloc(nr_replays);
 	scratch = alloc_percpu(struct fm_scratch);
 	if (!windows || !deltas || !delta_busy || !window_busy || !movers ||
-	    (one_cpu && (!mids || !mid_busy || !switch_scratch)) || !mover_busy || !checks || !check_busy ||
+	    (one_cpu && (!mids || !mid_busy || !switch_scratch || !switch_delta)) || !mover_busy || !checks || !check_busy ||
 	    !replays || !replay_busy || !scratch) {
 		fmw_exit();
 		return -ENOMEM;
@@ -828,8 +845,10 @@ void fmw_exit(void)
 	vfree(mids);
 	vfree(mid_busy);
 	free_percpu(switch_scratch);
+	free_percpu(switch_delta);
 	mids = NULL;
 	switch_scratch = NULL;
+	switch_delta = NULL;
 	vfree(windows);
 	vfree(deltas);
 	vfree(delta_busy);

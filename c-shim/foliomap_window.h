@@ -63,13 +63,14 @@ struct fmw_verdict {
 	char culprit[64];	/* the first foreign event: "<function> pid <N>" */
 };
 
-/* Nested operations of the window's own task, replayed through the model at its close. */
+/* Nested operations of the window's own task, replayed through the model as they come. */
 enum fmw_nested_op {
 	NESTED_MIGRATE_UNMAP_PTE,	/* try_to_migrate_one's folio_remove_rmap_pte */
 	NESTED_MIGRATE_UNMAP_PMD,	/* set_pmd_migration_entry */
 	NESTED_SPLIT_PMD,		/* split_huge_pmd_locked (arg: freeze | writable << 1) */
 	NESTED_RESTORE_PTE,		/* remove_migration_pte (arg: entry type) */
 	NESTED_RESTORE_PMD,		/* remove_migration_pmd (arg: entry type) */
+	NR_NESTED_OPS
 };
 
 struct fmw_nested {
@@ -79,12 +80,17 @@ struct fmw_nested {
 	u32 mm;
 };
 
-#define FMW_LOG_CAP	2048
-
+/*
+ * A replayed check's model state: the folio before, then each nested operation applied
+ * by the model when the kernel performs it, and on one CPU each measured foreign change
+ * applied when the task comes back to the CPU: the kernel's own order, exactly.
+ */
 struct fmw_log {
+	struct fm_snap state;
+	int status;			/* the first model refusal, or FM_OK */
 	unsigned int nr;
-	bool overflow;
-	struct fmw_nested e[FMW_LOG_CAP];
+	unsigned int counts[NR_NESTED_OPS];
+	struct fmw_nested first, last;
 };
 
 /*
@@ -112,7 +118,6 @@ void fmw_abandon(int w);
 
 /* The current task's innermost open window on @folio with a log, or NULL. */
 struct fmw_log *fmw_own_log(struct folio *folio, const char *op);
-void fmw_log_append(struct fmw_log *log, enum fmw_nested_op op, u32 page, u32 mm, u8 arg);
 
 /* A reference mover in flight (kept in its probe's instance data). */
 #define MOVER_BATCH	32	/* >= PAGEVEC_SIZE */
@@ -143,7 +148,7 @@ struct fm_check {
 	struct fm_snap predicted;
 };
 
-/* A check whose nested operations are replayed: the folio before and the log. */
+/* A check whose nested operations are replayed: the folio before and the running model. */
 struct fm_replay {
 	struct fm_snap before;
 	struct fmw_log log;
