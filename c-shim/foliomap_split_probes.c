@@ -20,6 +20,11 @@
 #include "foliomap_probes.h"
 #include "foliomap_window.h"
 
+static const char folio_split_op[] = "__folio_split";
+
+/* The freeze of a split ran: an -EAGAIN after it is the freeze's, not the precondition's. */
+#define MARK_FROZE	(1u << 0)
+
 struct ret_probe {
 	struct fm_check *c;	/* NULL: not checked */
 	int idx;
@@ -133,7 +138,7 @@ static int folio_split_entry(struct kretprobe_instance *ri, struct pt_regs *regs
 	u32 new_order = (u32)regs->si;
 	struct fm_check *c;
 
-	if (!modelled_large_anon(folio) || !ret_begin(p, folio, "__folio_split"))
+	if (!modelled_large_anon(folio) || !ret_begin(p, folio, folio_split_op))
 		return 1;
 	c = p->c;
 	snprintf(p->args, sizeof(p->args), "new_order=%u", new_order);
@@ -149,7 +154,7 @@ static int folio_split_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	int kret = (int)regs_return_value(regs);
 	struct fmw_verdict v;
 	struct fm_snap *alt;
-	int alt_ret;
+	int alt_ret = 1;	/* no answer */
 	bool agree;
 
 	if (!p->c)
@@ -158,9 +163,14 @@ static int folio_split_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	/* Writeback, a lost freeze (checked by its own hook): later failures are allowed. */
 	agree = ret_consistent(kret, p->model_ret);
 	alt = with_sleep_delta(&p->c->before, &v);
-	if (!agree && alt && fm_folio_split_check(&alt->folio, p->new_order, 1, &alt_ret) == FM_OK)
+	if (alt && fm_folio_split_check(&alt->folio, p->new_order, 1, &alt_ret) != FM_OK)
+		alt_ret = 1;
+	if (!agree && alt_ret != 1)
 		agree = ret_consistent(kret, alt_ret);
-	ret_finish(p, "__folio_split", FOLIOMAP_STAT_OP_FOLIO_SPLIT, kret, agree, &v);
+	/* An anon folio's -EAGAIN before the freeze is the reference precondition's. */
+	if (agree && kret == -EAGAIN && !(v.marks & MARK_FROZE))
+		agree = p->model_ret == -EAGAIN || alt_ret == -EAGAIN;
+	ret_finish(p, folio_split_op, FOLIOMAP_STAT_OP_FOLIO_SPLIT, kret, agree, &v);
 	fmw_verdict_release(&v);
 	fm_check_put(p->idx);
 	p->c = NULL;
@@ -173,7 +183,10 @@ static int split_freeze_entry(struct kretprobe_instance *ri, struct pt_regs *reg
 	struct ret_probe *p = (struct ret_probe *)ri->data;
 	struct folio *folio = (struct folio *)regs->di;
 
-	if (!modelled_large_anon(folio) || !ret_begin(p, folio, "__folio_freeze_and_split_unmapped"))
+	if (!modelled_large_anon(folio))
+		return 1;
+	fmw_mark_own(folio, folio_split_op, MARK_FROZE);
+	if (!ret_begin(p, folio, "__folio_freeze_and_split_unmapped"))
 		return 1;
 	snprintf(p->args, sizeof(p->args), "new_order=%u", (u32)regs->si);
 	p->model_status = fm_folio_split_freeze(&p->c->predicted.folio, &p->model_ret);

@@ -58,7 +58,7 @@ struct fm_delta {
 #define DELTA_FOLIO_FLAGS (FM_FOLIO_PARTIALLY_MAPPED | FM_FOLIO_DEFERRED_LIST)
 
 /* Deltas are taken only by windows that foreign operations ran inside of. */
-#define NR_DELTAS 256
+#define NR_DELTAS 1024
 
 struct fm_window {
 	raw_spinlock_t lock;		/* pending, pushes, delta against other tasks */
@@ -79,6 +79,7 @@ struct fm_window {
 	int state;
 	atomic_t foreign;
 	atomic_t own;
+	atomic_t marks;
 	atomic_t own_refs[2];		/* references moved by OWN_LRU_DRAIN, OWN_SWAP_FREED */
 	atomic_t ref_delta;
 	const char *culprit;
@@ -98,7 +99,7 @@ static unsigned long *delta_busy;
  * leaves the CPU and measures the change when it comes back, exactly. Then neither
  * foreign windows nor foreign movers need accounting, and nothing can race.
  */
-#define NR_MIDS 1024
+#define NR_MIDS 2048
 static bool one_cpu;
 static struct fm_snap *mids;
 static unsigned long *mid_busy;
@@ -230,6 +231,7 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 	w->culprit_pid = 0;
 	atomic_set(&w->foreign, 0);
 	atomic_set(&w->own, 0);
+	atomic_set(&w->marks, 0);
 	atomic_set(&w->own_refs[0], 0);
 	atomic_set(&w->own_refs[1], 0);
 	atomic_set(&w->ref_delta, 0);
@@ -590,6 +592,7 @@ void fmw_close_end(int i, struct fmw_verdict *v, const fm_folio *before, const f
 	raw_spin_unlock_irqrestore(&w->lock, irqflags);
 	v->foreign = atomic_read(&w->foreign);
 	v->own = atomic_read(&w->own);
+	v->marks = atomic_read(&w->marks);
 	v->own_refs[0] = atomic_read(&w->own_refs[0]);
 	v->own_refs[1] = atomic_read(&w->own_refs[1]);
 	v->ref_delta = atomic_read(&w->ref_delta);
@@ -609,6 +612,30 @@ void fmw_abandon(int i)
 		return;
 	fmw_close_end(i, &v, NULL, NULL);
 	fmw_verdict_release(&v);
+}
+
+/* The current task's innermost open window on @folio for @op (NULL: any), or NULL. */
+static struct fm_window *own_window(struct folio *folio, const char *op)
+{
+	struct fm_window *own = NULL;
+	unsigned int j;
+
+	for_each_set_bit(j, window_busy, NR_WINDOWS) {
+		struct fm_window *w = &windows[j];
+
+		if (READ_ONCE(w->task) == current && w->folio == folio && (!op || w->op == op) &&
+		    (!own || w->seq > own->seq))
+			own = w;
+	}
+	return own;
+}
+
+void fmw_mark_own(struct folio *folio, const char *op, u32 bit)
+{
+	struct fm_window *w = own_window(folio, op);
+
+	if (w)
+		atomic_or(bit, &w->marks);
 }
 
 struct fmw_log *fmw_own_log(struct folio *folio, const char *op)

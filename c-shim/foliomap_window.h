@@ -58,6 +58,7 @@ struct fmw_verdict {
 	int own_refs[2];	/* the references those own movers moved, per fact */
 	int ref_delta;		/* reference changes of movers that ran inside the window */
 	int pushes;		/* foreign operations that ran entirely inside it */
+	u32 marks;		/* fmw_mark_own() bits of its own nested operations */
 	bool unmeasured;	/* one CPU: a sleep whose foreign change was not measured */
 	struct fm_delta *delta;	/* their observed change (fmw_verdict_release) */
 	char culprit[64];	/* the first foreign event: "<function> pid <N>" */
@@ -115,6 +116,9 @@ bool fmw_may_race(const struct fmw_verdict *v);
 void fmw_verdict_release(struct fmw_verdict *v);
 /* Closes a window whose check was abandoned. */
 void fmw_abandon(int w);
+
+/* Marks the current task's innermost open window on @folio for @op with @bit. */
+void fmw_mark_own(struct folio *folio, const char *op, u32 bit);
 
 /* The current task's innermost open window on @folio with a log, or NULL. */
 struct fmw_log *fmw_own_log(struct folio *folio, const char *op);

@@ -82,6 +82,7 @@ enum op {
 	OP_DONTNEED,	/* MADV_DONTNEED pages [first, first+nr) */
 	OP_MUNMAP,	/* munmap pages [first, first+nr) */
 	OP_MPROTECT,	/* mprotect pages [first, first+nr) read-only, then read-write */
+	OP_PROTECT,	/* mprotect pages [first, first+nr) to PROT_READ (@arg 0) or RW (1) */
 	OP_PIN,		/* long-term pin pages [first, first+nr); @arg: with FOLL_WRITE */
 	OP_UNPIN,	/* drop the pins */
 	OP_MOVE_PAGES,	/* move_pages() to the other node; @arg: MPOL_MF_* ; @expect */
@@ -103,6 +104,7 @@ enum outcome {
 	E_NOFAULT,	/* the page was writable already: same PFN */
 	E_MOVED,	/* move_pages: every page now on the other node */
 	E_EACCES,	/* move_pages: refused, "maybe mapped shared" (status -EACCES) */
+	E_STAYED,	/* move_pages: the migration failed, every page where it was */
 };
 
 /* Page numbers: literal, or relative to the folio of the row's size. */
@@ -125,6 +127,8 @@ struct step {
 #define DONTNEED(p, f, n)	{ p, OP_DONTNEED, f, n, 0, 0 }
 #define MUNMAP(p, f, n)		{ p, OP_MUNMAP, f, n, 0, 0 }
 #define MPROTECT(p, f, n)	{ p, OP_MPROTECT, f, n, 0, 0 }
+#define RDONLY(p)		{ p, OP_PROTECT, 0, ALL, 0, 0 }
+#define RDWR(p)			{ p, OP_PROTECT, 0, ALL, 1, 0 }
 #define PIN(p, f, n, w)		{ p, OP_PIN, f, n, w, 0 }
 #define UNPIN(p)		{ p, OP_UNPIN, 0, 0, 0, 0 }
 #define MOVE(p, fl, e)		{ p, OP_MOVE_PAGES, 0, ALL, fl, e }
@@ -225,6 +229,15 @@ static const struct scenario scenarios[] = {
 		MAP(P), FORK(P, C1), FORK(P, C2), EXIT(P), EXIT(C1), ORIG(C2, 0, 16, 1),
 		WRITE(C2, 0, 1, E_COPY), WRITE(C2, 1, 1, E_COPY), EXIT(C2) } },
 	/*
+	 * The parent exits: its slot 0 is free, the child owns every mapping (S clear). The
+	 * child forks: the grandchild takes slot 0 while mappings exist, so S is set (spec
+	 * §2.2) and its write copies.
+	 */
+	{ "slot 0 taken again while mapped: S set, COPY", SZ_64K,
+	  COW | STAT(FORK), 0, 0, false, false, {
+		MAP(P), FORK(P, C1), EXIT(P), FORK(C1, C2), WRITE(C2, 0, 1, E_COPY),
+		WRITE(C1, 1, 1, E_COPY), EXIT(C2), EXIT(C1) } },
+	/*
 	 * S12: from S11 step 4. move_pages() refuses the sticky-shared folio (status -EACCES,
 	 * "maybe mapped shared") unless MPOL_MF_MOVE_ALL; migration heals S and C2 reuses.
 	 */
@@ -303,6 +316,17 @@ static const struct scenario scenarios[] = {
 	  0, 0, true, false, {
 		MAP(P), MOVE(P, MPOL_MF_MOVE, E_MOVED), PMD_MAPPED(P, 1), THP(P, 0, 512, 1),
 		WRITE(P, 0, 1, E_NOFAULT), EXIT(P) } },
+	/* A read-only exclusive THP migrates through a readable-exclusive PMD entry. */
+	{ "read-only THP: move_pages (readable-exclusive PMD entry), PAE restored", SZ_PMD,
+	  STAT(MIGRATE_PMD) | STAT(TRY_TO_MIGRATE) | STAT(REMOVE_MIGRATION_PTES),
+	  0, 0, true, false, {
+		MAP(P), RDONLY(P), MOVE(P, MPOL_MF_MOVE, E_MOVED), PMD_MAPPED(P, 1),
+		THP(P, 0, 512, 1), RDWR(P), EXIT(P) } },
+	/* A pinned exclusive folio cannot be unmapped for migration (spec §3.9, §6.5). */
+	{ "pinned folio: move_pages fails, nothing changes", EACH_SIZE,
+	  STAT(ADD_NEW_ANON), 0, STAT(MIGRATE_PMD), true, true, {
+		MAP(P), PIN(P, 0, 1, 1), MOVE(P, MPOL_MF_MOVE, E_STAYED), ORIG(P, 0, ALL, 1),
+		UNPIN(P), EXIT(P) } },
 	/* S27 note: a PTE-mapped, partially mapped THP is split by migrate_pages_batch. */
 	{ "S21+move_pages: a partially mapped THP is split, then migrated", SZ_PMD,
 	  STAT(SPLIT_PMD) | STAT(TRY_TO_MIGRATE) | STAT(REMOVE_MIGRATION_PTES),
@@ -582,6 +606,12 @@ static void do_move(unsigned int first, unsigned int nr, int flags, int expect, 
 				return (void)FAIL(r, "page %u: move_pages status %d, node %d; expected "
 						  "-EACCES (maybe mapped shared), node %d",
 						  first + i, status[0], node, from);
+		} else if (expect == E_STAYED) {
+			if (status[0] >= 0 || node != from ||
+			    pfn_of(pages[i]) != region.orig[first + i])
+				return (void)FAIL(r, "page %u: move_pages status %d, node %d; expected "
+						  "a failed migration, node %d, same pfn",
+						  first + i, status[0], node, from);
 		} else if (node != to || pfn_of(pages[i]) == region.orig[first + i]) {
 			return (void)FAIL(r, "page %u: on node %d (status %d), wanted node %d with a "
 					  "new pfn", first + i, node, mbind ? 0 : status[0], to);
@@ -742,6 +772,10 @@ static void run_cmd(const struct cmd *c, struct resp *r, int *child_slot)
 		    mprotect(p, nr * page_size, PROT_READ | PROT_WRITE))
 			FAIL(r, "mprotect: %s", strerror(errno));
 		return;
+	case OP_PROTECT:
+		if (mprotect(p, nr * page_size, s->arg ? PROT_READ | PROT_WRITE : PROT_READ))
+			FAIL(r, "mprotect: %s", strerror(errno));
+		return;
 	case OP_PIN:
 		return do_pin(first, nr, s->arg, r);
 	case OP_MOVE_PAGES:
@@ -890,7 +924,7 @@ static void exit_proc(struct procs *ps, unsigned int slot)
 
 static const char *const step_names[] = {
 	[OP_MAP] = "map", [OP_MAP_FIRST] = "map", [OP_FORK] = "fork", [OP_WRITE] = "write",
-	[OP_DONTNEED] = "MADV_DONTNEED", [OP_MUNMAP] = "munmap", [OP_MPROTECT] = "mprotect",
+	[OP_DONTNEED] = "MADV_DONTNEED", [OP_MUNMAP] = "munmap", [OP_MPROTECT] = "mprotect", [OP_PROTECT] = "mprotect to",
 	[OP_PIN] = "pin", [OP_UNPIN] = "unpin", [OP_MOVE_PAGES] = "move_pages",
 	[OP_MBIND] = "mbind", [OP_SPLIT] = "split_huge_pages", [OP_MREMAP] = "mremap",
 	[OP_ORIG] = "check pfns", [OP_PMD] = "check PMD mapping", [OP_THP] = "check THP",
