@@ -27,6 +27,9 @@ struct fork_folio {
 	struct folio *folio;
 	int window;
 	bool pmd;
+	bool one_range;			/* every mapping within one PMD range */
+	unsigned long addr;		/* the first address that maps it */
+	struct mm_struct *dst_mm;	/* the child's, for fork_progressed() */
 	DECLARE_BITMAP(pte_pages, FOLIOMAP_MAX_PAGES);
 	fm_folio before;
 	fm_page pages[];	/* 1 << order */
@@ -96,15 +99,53 @@ static struct fork_folio *fork_find(struct fork_arena *a, struct folio *folio)
 	return NULL;
 }
 
+/*
+ * Whether the fork has copied the folio's mappings into the child yet (one CPU, from the
+ * sched_switch tracepoint while the forking task leaves the CPU): the child's entry at the
+ * first address that maps the folio in the parent. copy_page_range copies a PMD range
+ * under its locks without sleeping, so a folio within one range is copied all at once.
+ */
+static bool fork_progressed(const void *ctx)
+{
+	const struct fork_folio *e = ctx;
+	pgd_t *pgd = pgd_offset(e->dst_mm, e->addr);
+	p4d_t *p4d;
+	pud_t *pud;
+	pmd_t *pmd, pmdval;
+
+	if (!e->one_range)
+		return true;	/* unknown: merge as after the copy */
+	if (pgd_none(*pgd) || pgd_bad(*pgd))
+		return false;
+	p4d = p4d_offset(pgd, e->addr);
+	if (p4d_none(*p4d) || p4d_bad(*p4d))
+		return false;
+	pud = pud_offset(p4d, e->addr);
+	if (pud_none(*pud) || !pud_present(*pud))
+		return false;
+	pmd = pmd_offset(pud, e->addr);
+	pmdval = pmdp_get_lockless(pmd);
+	if (pmd_none(pmdval))
+		return false;
+	if (pmd_leaf(pmdval) || !pmd_present(pmdval))
+		return true;
+	return !pte_none(ptep_get(pte_offset_kernel(pmd, e->addr)));
+}
+
 /* The arena entry of @folio, added (window opened, snapshot taken) the first time. */
-static struct fork_folio *fork_entry(struct fork_arena *a, struct folio *folio)
+static struct fork_folio *fork_entry(struct fork_arena *a, struct folio *folio,
+				     unsigned long addr, struct mm_struct *dst_mm)
 {
 	unsigned int order = folio_order(folio);
 	size_t size = entry_size(order);
 	struct fork_folio *e = fork_find(a, folio);
 
-	if (e)
+	if (e) {
+		/* Mapped from another PMD range too: copied in two steps. */
+		if ((e->addr & PMD_MASK) != (addr & PMD_MASK))
+			e->one_range = false;
 		return e;
+	}
 	if (a->used + size > FORK_ARENA_BYTES - sizeof(*a)) {
 		foliomap_count(FOLIOMAP_STAT_FORK_FOLIOS_SKIPPED);
 		return NULL;
@@ -117,9 +158,13 @@ static struct fork_folio *fork_entry(struct fork_arena *a, struct folio *folio)
 		fmw_abandon(e->window);
 		return NULL;
 	}
-	fmw_opened(e->window);
 	e->folio = folio;
 	e->pmd = false;
+	e->one_range = true;
+	e->addr = addr;
+	e->dst_mm = dst_mm;
+	fmw_set_rebase(e->window, &e->before, fork_progressed, e);
+	fmw_opened(e->window);
 	bitmap_zero(e->pte_pages, FOLIOMAP_MAX_PAGES);
 	a->last = a->used;
 	a->used += size;
@@ -140,7 +185,8 @@ static struct folio *fork_candidate(struct fork_arena *a, struct page *page)
 }
 
 /* The folios @vma maps, with which pages by PTE and whether by PMD. */
-static void fork_walk(struct fork_arena *a, struct vm_area_struct *vma)
+static void fork_walk(struct fork_arena *a, struct vm_area_struct *vma,
+		      struct mm_struct *dst_mm)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	unsigned long addr, next;
@@ -170,7 +216,7 @@ static void fork_walk(struct fork_arena *a, struct vm_area_struct *vma)
 			continue;
 		if (pmd_trans_huge(pmdval)) {
 			folio = fork_candidate(a, pmd_page(pmdval));
-			e = folio ? fork_entry(a, folio) : NULL;
+			e = folio ? fork_entry(a, folio, addr, dst_mm) : NULL;
 			if (e)
 				e->pmd = true;
 			continue;
@@ -184,7 +230,7 @@ static void fork_walk(struct fork_arena *a, struct vm_area_struct *vma)
 				continue;
 			page = pfn_to_page(pte_pfn(pte));
 			folio = fork_candidate(a, page);
-			e = folio ? fork_entry(a, folio) : NULL;
+			e = folio ? fork_entry(a, folio, va, dst_mm) : NULL;
 			if (e)
 				__set_bit(folio_page_idx(folio, page), e->pte_pages);
 		}
@@ -218,7 +264,7 @@ static int copy_page_range_entry(struct kretprobe_instance *ri, struct pt_regs *
 	p->dst_mm = foliomap_vma_mm_id(dst);
 	p->src_mm = foliomap_vma_mm_id(src);
 	p->src_pinned = mm_flags_test(MMF_HAS_PINNED, src->vm_mm);
-	fork_walk(p->a, src);
+	fork_walk(p->a, src, dst->vm_mm);
 	/* Published before anything is copied. */
 	p->mover = (struct fmw_mover){ .name = "copy_page_range", .bloom = p->a->bloom };
 	fmw_mover_begin(&p->mover);

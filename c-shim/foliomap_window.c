@@ -69,6 +69,10 @@ struct fm_window {
 	struct fm_delta *delta;
 	struct fm_snap *mid;		/* one CPU: the folio when the task was switched out */
 	bool mid_valid;
+	fm_folio *rebase;		/* fmw_set_rebase() */
+	bool (*progressed)(const void *ctx);
+	const void *progress_ctx;
+	bool rebase_pending;		/* the sleep came before the operation acted */
 	bool unmeasured;		/* a sleep whose foreign change could not be measured */
 	struct task_struct *task;	/* NULL: free */
 	struct folio *folio;
@@ -240,6 +244,8 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 	w->delta = NULL;
 	w->mid = NULL;
 	w->mid_valid = false;
+	w->rebase = NULL;
+	w->rebase_pending = false;
 	w->unmeasured = false;
 	atomic_inc(&windows_open);
 	w->seq = atomic64_inc_return(&fmw_seq);
@@ -280,6 +286,16 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 			mark(w, m->bloom ? FOREIGN_FORK : FOREIGN_REFS, m->name, m->pid);
 	}
 	return i;
+}
+
+void fmw_set_rebase(int i, fm_folio *before, bool (*progressed)(const void *ctx),
+		    const void *ctx)
+{
+	if (i < 0 || !one_cpu)
+		return;
+	windows[i].progressed = progressed;
+	windows[i].progress_ctx = ctx;
+	windows[i].rebase = before;
 }
 
 void fmw_opened(int i)
@@ -410,6 +426,7 @@ static void switch_probe(void *data, bool preempt, struct task_struct *prev,
 			}
 			w->mid_valid = w->mid && !foliomap_snapshot(w->folio, w->mid);
 			w->unmeasured |= !w->mid_valid;
+			w->rebase_pending = w->rebase && !w->progressed(w->progress_ctx);
 		} else if (t == next && w->mid_valid) {
 			w->mid_valid = false;
 			if (foliomap_snapshot(w->folio, now) || now->folio.order != w->mid->folio.order) {
@@ -417,13 +434,13 @@ static void switch_probe(void *data, bool preempt, struct task_struct *prev,
 				continue;
 			}
 			w->pushes++;
-			if (w->log) {
-				/* A replay takes the change where it happened. */
+			if (w->log || w->rebase_pending) {
+				/* A replay, or an operation yet to act, takes it where it happened. */
 				struct fmw_verdict v = { .delta = this_cpu_ptr(switch_delta) };
 
 				delta_clear(v.delta);
 				delta_add(v.delta, &w->mid->folio, &now->folio, 0);
-				fmw_apply_delta(&v, &w->log->state.folio);
+				fmw_apply_delta(&v, w->log ? &w->log->state.folio : w->rebase);
 				continue;
 			}
 			if (!w->delta)

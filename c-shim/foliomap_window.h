@@ -101,6 +101,13 @@ struct fmw_log {
  */
 int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log);
 void fmw_opened(int w);
+/*
+ * One CPU: a foreign change measured across a sleep that came before the operation acted
+ * on the folio (@progressed false when the task left the CPU) is applied to @before, the
+ * state the model then starts from, instead of being merged into the prediction.
+ */
+void fmw_set_rebase(int w, fm_folio *before, bool (*progressed)(const void *ctx),
+		    const void *ctx);
 /* Before the caller reads the result. */
 void fmw_close_begin(int w);
 /*
