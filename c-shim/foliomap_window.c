@@ -33,8 +33,8 @@
 
 enum { W_OPENING = 1, W_OPEN, W_CLOSING };
 
-/* Windows: as many as check instances can be open at once, forks included. */
-#define NR_WINDOWS 4096
+/* Windows: every open check, and one per large folio of every fork in flight. */
+#define NR_WINDOWS 16384
 
 /*
  * The observed change of the foreign operations that ran entirely inside a window (each
