@@ -175,9 +175,7 @@ static int rmap_end(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!p->c)
 		return 0;
 	/* Read the result inside the window: a change after it closes is not this call's. */
-	fmw_close_begin(p->window);
-	read = !foliomap_snapshot(p->folio, actual);
-	fmw_close_end(p->window, &v, &p->c->before.folio, read ? &actual->folio : NULL);
+	read = fmw_close_read(p->window, p->folio, &p->c->before.folio, actual, &v);
 	/* Functions that return a value: the model must agree on it too. */
 	if (p->op == OP_MIGRATE_UNMAP_PMD && p->model_status == FM_OK) {
 		/* Under the PMD lock still: the entry the kernel installed. */
@@ -607,9 +605,7 @@ static int replay_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 	if (!r)
 		return 0;
-	fmw_close_begin(p->window);
-	read = !foliomap_snapshot(p->folio, &s->actual);
-	fmw_close_end(p->window, &v, &r->before.folio, read ? &s->actual.folio : NULL);
+	read = fmw_close_read(p->window, p->folio, &r->before.folio, &s->actual, &v);
 	if (!read) {
 		foliomap_count(FOLIOMAP_STAT_UNCHECKED);
 		foliomap_count(FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED);

@@ -336,9 +336,7 @@ static int migrate_folio_ret(struct kretprobe_instance *ri, struct pt_regs *regs
 
 	if (!p->c)
 		return 0;
-	fmw_close_begin(p->window);
-	read = !foliomap_snapshot(p->folio, actual);
-	fmw_close_end(p->window, &v, &p->c->before.folio, read ? &actual->folio : NULL);
+	read = fmw_close_read(p->window, p->folio, &p->c->before.folio, actual, &v);
 	if (kret != p->model_ret && v.delta) {
 		/* The move decides after copying the data, which may sleep. */
 		struct fm_snap *alt = with_sleep_delta(&p->c->before, &v);

@@ -621,6 +621,17 @@ void fmw_close_end(int i, struct fmw_verdict *v, const fm_folio *before, const f
 	unregister(w, i);
 }
 
+bool fmw_close_read(int i, struct folio *folio, const fm_folio *before,
+		    struct fm_snap *actual, struct fmw_verdict *v)
+{
+	bool read;
+
+	fmw_close_begin(i);
+	read = !foliomap_snapshot(folio, actual);
+	fmw_close_end(i, v, before, read ? &actual->folio : NULL);
+	return read;
+}
+
 void fmw_abandon(int i)
 {
 	struct fmw_verdict v;

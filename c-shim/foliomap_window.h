@@ -118,6 +118,12 @@ void fmw_close_begin(int w);
  */
 void fmw_close_end(int w, struct fmw_verdict *v, const fm_folio *before,
 		   const fm_folio *actual);
+/*
+ * fmw_close_begin(), the result of the check read into @actual inside the window, then
+ * fmw_close_end(); false when @folio no longer reads as a modelled folio.
+ */
+bool fmw_close_read(int w, struct folio *folio, const fm_folio *before,
+		    struct fm_snap *actual, struct fmw_verdict *v);
 void fmw_apply_delta(const struct fmw_verdict *v, fm_folio *f);
 bool fmw_may_race(const struct fmw_verdict *v);
 void fmw_verdict_release(struct fmw_verdict *v);

@@ -1675,25 +1675,10 @@ static void vmstat_snapshot(long long *v)
 		v[i] = vmstat_read(vmstat_names[i]);
 }
 
-static const char *const stat_names[FOLIOMAP_NR_STATS] = FOLIOMAP_STAT_NAMES;
 
-static int read_totals(unsigned long long *v)
+static int read_totals(uint64_t *v)
 {
-	char key[64];
-	unsigned long long value;
-	unsigned int i, found = 0;
-	FILE *f = fopen(FOLIOMAP_TOTALS_PATH, "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %llu", key, &value) == 2)
-		for (i = 0; i < FOLIOMAP_NR_STATS; i++)
-			if (!strcmp(key, stat_names[i])) {
-				v[i] = value;
-				found++;
-			}
-	fclose(f);
-	return found ? 0 : -1;
+	return foliomap_read_counters(FOLIOMAP_TOTALS_PATH, v);
 }
 
 /* The module's records of model/kernel disagreements, when this run added some. */
@@ -1890,7 +1875,7 @@ static void parse_args(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	long long vm_before[NR_VMSTAT], vm_after[NR_VMSTAT];
-	unsigned long long fm_before[FOLIOMAP_NR_STATS] = { 0 }, fm_after[FOLIOMAP_NR_STATS] = { 0 };
+	uint64_t fm_before[FOLIOMAP_NR_STATS] = { 0 }, fm_after[FOLIOMAP_NR_STATS] = { 0 };
 	bool have_fm, overran[MAX_PROCS] = { false };
 	int worker_status[MAX_PROCS], barrier[2], err;
 	unsigned int i, alive, nr_overran = 0, nr_bad_workers = 0;
@@ -2073,8 +2058,8 @@ int main(int argc, char **argv)
 	if (have_fm) {
 		off = 0;
 		for (i = 0; i < FOLIOMAP_NR_STATS && off < sizeof(line); i++)
-			off += snprintf(line + off, sizeof(line) - off, " %s=%llu", stat_names[i],
-					fm_after[i] - fm_before[i]);
+			off += snprintf(line + off, sizeof(line) - off, " %s=%llu", foliomap_stat_names[i],
+					(unsigned long long)(fm_after[i] - fm_before[i]));
 		ktap_print_msg("foliomap totals during the run:%s", line);
 		if (fm_after[FOLIOMAP_STAT_TRANSITION_MISMATCHES] >
 		    fm_before[FOLIOMAP_STAT_TRANSITION_MISMATCHES] ||

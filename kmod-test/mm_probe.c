@@ -10,6 +10,8 @@
 
 #include <linux/kernel-page-flags.h>
 
+#include "foliomap_debugfs.h"
+
 #define PAGEMAP_PRESENT		(1ULL << 63)
 #define PAGEMAP_PFN_MASK	((1ULL << 55) - 1)
 
@@ -98,4 +100,25 @@ long smaps_anon_huge_kb(const void *addr)
 	}
 	fclose(f);
 	return kb;
+}
+
+const char *const foliomap_stat_names[FOLIOMAP_NR_STATS] = FOLIOMAP_STAT_NAMES;
+
+int foliomap_read_counters(const char *path, uint64_t *v)
+{
+	char key[64];
+	unsigned long long value;
+	unsigned int i, found = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %llu", key, &value) == 2)
+		for (i = 0; i < FOLIOMAP_NR_STATS; i++)
+			if (!strcmp(key, foliomap_stat_names[i])) {
+				v[i] = value;
+				found++;
+			}
+	fclose(f);
+	return found == FOLIOMAP_NR_STATS ? 0 : -1;
 }

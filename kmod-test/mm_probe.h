@@ -21,6 +21,16 @@ uint64_t pfn_of(const void *addr);
 uint64_t kpageflags_of(uint64_t pfn);
 /* Whether the PFN belongs to a transparent huge page (KPF_THP: any large anon folio). */
 bool pfn_is_thp(uint64_t pfn);
+
+/* The line names of the foliomap module's counter files, by enum foliomap_stat. */
+extern const char *const foliomap_stat_names[];
+
+/*
+ * Reads the foliomap module's counter file @path (FOLIOMAP_STATS_PATH or
+ * FOLIOMAP_TOTALS_PATH) into @v, indexed by enum foliomap_stat. Returns 0 when every
+ * counter was found, -1 otherwise (no module, an unreadable file, a missing name).
+ */
+int foliomap_read_counters(const char *path, uint64_t *v);
 /* A "name value" counter of /proc/vmstat, or -1. */
 long long vmstat_read(const char *name);
 /* AnonHugePages (kB) of the VMA containing addr, from /proc/self/smaps, or -1. */

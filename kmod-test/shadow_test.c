@@ -823,25 +823,10 @@ static void serve(unsigned int slot)
 /* ------------------------------------------------------------------------------------ */
 /* The harness side                                                                     */
 
-static const char *const stat_names[FOLIOMAP_NR_STATS] = FOLIOMAP_STAT_NAMES;
 
 static int read_stats(uint64_t *v)
 {
-	char key[64];
-	unsigned long long value;
-	unsigned int i, found = 0;
-	FILE *f = fopen(FOLIOMAP_STATS_PATH, "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %llu", key, &value) == 2)
-		for (i = 0; i < FOLIOMAP_NR_STATS; i++)
-			if (!strcmp(key, stat_names[i])) {
-				v[i] = value;
-				found++;
-			}
-	fclose(f);
-	return found == FOLIOMAP_NR_STATS ? 0 : -1;
+	return foliomap_read_counters(FOLIOMAP_STATS_PATH, v);
 }
 
 static void print_mismatches(void)
@@ -867,7 +852,7 @@ static void print_stats(const uint64_t *v)
 
 	for (i = 0; i < FOLIOMAP_NR_STATS; i++)
 		if (v[i])
-			len += snprintf(buf + len, sizeof(buf) - len, " %s=%llu", stat_names[i],
+			len += snprintf(buf + len, sizeof(buf) - len, " %s=%llu", foliomap_stat_names[i],
 					(unsigned long long)v[i]);
 	ktap_print_msg("stats:%s", len ? buf : " (all zero)");
 }
@@ -1019,7 +1004,7 @@ static void run_case(const struct scenario *sc, size_t size, const char *desc)
 
 	for (i = 0; i < FOLIOMAP_NR_STATS; i++)
 		if ((need & (1ull << i)) && !v[i])
-			len += snprintf(bad + len, sizeof(bad) - len, " %s=0", stat_names[i]);
+			len += snprintf(bad + len, sizeof(bad) - len, " %s=0", foliomap_stat_names[i]);
 	if (v[FOLIOMAP_STAT_TRANSITION_MISMATCHES] || v[FOLIOMAP_STAT_COW_MISMATCHES] ||
 	    v[FOLIOMAP_STAT_MISSED_EVENTS])
 		len += snprintf(bad + len, sizeof(bad) - len, " mismatches=%llu/%llu missed=%llu",
