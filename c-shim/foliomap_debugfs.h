@@ -57,6 +57,10 @@
  *                         between the two snapshots
  *  hooks_missing          hooks that failed to register (load refuses unless
  *                         allow_missing_hooks=1)
+ *  answers_checked        checked transitions whose state the model's queries (spec §4)
+ *                         also read as the kernel's accessors do (folio_mapcount,
+ *                         folio_entire_mapcount, folio_maybe_mapped_shared, ...); a
+ *                         different answer is a transition mismatch
  */
 enum foliomap_stat {
 	FOLIOMAP_STAT_TRANSITIONS_CHECKED,
@@ -94,6 +98,7 @@ enum foliomap_stat {
 	FOLIOMAP_STAT_REFS_ACCOUNTED,
 	FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED,
 	FOLIOMAP_STAT_HOOKS_MISSING,
+	FOLIOMAP_STAT_ANSWERS_CHECKED,
 	FOLIOMAP_NR_STATS
 };
 
@@ -134,6 +139,7 @@ enum foliomap_stat {
 	[FOLIOMAP_STAT_REFS_ACCOUNTED]		= "refs_accounted",		\
 	[FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED]	= "unchecked_folio_changed",	\
 	[FOLIOMAP_STAT_HOOKS_MISSING]		= "hooks_missing",		\
+	[FOLIOMAP_STAT_ANSWERS_CHECKED]		= "answers_checked",		\
 }
 
 /*

@@ -20,9 +20,24 @@ struct dentry;
 
 #define FOLIOMAP_MAX_PAGES FM_MAX_PAGES
 
+/*
+ * The kernel's own accessors (include/linux/mm.h) applied to the state a snapshot read:
+ * what the model's queries (spec §4) must answer for it.
+ */
+struct fm_kernel_answers {
+	int mapcount;			/* folio_mapcount */
+	int large_mapcount;		/* folio_large_mapcount (large folios) */
+	int entire_mapcount;		/* folio_entire_mapcount (large folios) */
+	int expected_ref_count;		/* folio_expected_ref_count */
+	bool mapped;			/* folio_mapped */
+	bool maybe_mapped_shared;	/* folio_maybe_mapped_shared */
+	bool maybe_dma_pinned;		/* folio_maybe_dma_pinned */
+};
+
 /* A folio state in the model's representation, with its own page storage. */
 struct fm_snap {
 	fm_folio folio;
+	struct fm_kernel_answers answers;
 	fm_page pages[FOLIOMAP_MAX_PAGES];
 };
 
@@ -33,6 +48,12 @@ void foliomap_count(enum foliomap_stat stat);
 int foliomap_snapshot(struct folio *folio, struct fm_snap *snap);
 int foliomap_snapshot_into(struct folio *folio, fm_folio *f, fm_page *pages, u32 cap);
 void foliomap_snap_copy(struct fm_snap *dst, const struct fm_snap *src);
+
+/*
+ * The model's queries of @snap's state against the kernel's answers for it; 0 when they
+ * agree, else -1 with the first difference described in @note.
+ */
+int foliomap_compare_answers(const struct fm_snap *snap, char *note, size_t len);
 
 /* What one check compared, for a mismatch record. */
 struct foliomap_check_report {

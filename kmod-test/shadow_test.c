@@ -94,6 +94,9 @@ enum op {
 	OP_THP,		/* pages are in a large folio (@expect 1) or small ones (0) */
 	OP_ZEROPAGE,	/* pages map the shared zeropage (present, all one PFN, no THP) */
 	OP_ABSENT,	/* pages are not mapped */
+	OP_SHM,		/* P creates the shared file (a memfd) of the row's size, written */
+	OP_SHM_MAP,	/* map file pages [first, first+nr) MAP_SHARED (a VMA of its own), read */
+	OP_SHM_UNMAP,	/* munmap the file VMA that starts at file page @first */
 	OP_EXIT,	/* the process exits (the next step runs once its mm is gone) */
 };
 
@@ -140,6 +143,9 @@ struct step {
 #define THP(p, f, n, yes)	{ p, OP_THP, f, n, 0, yes }
 #define ZEROPAGE(p, f, n)	{ p, OP_ZEROPAGE, f, n, 0, 0 }
 #define ABSENT(p, f, n)		{ p, OP_ABSENT, f, n, 0, 0 }
+#define SHM(p)			{ p, OP_SHM, 0, 0, 0, 0 }
+#define SHM_MAP(p, f, n)	{ p, OP_SHM_MAP, f, n, 0, 0 }
+#define SHM_UNMAP(p, f)		{ p, OP_SHM_UNMAP, f, 0, 0, 0 }
 #define EXIT(p)			{ p, OP_EXIT, 0, 0, 0, 0 }
 
 #define P	0
@@ -333,6 +339,19 @@ static const struct scenario scenarios[] = {
 	  0, 0, true, false, {
 		MAP(P), DONTNEED(P, 256, 256), { P, OP_MOVE_PAGES, 0, 256, MPOL_MF_MOVE, E_MOVED },
 		THP(P, 0, 1, 0), WRITE(P, 0, 1, E_NOFAULT), EXIT(P) } },
+	/* Pinned: the split migrate_pages_batch tries first fails (-EAGAIN, spec §6.4). */
+	{ "pinned, partially mapped THP: move_pages cannot split it, nothing moves", SZ_PMD,
+	  STAT(SPLIT_PMD) | STAT(FOLIO_SPLIT), 0, 0, true, true, {
+		MAP(P), DONTNEED(P, 256, 256), PIN(P, 3, 1, 1),
+		{ P, OP_MOVE_PAGES, 0, 256, MPOL_MF_MOVE, E_STAYED }, THP(P, 0, 256, 1),
+		ORIG(P, 0, 256, 1), UNPIN(P), EXIT(P) } },
+	/* Both MMs' PMD migration entries are restored: the second adds no ENTIRELY_MAPPED. */
+	{ "forked THP: move_pages MOVE_ALL restores both PMD mappings", SZ_PMD,
+	  STAT(FORK) | STAT(MIGRATE_PMD) | STAT(TRY_TO_MIGRATE) | STAT(REMOVE_MIGRATION_PTES),
+	  0, 0, true, false, {
+		MAP(P), FORK(P, C1), MOVE(P, MPOL_MF_MOVE_ALL, E_MOVED), PMD_MAPPED(P, 1),
+		PMD_MAPPED(C1, 1), THP(C1, 0, 512, 1), EXIT(C1), WRITE(P, 0, 1, E_REUSE),
+		EXIT(P) } },
 	/* S28: the child copies first, then the parent (split of both PMDs). */
 	{ "S28 THP: child writes, then parent: COPY twice", SZ_PMD,
 	  COW | STAT(FORK) | STAT(SPLIT_PMD), 0, 0, false, false, {
@@ -369,6 +388,17 @@ static const struct scenario scenarios[] = {
 	  0, 0, true, false, {
 		MAP(P), MBIND(P), THP(P, 0, 16, 1), ORIG(P, 0, 16, 0),
 		WRITE(P, 0, 16, E_NOFAULT), EXIT(P) } },
+	/*
+	 * A shared file folio: C2 maps half of it while P and C1 own both slots (untracked),
+	 * C1 exits, C2 maps one more page and takes the free slot with a count of 0, then
+	 * unmaps its 8 untracked pages in one batch: the slot underflows to -8 and is
+	 * released like any underflow (spec §2.3).
+	 */
+	{ "shared file mTHP: a slot taken late underflows by 8 and is released", SZ_64K,
+	  STAT(ADD_FILE_PTES) | STAT(REMOVE_PTES), 0, 0, false, false, {
+		SHM(P), FORK(P, C1), FORK(P, C2), SHM_MAP(P, 0, 16), SHM_MAP(C1, 0, 16),
+		SHM_MAP(C2, 0, 8), EXIT(C1), SHM_MAP(C2, 8, 1), SHM_UNMAP(C2, 0),
+		SHM_UNMAP(C2, 8), EXIT(C2), SHM_UNMAP(P, 0), EXIT(P) } },
 	/* move_pages of a forked mTHP with MOVE_ALL: both MMs follow the folio. */
 	{ "move_pages MOVE_ALL of a forked mTHP, then CoW", SZ_64K,
 	  COW | STAT(FORK) | STAT(TRY_TO_MIGRATE) | STAT(REMOVE_MIGRATION_PTES),
@@ -420,6 +450,14 @@ static struct {
 	unsigned int nr;
 	uint64_t orig[MAX_PAGES];
 } region;
+/* The scenario's shared file and this process's VMAs of it (copied at fork, too). */
+#define MAX_SHM_VMAS	4
+static int shm_fd = -1;
+static size_t shm_size;
+static struct shm_vma {
+	char *addr;
+	unsigned int first, nr;
+} shm_vmas[MAX_SHM_VMAS];
 static int gup_fd = -1;
 static int cmd_fd[MAX_PROCS][2], resp_fd[MAX_PROCS][2];
 
@@ -652,6 +690,76 @@ static void do_split(unsigned int first, unsigned int nr, struct resp *r)
 		FAIL(r, "write '%s' to %s: %s", buf, SPLIT_PATH, strerror(-err));
 }
 
+static void do_shm_create(size_t size, struct resp *r)
+{
+	unsigned int i, nr = size / page_size;
+	char *buf;
+
+	shm_fd = memfd_create("shadow_test", 0);
+	if (shm_fd < 0)
+		return (void)FAIL(r, "memfd_create: %s", strerror(errno));
+	if (ftruncate(shm_fd, size))
+		return (void)FAIL(r, "ftruncate: %s", strerror(errno));
+	buf = malloc(size);
+	if (!buf)
+		return (void)FAIL(r, "out of memory");
+	for (i = 0; i < nr; i++)
+		memset(buf + i * page_size, fill_byte(i), page_size);
+	/* One write of the whole file: one folio of its size ("within_size", main()). */
+	if (pwrite(shm_fd, buf, size, 0) != (ssize_t)size)
+		FAIL(r, "write to the memfd: %s", strerror(errno));
+	free(buf);
+	shm_size = size;
+}
+
+/* Maps file pages [first, first + nr) in a VMA of their own and reads them. */
+static void do_shm_map(unsigned int first, unsigned int nr, struct resp *r)
+{
+	unsigned int i, slot;
+	uint64_t pfn0;
+	char *addr;
+
+	if (shm_fd < 0 || !nr || (first + nr) * page_size > shm_size)
+		return (void)FAIL(r, "bad file range %u+%u", first, nr);
+	for (slot = 0; slot < MAX_SHM_VMAS && shm_vmas[slot].addr; slot++)
+		;
+	if (slot == MAX_SHM_VMAS)
+		return (void)FAIL(r, "more than %d file VMAs", MAX_SHM_VMAS);
+	addr = mmap(NULL, nr * page_size, PROT_READ, MAP_SHARED, shm_fd, first * page_size);
+	if (addr == MAP_FAILED)
+		return (void)FAIL(r, "mmap of the memfd: %s", strerror(errno));
+	shm_vmas[slot] = (struct shm_vma){ addr, first, nr };
+	for (i = 0; i < nr; i++)
+		if (addr[i * page_size + 1] != (char)fill_byte(first + i))
+			return (void)FAIL(r, "file page %u: wrong contents", first + i);
+	pfn0 = pfn_of(addr) - first;
+	if (!pfn_of(addr) || pfn0 % (shm_size / page_size))
+		return (void)SKIP(r, "file page %u: pfn %#" PRIx64 " not in a %zu KiB folio", first,
+				  pfn_of(addr), shm_size >> 10);
+	for (i = 0; i < nr; i++)
+		if (pfn_of(addr + i * page_size) != pfn0 + first + i ||
+		    !pfn_is_thp(pfn0 + first + i))
+			return (void)SKIP(r, "file page %u is not part of one %zu KiB folio",
+					  first + i, shm_size >> 10);
+}
+
+static void do_shm_unmap(unsigned int first, struct resp *r)
+{
+	unsigned int slot;
+
+	for (slot = 0; slot < MAX_SHM_VMAS; slot++) {
+		struct shm_vma *v = &shm_vmas[slot];
+
+		if (v->addr && v->first == first) {
+			if (munmap(v->addr, v->nr * page_size))
+				FAIL(r, "munmap: %s", strerror(errno));
+			v->addr = NULL;
+			return;
+		}
+	}
+	FAIL(r, "no file VMA at file page %u", first);
+}
+
 static void do_pin(unsigned int first, unsigned int nr, bool write, struct resp *r)
 {
 	struct gup_pin_longterm args = {
@@ -751,6 +859,12 @@ static void run_cmd(const struct cmd *c, struct resp *r, int *child_slot)
 		return do_mremap(s->arg, r);
 	case OP_PMD:
 		return do_check(s, 0, 0, r);
+	case OP_SHM:
+		return do_shm_create(c->size, r);
+	case OP_SHM_MAP:
+		return do_shm_map(first, nr, r);
+	case OP_SHM_UNMAP:
+		return do_shm_unmap(first, r);
 	}
 	if (!nr)	/* an empty range (e.g. "pages 1..LAST" of a 4 KiB folio) */
 		return;
@@ -913,7 +1027,9 @@ static const char *const step_names[] = {
 	[OP_PIN] = "pin", [OP_UNPIN] = "unpin", [OP_MOVE_PAGES] = "move_pages",
 	[OP_MBIND] = "mbind", [OP_SPLIT] = "split_huge_pages", [OP_MREMAP] = "mremap",
 	[OP_ORIG] = "check pfns", [OP_PMD] = "check PMD mapping", [OP_THP] = "check THP",
-	[OP_ZEROPAGE] = "check zeropage", [OP_ABSENT] = "check unmapped", [OP_EXIT] = "exit",
+	[OP_ZEROPAGE] = "check zeropage", [OP_ABSENT] = "check unmapped",
+	[OP_SHM] = "create shared file", [OP_SHM_MAP] = "map file", [OP_SHM_UNMAP] = "unmap file",
+	[OP_EXIT] = "exit",
 };
 static const char *const proc_names[] = { "P", "C1", "C2" };
 
@@ -1075,46 +1191,66 @@ static void find_sizes(void)
 		sizes[nr_sizes++] = pmd_size;
 }
 
-/* Knobs that keep khugepaged and proactive compaction away from the tests' folios. */
+/*
+ * Knobs that keep khugepaged and proactive compaction away from the tests' folios, and
+ * let one write of a shared file make one folio of the file's size (OP_SHM).
+ */
 static const struct knob {
 	const char *path;
-	long quiet;
+	const char *quiet;
 } knobs[] = {
-	{ THP_DIR "/khugepaged/scan_sleep_millisecs", 3600000 },
-	{ THP_DIR "/khugepaged/alloc_sleep_millisecs", 3600000 },
-	{ "/proc/sys/vm/compaction_proactiveness", 0 },
+	{ THP_DIR "/khugepaged/scan_sleep_millisecs", "3600000" },
+	{ THP_DIR "/khugepaged/alloc_sleep_millisecs", "3600000" },
+	{ "/proc/sys/vm/compaction_proactiveness", "0" },
+	{ THP_DIR "/shmem_enabled", "within_size" },
 };
 #define NR_KNOBS (sizeof(knobs) / sizeof(knobs[0]))
-static long saved_knobs[NR_KNOBS];
+#define KNOB_LEN 32
+static char saved_knobs[NR_KNOBS][KNOB_LEN];	/* "": not readable */
 static pid_t harness_pid;
+
+/* A knob's value: a number, or the bracketed word of a choice ("a [b] c"). */
+static void read_knob(const char *path, char *val)
+{
+	char buf[256] = "", *open_br, *close_br;
+	FILE *f = fopen(path, "r");
+
+	val[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(buf, sizeof(buf), f)) {
+		open_br = strchr(buf, '[');
+		close_br = open_br ? strchr(open_br, ']') : NULL;
+		if (close_br) {
+			*close_br = '\0';
+			snprintf(val, KNOB_LEN, "%s", open_br + 1);
+		} else {
+			buf[strcspn(buf, " \n")] = '\0';
+			snprintf(val, KNOB_LEN, "%s", buf);
+		}
+	}
+	fclose(f);
+}
 
 static void restore_knobs(void)
 {
-	char buf[32];
 	unsigned int i;
 
 	if (getpid() != harness_pid)
 		return;
-	for (i = 0; i < NR_KNOBS; i++) {
-		if (saved_knobs[i] < 0)
-			continue;
-		snprintf(buf, sizeof(buf), "%ld", saved_knobs[i]);
-		write_file(knobs[i].path, buf);
-	}
+	for (i = 0; i < NR_KNOBS; i++)
+		if (saved_knobs[i][0])
+			write_file(knobs[i].path, saved_knobs[i]);
 }
 
 static void quiet_knobs(void)
 {
-	char buf[32];
 	unsigned int i;
 
 	harness_pid = getpid();
 	for (i = 0; i < NR_KNOBS; i++) {
-		saved_knobs[i] = read_long_file(knobs[i].path);
-		if (saved_knobs[i] < 0)
-			continue;
-		snprintf(buf, sizeof(buf), "%ld", knobs[i].quiet);
-		if (write_file(knobs[i].path, buf))
+		read_knob(knobs[i].path, saved_knobs[i]);
+		if (saved_knobs[i][0] && write_file(knobs[i].path, knobs[i].quiet))
 			ktap_print_msg("cannot set %s", knobs[i].path);
 	}
 	atexit(restore_knobs);
