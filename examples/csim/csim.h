@@ -161,5 +161,12 @@ struct gen_opts {
 };
 int gen_run(const struct gen_opts *o, FILE *out);
 
+/* fuzz.c: random valid scenario files (csim --gen-scn). */
+struct fuzz_opts {
+	uint64_t seed, count, steps;
+	const char *dir;
+};
+int fuzz_gen(const struct fuzz_opts *o);
+
 
 #endif /* CSIM_H */

@@ -922,14 +922,6 @@ int sim_munmap(struct sim *s, struct proc *p, uint64_t start, uint64_t end)
 	return 0;
 }
 
-int sim_madv_dontneed(struct sim *s, struct proc *p, uint64_t start, uint64_t end)
-{
-	if (check_range(s, start, end))
-		return -1;
-	zap_range(s, p, start, end); /* VMAs and page tables stay */
-	return 0;
-}
-
 static bool range_covered(const struct proc *p, uint64_t start, uint64_t end)
 {
 	for (uint64_t a = start; a < end;) {
@@ -940,6 +932,18 @@ static bool range_covered(const struct proc *p, uint64_t start, uint64_t end)
 		a = p->vmas[i].end;
 	}
 	return true;
+}
+
+/* A hole in the range is a scenario error (FORMAT.md): the kernel zaps the mapped parts
+ * but fails with ENOMEM, which the executor cannot report as a transcript. */
+int sim_madv_dontneed(struct sim *s, struct proc *p, uint64_t start, uint64_t end)
+{
+	if (check_range(s, start, end))
+		return -1;
+	if (!range_covered(p, start, end))
+		return fail(s, "%s: madvise range is not fully mapped (ENOMEM)", p->name);
+	zap_range(s, p, start, end); /* VMAs and page tables stay */
+	return 0;
 }
 
 /* mprotect: VMA split at the ends, change_protection, merge (spec §6.1 for the splits).
