@@ -26,9 +26,10 @@
  * compares this transcript with the simulator's, which evaluates them.
  *
  * Output per file: "@@scn BEGIN FILE", the transcript, "@@scn END FILE STATUS" (0 ok,
- * 3 a step the kernel refused or a runner failure, reported before as "@@scn ERROR
- * FILE:LINE: message"; the run stops at that step). Scenario errors (syntax, unknown
- * names) print FILE:LINE: message on stderr and exit 2 at once, as csim does. Exit
+ * 2 a scenario error: syntax, unknown names, a madvise/mprotect range with a hole (the
+ * kernel's ENOMEM), where csim exits 2; 3 a step the kernel refused or a runner failure).
+ * A non-zero status is reported before as "@@scn ERROR FILE:LINE: message" and ends
+ * that file at that step; every file is independent, the next one still runs. Exit
  * status: the largest STATUS.
  */
 #define _GNU_SOURCE
@@ -36,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -395,7 +397,8 @@ static struct proc *proc_new(const char *name)
 	return NULL;
 }
 
-static int call(struct proc *p, const struct cmd *c, struct resp *r, uint8_t *out)
+/* One command: 0, -1 (the worker is gone; reported), or the errno of the worker. */
+static int call_err(struct proc *p, const struct cmd *c, struct resp *r, uint8_t *out)
 {
 	if (write_full(chans[p->chan].cmd[1], c, sizeof(*c)) ||
 	    read_full(chans[p->chan].resp[0], r, sizeof(*r)) ||
@@ -403,7 +406,16 @@ static int call(struct proc *p, const struct cmd *c, struct resp *r, uint8_t *ou
 		fail("worker %s (pid %d) died", p->name, p->pid);
 		return -1;
 	}
-	if (r->err) {
+	return r->err;
+}
+
+static int call(struct proc *p, const struct cmd *c, struct resp *r, uint8_t *out)
+{
+	int err = call_err(p, c, r, out);
+
+	if (err < 0)
+		return -1;
+	if (err) {
 		fail("%s: %s", p->name, strerror(r->err));
 		return -1;
 	}
@@ -781,16 +793,26 @@ static int run_step(const struct step *st, int *next_chan)
 		break;
 	case V_MUNMAP:
 	case V_MADVISE:
-	case V_MPROTECT:
+	case V_MPROTECT: {
+		int err;
+
 		resolve(st, p, true, &start, &end);
 		cmd.op = st->verb == V_MUNMAP ? OP_MUNMAP : st->verb == V_MADVISE ? OP_MADVISE
 										: OP_MPROTECT;
 		cmd.flag = st->flag;
 		cmd.a = start;
 		cmd.b = end;
-		if (call(p, &cmd, &r, out))
+		err = call_err(p, &cmd, &r, out);
+		/* a hole in the range: a scenario error in the format, as in csim */
+		if (err == ENOMEM && st->verb != V_MUNMAP)
+			scn_die(cur_path, st->line, "%s: %s range is not fully mapped (ENOMEM)",
+				p->name, st->verb == V_MADVISE ? "madvise" : "mprotect");
+		if (err > 0)
+			fail("%s: %s", p->name, strerror(err));
+		if (err)
 			return -1;
 		break;
+	}
 	case V_MREMAP: {
 		int ri = region_of(p, st->a.region);
 
@@ -840,15 +862,25 @@ static int run_step(const struct step *st, int *next_chan)
 	return run_status ? -1 : 0;
 }
 
-static int run_file(const char *path)
+/* A scenario error ends the file, not the run: scn_die() comes back to run_file(). */
+static jmp_buf file_error;
+static struct step *steps;
+static int nr_steps;
+
+static void __attribute__((noreturn)) scenario_error(const char *path, int line, const char *msg)
 {
-	struct step *steps;
+	printf("@@scn ERROR %s:%d: %s\n", path, line, msg);
+	fflush(stdout);
+	longjmp(file_error, 1);
+}
+
+static int run_steps(const char *path)
+{
 	int nr, nprocs = 0, next_chan = 0;
 
-	cur_path = path;
-	cur_line = 0;
-	run_status = 0;
+	/* a syntax error leaves the parser's partial array and FILE behind (small) */
 	scn_parse_file(path, &steps, &nr);
+	nr_steps = nr;
 	for (int i = 0; i < nr; i++)
 		nprocs += steps[i].verb == V_SPAWN || steps[i].verb == V_FORK;
 	/* Every worker inherits every channel: a forked child switches to its own. */
@@ -872,7 +904,26 @@ static int run_file(const char *path)
 			break;
 	kill_all();
 	scn_free_steps(steps, nr);
+	steps = NULL;
 	return run_status;
+}
+
+static int run_file(const char *path)
+{
+	cur_path = path;
+	cur_line = 0;
+	run_status = 0;
+	steps = NULL;
+	nr_steps = 0;
+	if (setjmp(file_error)) {
+		/* the workers are idle: errors are found before a command is sent */
+		kill_all();
+		if (steps)
+			scn_free_steps(steps, nr_steps);
+		steps = NULL;
+		return 2;
+	}
+	return run_steps(path);
 }
 
 /* The model's assumptions (FORMAT.md): no khugepaged collapse, huge zeropage on, no
@@ -911,6 +962,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setup();
+	scn_set_die_hook(scenario_error);
 	for (int i = 1; i < argc; i++) {
 		int st;
 

@@ -13,15 +13,24 @@
 
 #include "foliomap.h"
 
+static void (*die_hook)(const char *path, int line, const char *msg);
+
+void scn_set_die_hook(void (*hook)(const char *path, int line, const char *msg))
+{
+	die_hook = hook;
+}
+
 void scn_die(const char *path, int line, const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 
-	fprintf(stderr, "%s:%d: ", path, line);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (die_hook)
+		die_hook(path, line, msg);
+	fprintf(stderr, "%s:%d: %s\n", path, line, msg);
 	exit(2);
 }
 

@@ -62,9 +62,11 @@ struct buf {
 };
 
 void scn_put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* "file:line: message" on stderr, exit status 2 */
+/* "file:line: message" on stderr, exit status 2; or, with a hook set, the hook's (which
+ * must not return: the kernel executor reports the error and goes on with the next file) */
 void scn_die(const char *path, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4), noreturn));
+void scn_set_die_hook(void (*hook)(const char *path, int line, const char *msg));
 const char *outcome_name(enum access_outcome o);
 bool scn_parse_num(const char *t, uint64_t *v);
 void scn_fmt_size(char *buf, size_t len, uint64_t v);
