@@ -180,7 +180,9 @@ static void smaps_account(struct run *r, struct smaps_acc *a, struct folio *f,
 	bool exclusive = false;
 
 	a->rss += nr * CSIM_PAGE_SIZE;
-	/* refcount 1: mapped exactly once, the whole size is private */
+	/* refcount 1: mapped exactly once, the whole size is private. The kernel's refcount
+	 * may be higher (a per-CPU LRU batch reference, not modelled; no drain here): the
+	 * mapcount path below then gives the same answer, as mapcount <= refcount. */
 	if (f->f.refcount == 1) {
 		a->pss += (nr * CSIM_PAGE_SIZE) << PSS_SHIFT;
 		a->private_ += nr * CSIM_PAGE_SIZE;
@@ -214,20 +216,20 @@ static void smaps_account(struct run *r, struct smaps_acc *a, struct folio *f,
  * (huge) zeropage is not a "normal" page (vm_normal_page) and counts nowhere. */
 static void smaps_vma(struct run *r, struct proc *p, const struct vma *v, struct smaps_acc *a)
 {
-	for (uint64_t addr = v->start; addr < v->end; addr += CSIM_PAGE_SIZE) {
+	for (uint64_t addr = v->start; addr < v->end;) {
 		struct pmd *d = &p->pmds[addr / CSIM_PMD_SIZE];
 		struct pte *pte;
 
-		if (d->huge) {
+		if (d->huge) { /* a VMA boundary inside a PMD would have split it */
 			a->anonhuge += CSIM_PMD_SIZE;
 			smaps_account(r, a, d->huge, 0, CSIM_PTRS_PER_PT);
-			addr |= CSIM_PMD_SIZE - 1;
-			addr -= CSIM_PAGE_SIZE - 1;
+			addr += CSIM_PMD_SIZE;
 			continue;
 		}
 		pte = d->table ? &d->table[(addr / CSIM_PAGE_SIZE) % CSIM_PTRS_PER_PT] : NULL;
 		if (pte && (pte->flags & PTE_PRESENT) && pte->folio)
 			smaps_account(r, a, pte->folio, pte->page, 1);
+		addr += CSIM_PAGE_SIZE;
 	}
 }
 
