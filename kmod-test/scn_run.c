@@ -545,7 +545,7 @@ static void render_show(struct proc *p, uint64_t addr, struct buf *b)
  * [start, end); false when no VMA overlaps. Shared/Private are Clean + Dirty. */
 static bool read_smaps(struct proc *p, uint64_t start, uint64_t end, struct scn_query *q)
 {
-	char path[64], line[256], key[64];
+	char path[64], line[4096], key[64];
 	unsigned long long lo, hi, kb;
 	bool in = false, any = false;
 	FILE *fp;
@@ -557,7 +557,8 @@ static bool read_smaps(struct proc *p, uint64_t start, uint64_t end, struct scn_
 		return true;
 	}
 	while (fgets(line, sizeof(line), fp)) {
-		if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+		/* a VMA's header "start-end perms ..."; no field line parses as two numbers */
+		if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2) {
 			in = lo < end && hi > start;
 			any |= in;
 			continue;
@@ -591,10 +592,18 @@ static void render_query(const struct step *st, struct proc *p, uint64_t start, 
 	q.excl = calloc((size_t)q.n, sizeof(*q.excl));
 	q.kpc = calloc((size_t)q.n, sizeof(*q.kpc));
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", p->pid);
+	if (!q.excl || !q.kpc) {
+		fail("out of memory");
+		goto out;
+	}
 	pm = open(path, O_RDONLY);
+	if (pm < 0) {
+		fail("%s: %s", path, strerror(errno));
+		goto out;
+	}
 	kc = open(KPAGECOUNT_PATH, O_RDONLY);
-	if (!q.excl || !q.kpc || pm < 0 || kc < 0) {
-		fail("query: %s", strerror(errno));
+	if (kc < 0) {
+		fail("%s: %s", KPAGECOUNT_PATH, strerror(errno));
 		goto out;
 	}
 	for (int k = 0; k < q.n; k++) {
