@@ -542,7 +542,7 @@ static void render_show(struct proc *p, uint64_t addr, struct buf *b)
 }
 
 /* The smaps fields the transcript prints (kB), summed over the VMAs overlapping
- * [start, end); false when no VMA overlaps. Shared/Private are Clean + Dirty. */
+ * [start, end); false when no VMA overlaps. */
 static bool read_smaps(struct proc *p, uint64_t start, uint64_t end, struct scn_query *q)
 {
 	char path[64], line[4096], key[64];
@@ -570,9 +570,9 @@ static bool read_smaps(struct proc *p, uint64_t start, uint64_t end, struct scn_
 		else if (!strcmp(key, "Pss"))
 			q->pss += kb;
 		else if (!strcmp(key, "Shared_Clean") || !strcmp(key, "Shared_Dirty"))
-			q->shared += kb;
+			q->shared[key[7] == 'D'] += kb;
 		else if (!strcmp(key, "Private_Clean") || !strcmp(key, "Private_Dirty"))
-			q->private_ += kb;
+			q->private_[key[8] == 'D'] += kb;
 		else if (!strcmp(key, "AnonHugePages"))
 			q->anonhuge += kb;
 	}

@@ -156,7 +156,8 @@ static void render_show(struct sim *s, struct proc *p, uint64_t addr, struct buf
 /* smaps in PSS_SHIFT fixed point, per VMA (fs/proc/task_mmu.c struct mem_size_stats) */
 #define PSS_SHIFT 12
 struct smaps_acc {
-	uint64_t rss, pss, shared, private_, anonhuge; /* bytes; pss << PSS_SHIFT */
+	uint64_t rss, pss, anonhuge;	/* bytes; pss << PSS_SHIFT */
+	uint64_t shared[2], private_[2]; /* bytes: [0] clean, [1] dirty */
 };
 
 static fm_query query_page(struct run *r, struct folio *f, unsigned int page)
@@ -170,13 +171,14 @@ static fm_query query_page(struct run *r, struct folio *f, unsigned int page)
 	return q;
 }
 
-/* task_mmu.c:smaps_account for `nr` present pages of `f` from `page` (nr > 1: a PMD).
- * Dirty vs clean is not modelled (FORMAT.md), so only shared vs private is summed. */
+/* task_mmu.c:smaps_account for `nr` present pages of `f` from `page` (nr > 1: a PMD);
+ * smaps_page_accumulate: dirty when the entry or the folio is (pte_dirty ||
+ * folio_test_dirty), which the simulator keeps per folio (struct folio `clean`). */
 static void smaps_account(struct run *r, struct smaps_acc *a, struct folio *f,
 			  unsigned int page, unsigned int nr)
 {
 	bool pmc = r->s.mode == FM_MODE_PMC;
-	int mapcount = 0;
+	int mapcount = 0, dirty = !f->clean;
 	bool exclusive = false;
 
 	a->rss += nr * CSIM_PAGE_SIZE;
@@ -185,7 +187,7 @@ static void smaps_account(struct run *r, struct smaps_acc *a, struct folio *f,
 	 * mapcount path below then gives the same answer, as mapcount <= refcount. */
 	if (f->f.refcount == 1) {
 		a->pss += (nr * CSIM_PAGE_SIZE) << PSS_SHIFT;
-		a->private_ += nr * CSIM_PAGE_SIZE;
+		a->private_[dirty] += nr * CSIM_PAGE_SIZE;
 		return;
 	}
 	if (!pmc) { /* CONFIG_NO_PAGE_MAPCOUNT: one answer for the whole folio */
@@ -205,9 +207,9 @@ static void smaps_account(struct run *r, struct smaps_acc *a, struct folio *f,
 			pss /= (uint64_t)mapcount;
 		a->pss += pss;
 		if (exclusive)
-			a->private_ += CSIM_PAGE_SIZE;
+			a->private_[dirty] += CSIM_PAGE_SIZE;
 		else
-			a->shared += CSIM_PAGE_SIZE;
+			a->shared[dirty] += CSIM_PAGE_SIZE;
 	}
 }
 
@@ -279,8 +281,10 @@ static void render_query(struct run *r, const struct step *st, struct proc *p, u
 		smaps_vma(r, p, &p->vmas[i], &a);
 		q.rss += a.rss >> 10;
 		q.pss += (a.pss >> PSS_SHIFT) >> 10;
-		q.shared += a.shared >> 10;
-		q.private_ += a.private_ >> 10;
+		for (int d = 0; d < 2; d++) {
+			q.shared[d] += a.shared[d] >> 10;
+			q.private_[d] += a.private_[d] >> 10;
+		}
 		q.anonhuge += a.anonhuge >> 10;
 	}
 	if (!nr_vmas)

@@ -454,12 +454,12 @@ static void render_runs(struct buf *b, const char *name, const long long *v, int
 }
 
 /* a kB count in the canonical size form; 0 as "0" */
-static void put_kb(struct buf *b, const char *name, uint64_t kb)
+static void put_kb(struct buf *b, const char *sep, uint64_t kb)
 {
 	char s[32];
 
 	scn_fmt_size(s, sizeof(s), kb << 10);
-	scn_put(b, " %s=%s", name, kb ? s : "0");
+	scn_put(b, "%s%s", sep, kb ? s : "0");
 }
 
 void scn_render_query(struct buf *b, const struct scn_query *q)
@@ -467,9 +467,11 @@ void scn_render_query(struct buf *b, const struct scn_query *q)
 	scn_put(b, ":");
 	render_runs(b, "excl", q->excl, q->n);
 	render_runs(b, "kpc", q->kpc, q->n);
-	put_kb(b, "rss", q->rss);
-	put_kb(b, "pss", q->pss);
-	put_kb(b, "shared", q->shared);
-	put_kb(b, "private", q->private_);
-	put_kb(b, "anonhuge", q->anonhuge);
+	put_kb(b, " rss=", q->rss);
+	put_kb(b, " pss=", q->pss);
+	put_kb(b, " shared=", q->shared[0]);	/* clean+dirty */
+	put_kb(b, "+", q->shared[1]);
+	put_kb(b, " private=", q->private_[0]);
+	put_kb(b, "+", q->private_[1]);
+	put_kb(b, " anonhuge=", q->anonhuge);
 }

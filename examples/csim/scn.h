@@ -87,9 +87,10 @@ struct scn_query {
 	int n;			/* pages */
 	long long *excl;	/* 0 / 1 / SCN_Q_NONE */
 	long long *kpc;		/* kpagecount / SCN_Q_NONE */
-	uint64_t rss, pss, shared, private_, anonhuge; /* kB, summed over the VMAs */
+	/* kB, summed over the VMAs; shared/private: [0] Clean, [1] Dirty */
+	uint64_t rss, pss, shared[2], private_[2], anonhuge;
 };
-/* ": excl=[1*16] kpc=[1*16] rss=64K pss=64K shared=0 private=64K anonhuge=0" */
+/* ": excl=[1*16] kpc=[1*16] rss=64K pss=64K shared=0+0 private=0+64K anonhuge=0" */
 void scn_render_query(struct buf *b, const struct scn_query *q);
 
 #endif /* CSIM_SCN_H */
