@@ -20,7 +20,10 @@
  *    move_pages), mm ids named by the processes whose mm has that id;
  *  - split: /sys/kernel/debug/split_huge_pages, SPLIT when the large folio at ADDR is
  *    order 0 afterwards; migrate: move_pages(MPOL_MF_MOVE_ALL) and the pages' nodes
- *    before and after.
+ *    before and after;
+ *  - query: the controller reads the worker's /proc/PID/pagemap, /proc/kpagecount and
+ *    /proc/PID/smaps (page-table walks under the mmap lock: no GUP, no fault, no state
+ *    change of the worker).
  *
  * Expectations (`expect ...`) print nothing and are not evaluated here: the host
  * compares this transcript with the simulator's, which evaluates them.
@@ -76,7 +79,9 @@ struct pin_longterm_test {
 #define VA_BASE				0x200000000000ull /* 32 TiB: far from everything */
 
 #define PM_PRESENT			(1ull << 63)
+#define PM_MMAP_EXCLUSIVE		(1ull << 56)
 #define PM_PFN_MASK			((1ull << 55) - 1)
+#define KPAGECOUNT_PATH			"/proc/kpagecount"
 
 enum op { OP_MMAP, OP_ACCESS, OP_PIN, OP_UNPIN, OP_FORK, OP_EXIT, OP_MUNMAP, OP_MADVISE,
 	  OP_MPROTECT, OP_MREMAP };
@@ -548,6 +553,104 @@ static void render_show(struct proc *p, uint64_t addr, struct buf *b)
 	}
 }
 
+/* The smaps fields the transcript prints (kB), summed over the VMAs overlapping
+ * [start, end); false when no VMA overlaps. */
+static bool read_smaps(struct proc *p, uint64_t start, uint64_t end, struct scn_query *q)
+{
+	char path[64], line[4096], key[64];
+	unsigned long long lo, hi, kb;
+	bool in = false, any = false;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", p->pid);
+	fp = fopen(path, "r");
+	if (!fp) {
+		fail("%s: %s", path, strerror(errno));
+		return true;
+	}
+	while (fgets(line, sizeof(line), fp)) {
+		/* a VMA's header "start-end perms ..."; no field line parses as two numbers */
+		if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2) {
+			in = lo < end && hi > start;
+			any |= in;
+			continue;
+		}
+		if (!in || sscanf(line, "%63[^:]: %llu kB", key, &kb) != 2)
+			continue;
+		if (!strcmp(key, "Rss"))
+			q->rss += kb;
+		else if (!strcmp(key, "Pss"))
+			q->pss += kb;
+		else if (!strcmp(key, "Shared_Clean") || !strcmp(key, "Shared_Dirty"))
+			q->shared[key[7] == 'D'] += kb;
+		else if (!strcmp(key, "Private_Clean") || !strcmp(key, "Private_Dirty"))
+			q->private_[key[8] == 'D'] += kb;
+		else if (!strcmp(key, "AnonHugePages"))
+			q->anonhuge += kb;
+	}
+	fclose(fp);
+	return any;
+}
+
+/* query: per page pagemap (present, PM_MMAP_EXCLUSIVE, PFN) and kpagecount of the PFN,
+ * then smaps. The controller opens the worker's files (root: PFNs are shown). */
+static void render_query(const struct step *st, struct proc *p, uint64_t start, uint64_t end,
+			 struct buf *b)
+{
+	struct scn_query q = { .n = (int)((end - start) / PAGE) };
+	char path[64];
+	int pm = -1, kc = -1;
+
+	q.excl = calloc((size_t)q.n, sizeof(*q.excl));
+	q.kpc = calloc((size_t)q.n, sizeof(*q.kpc));
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", p->pid);
+	if (!q.excl || !q.kpc) {
+		fail("out of memory");
+		goto out;
+	}
+	pm = open(path, O_RDONLY);
+	if (pm < 0) {
+		fail("%s: %s", path, strerror(errno));
+		goto out;
+	}
+	kc = open(KPAGECOUNT_PATH, O_RDONLY);
+	if (kc < 0) {
+		fail("%s: %s", KPAGECOUNT_PATH, strerror(errno));
+		goto out;
+	}
+	for (int k = 0; k < q.n; k++) {
+		uint64_t addr = start + (uint64_t)k * PAGE, e = 0, count = 0;
+
+		if (pread(pm, &e, sizeof(e), (off_t)(addr / PAGE * 8)) != sizeof(e)) {
+			fail("%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (!(e & PM_PRESENT)) {
+			q.excl[k] = q.kpc[k] = SCN_Q_NONE;
+			continue;
+		}
+		if (!(e & PM_PFN_MASK) ||
+		    pread(kc, &count, sizeof(count), (off_t)((e & PM_PFN_MASK) * 8)) != sizeof(count)) {
+			fail("%s of pfn %#llx: %s", KPAGECOUNT_PATH,
+			     (unsigned long long)(e & PM_PFN_MASK), strerror(errno));
+			goto out;
+		}
+		q.excl[k] = !!(e & PM_MMAP_EXCLUSIVE);
+		q.kpc[k] = (long long)count;
+	}
+	if (!read_smaps(p, start, end, &q))
+		scn_die(cur_path, st->line, "%s: query of a range without a VMA", p->name);
+	if (!run_status)
+		scn_render_query(b, &q);
+out:
+	if (pm >= 0)
+		close(pm);
+	if (kc >= 0)
+		close(kc);
+	free(q.excl);
+	free(q.kpc);
+}
+
 /* The order of the folio at addr, -1 for none/zero. */
 static int folio_order_at(struct proc *p, uint64_t addr)
 {
@@ -853,6 +956,10 @@ static int run_step(const struct step *st, int *next_chan)
 		resolve(st, p, false, &start, &end);
 		scn_put(&b, ": ");
 		render_show(p, start, &b);
+		break;
+	case V_QUERY:
+		resolve(st, p, true, &start, &end);
+		render_query(st, p, start, end, &b);
 		break;
 	case V_EXPECT:
 		break;

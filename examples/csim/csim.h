@@ -33,6 +33,8 @@ struct folio {
 	unsigned int order;
 	int node;
 	uint8_t *nonzero;		 /* page holds non-zero data (spec §6.4 step 7) */
+	bool clean;			 /* no dirty PTE/PMD, no PG_dirty: an unshare copy
+					  * never written (smaps *_Clean) */
 	uint16_t maps[CSIM_MAX_PROCS];	 /* exact PTE+PMD entries per process slot */
 	struct folio *prev, *next;	 /* list of live folios */
 };

@@ -489,6 +489,7 @@ static void wp_pte(struct sim *s, struct proc *p, struct pte *pte, bool unshare,
 	if (!f) { /* the zeropage: wp_page_copy into a zeroed order-0 folio */
 		n = folio_new(s, 0, 0);
 		FM(fm_folio_fault_anon(&n->f, p->mm_id, NULL));
+		n->clean = unshare; /* wp_page_copy: pte_mkdirty only for a write */
 		clear_pte(s, p, pte);
 		map_pte(s, p, pte, n, 0, unshare ? 0 : PTE_WRITE);
 		*out = ACC_COPY;
@@ -514,6 +515,7 @@ static void wp_pte(struct sim *s, struct proc *p, struct pte *pte, bool unshare,
 	n = folio_new(s, 0, 0);
 	FM(fm_folio_fault_anon(&n->f, p->mm_id, NULL));
 	n->nonzero[0] = f->nonzero[pte->page];
+	n->clean = unshare;
 	f->maps[slot_of(s, p)]--;
 	pte->flags = 0;
 	map_pte(s, p, pte, n, 0, unshare ? 0 : PTE_WRITE);
@@ -645,8 +647,16 @@ static int access(struct sim *s, struct proc *p, uint64_t addr, bool write, bool
 	} else {
 		fault_missing(s, p, &p->vmas[i], addr, write, out);
 	}
-	if (write && store && sim_lookup(s, p, addr, &f, &page) == LOOK_FOLIO)
-		f->nonzero[page] = 1;
+	/* A store dirties the entry (the CPU's dirty bit), so does a write fault
+	 * (pte_mkdirty). A write pin that needs no fault does not: pin_user_pages lacks
+	 * FOLL_TOUCH, so follow_page_pte leaves the folio clean. Only a page mapped once
+	 * (exclusive) is written in place, so the folio-wide flag stays exact. */
+	if (write && sim_lookup(s, p, addr, &f, &page) == LOOK_FOLIO) {
+		if (store || *out != ACC_NOFAULT)
+			f->clean = false;
+		if (store)
+			f->nonzero[page] = 1;
+	}
 	s->st.outcomes[*out]++;
 	return 0;
 }
@@ -1241,6 +1251,7 @@ static bool split_folio(struct sim *s, struct folio *f, struct folio ***pieces, 
 		s->st.folios_by_order[0]--; /* not an allocation */
 		FM(fm_folio_update_flags(&newf[k]->f, FM_FOLIO_ANON, 0));
 		newf[k]->nonzero[0] = f->nonzero[k];
+		newf[k]->clean = f->clean;
 	}
 	remove_migration_entries(s, f, NULL, newf, true);
 	folio_free(s, f); /* the old struct folio is now newf[0]'s head */
@@ -1292,6 +1303,9 @@ static bool migrate_folio(struct sim *s, struct folio *f, int node)
 			FM(fm_folio_migrate_move(&f->f, &dst->f, &ret));
 			if (ret == 0) {
 				memcpy(dst->nonzero, f->nonzero, 1u << f->order);
+				/* clean entries stay clean (try_to_migrate_one marks the folio
+				 * dirty only for a dirty PTE) */
+				dst->clean = f->clean;
 				remove_migration_entries(s, f, dst, NULL, false);
 				FM(fm_folio_put(&dst->f, 1)); /* migrate_folio_move */
 				FM(fm_folio_put(&f->f, 1));	/* the isolation reference */
