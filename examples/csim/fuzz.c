@@ -158,6 +158,14 @@ static bool all_set(const uint8_t *bits, uint64_t first, uint64_t nr)
 	return true;
 }
 
+static bool any_set(const uint8_t *bits, uint64_t first, uint64_t nr)
+{
+	for (uint64_t i = first; i < first + nr; i++)
+		if (bits[i])
+			return true;
+	return false;
+}
+
 /* Fills st->actor and st->a for a range of region g of p; `whole` = the line's default
  * length is the rest of the region (munmap/madvise/mprotect/migrate). */
 static void set_range(struct fz *z, struct step *st, const struct fz_proc *p,
@@ -330,7 +338,11 @@ static bool gen_ranged(struct fz *z, struct step *st, enum verb verb)
 		return false;
 	g = pick_region(z, p);
 	pick_pages(z, g, &first, &nr);
-	if (verb != V_MUNMAP && verb != V_MIGRATE && !all_set(g->mapped, first, nr))
+	if (verb != V_MUNMAP && verb != V_MIGRATE && verb != V_QUERY &&
+	    !all_set(g->mapped, first, nr))
+		return false;
+	/* a query needs a VMA somewhere in its range; holes are fine */
+	if (verb == V_QUERY && !any_set(g->mapped, first, nr))
 		return false;
 	st->verb = verb;
 	set_range(z, st, p, g, first, nr, true);
@@ -345,6 +357,7 @@ static bool gen_munmap(struct fz *z, struct step *st) { return gen_ranged(z, st,
 static bool gen_madvise(struct fz *z, struct step *st) { return gen_ranged(z, st, V_MADVISE); }
 static bool gen_mprotect(struct fz *z, struct step *st) { return gen_ranged(z, st, V_MPROTECT); }
 static bool gen_migrate(struct fz *z, struct step *st) { return gen_ranged(z, st, V_MIGRATE); }
+static bool gen_query(struct fz *z, struct step *st) { return gen_ranged(z, st, V_QUERY); }
 
 static bool gen_mremap(struct fz *z, struct step *st)
 {
@@ -410,6 +423,7 @@ static const struct fz_op {
 	{ "mremap", 3, gen_mremap },	{ "pin", 6, gen_pin },
 	{ "unpin", 4, gen_unpin },	{ "migrate", 4, gen_migrate },
 	{ "split", 4, gen_split },	{ "show", 10, gen_show },
+	{ "query", 5, gen_query },
 };
 
 /* ---- running a chosen step on the simulator and on the generator's state -------------- */
