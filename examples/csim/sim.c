@@ -1077,25 +1077,13 @@ int sim_mprotect(struct sim *s, struct proc *p, uint64_t start, uint64_t end, bo
 	return 0;
 }
 
-/* mremap of a whole one-VMA region to a new address `misalign` past a 2 MiB boundary:
- * move_page_tables moves PTEs without rmap calls; a huge PMD moves whole only when the
- * old and new addresses are congruent modulo 2 MiB, else it is split first (spec §6.3). */
-int sim_mremap(struct sim *s, struct proc *p, int ri, uint64_t misalign)
+/* The page tables of [lo, hi) move by `delta` (mm/mremap.c move_page_tables): PTEs move
+ * without rmap calls; a huge PMD moves whole only when the old and new addresses are
+ * congruent modulo 2 MiB, else it is split first (spec §6.3). */
+static void move_page_tables(struct sim *s, struct proc *p, uint64_t lo, uint64_t hi,
+			     uint64_t delta)
 {
-	struct region *r = &p->regions[ri];
-	int vi = find_vma(p, r->base);
-	uint64_t nbase, old, delta;
-
-	if (vi < 0 || p->vmas[vi].start != r->base || p->vmas[vi].end != r->base + r->size)
-		return fail(s, "%s: mremap needs region %s to be exactly one VMA", p->name,
-			    r->name);
-	if (misalign % CSIM_PAGE_SIZE || misalign >= CSIM_PMD_SIZE)
-		return fail(s, "bad alignment");
-	if (va_alloc(s, p, r->size, misalign, &nbase))
-		return -1;
-	old = r->base;
-	delta = nbase - old;
-	for (uint64_t a = old; a < old + r->size;) {
+	for (uint64_t a = lo; a < hi;) {
 		struct pmd *d = pmd_at(p, a);
 		uint64_t next = pmd_base(a) + CSIM_PMD_SIZE;
 
@@ -1108,7 +1096,10 @@ int sim_mremap(struct sim *s, struct proc *p, int ri, uint64_t misalign)
 			}
 			split_huge_pmd(s, p, d);
 		}
-		if (d->table && d->table[pte_index(a)].flags) {
+		/* an old PMD with a table, even an empty one, gets the new range a table
+		 * (get_old_pmd, then pte_alloc or move_normal_pmd): a later fault there is a
+		 * PTE fault */
+		if (d->table) {
 			struct pmd *nd = pmd_at(p, a + delta);
 
 			pt_alloc(nd);
@@ -1117,16 +1108,50 @@ int sim_mremap(struct sim *s, struct proc *p, int ri, uint64_t misalign)
 		}
 		a += CSIM_PAGE_SIZE;
 	}
-	p->vmas[vi].start += delta;
-	p->vmas[vi].end += delta;
-	avc_insert(s, &p->vmas[vi]); /* mm/vma.c copy_vma: a new VMA, anon_vma_clone */
-	{
-		struct vma v = p->vmas[vi];
+}
 
-		vma_remove(p, vi);
-		vma_insert(p, v);
+/* mremap(MREMAP_MAYMOVE | MREMAP_FIXED) of a whole region to a new address `misalign`
+ * past a 2 MiB boundary. A move of the same length moves every VMA of the range, one by
+ * one in address order, keeping the gaps between them; a gap at the start fails with
+ * EFAULT (mm/mremap.c remap_move). Each moved VMA is a new one, inserted into the trees
+ * (mm/vma.c copy_vma: anon_vma_clone) and merged with the one moved before it when
+ * they are mergeable (vma_merge_new_range). */
+int sim_mremap(struct sim *s, struct proc *p, int ri, uint64_t misalign)
+{
+	struct region *r = &p->regions[ri];
+	uint64_t nbase, old = r->base, end = r->base + r->size, delta;
+	int first = find_vma(p, old), last;
+
+	if (first < 0)
+		return fail(s, "%s: mremap of region %s: its first page is not mapped (EFAULT)",
+			    p->name, r->name);
+	if (misalign % CSIM_PAGE_SIZE || misalign >= CSIM_PMD_SIZE)
+		return fail(s, "bad alignment");
+	if (va_alloc(s, p, r->size, misalign, &nbase))
+		return -1;
+	delta = nbase - old;
+	for (last = first; last < p->nr_vmas && p->vmas[last].start < end; last++) {
+		struct vma *v = &p->vmas[last];
+
+		move_page_tables(s, p, v->start, v->end, delta);
+		v->start += delta;
+		v->end += delta;
+		avc_insert(s, v);
 	}
-	free_pgtables(p, old, old + r->size);
+	/* the moved VMAs keep their order: only their place in the sorted array changes */
+	{
+		int n = last - first;
+		struct vma *moved = xcalloc((size_t)n, sizeof(*moved));
+
+		memcpy(moved, &p->vmas[first], (size_t)n * sizeof(*moved));
+		for (int i = 0; i < n; i++)
+			vma_remove(p, first);
+		for (int i = 0; i < n; i++)
+			vma_insert(p, moved[i]);
+		free(moved);
+	}
+	vma_merge(s, p, nbase, nbase + r->size);
+	free_pgtables(p, old, end);
 	r->base = nbase;
 	s->st.mremaps++;
 	return 0;
