@@ -1455,7 +1455,8 @@ static bool migrate_folio(struct sim *s, struct folio *f, int node, int passes)
  * every folio of it moved. A partially mapped large folio on the deferred split queue is
  * split instead (try_split_folio, spec §6.6): its zero-filled pages become the shared
  * zeropage, the other pieces are migrated after the rest of the batch, in one
- * MIGRATE_ASYNC pass. */
+ * MIGRATE_ASYNC pass. When the split fails (extra references), migrate_pages_batch
+ * goes on to migrate the folio whole. */
 static bool migrate_batch(struct sim *s, struct folio **list, int n, int node)
 {
 	struct folio **split = xcalloc((size_t)n << FM_PMD_ORDER, sizeof(*split));
@@ -1472,10 +1473,8 @@ static bool migrate_batch(struct sim *s, struct folio **list, int n, int node)
 				memcpy(&split[nsplit], pieces, (size_t)nr * sizeof(*pieces));
 				nsplit += nr;
 				free(pieces);
-			} else {
-				ok = false;
+				continue;
 			}
-			continue;
 		}
 		ok &= migrate_folio(s, f, node, CSIM_MIGRATE_PASSES);
 	}
