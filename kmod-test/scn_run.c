@@ -19,8 +19,8 @@
  *  - show: debugfs foliomap/inspect after draining the per-CPU LRU batches (an empty
  *    move_pages), mm ids named by the processes whose mm has that id;
  *  - split: /sys/kernel/debug/split_huge_pages, SPLIT when the large folio at ADDR is
- *    order 0 afterwards; migrate: move_pages(MPOL_MF_MOVE_ALL) and the pages' nodes
- *    before and after;
+ *    order 0 or the shared zeropage afterwards; migrate: move_pages(MPOL_MF_MOVE_ALL)
+ *    and the pages' nodes before and after;
  *  - query: the controller reads the worker's /proc/PID/pagemap, /proc/kpagecount and
  *    /proc/PID/smaps (page-table walks under the mmap lock: no GUP, no fault, no state
  *    change of the worker).
@@ -651,12 +651,18 @@ out:
 	free(q.kpc);
 }
 
-/* The order of the folio at addr, -1 for none/zero. */
+/* The order of the folio at addr: 0 for the shared zeropage (a split remaps a
+ * zero-filled page of the folio to it: mm/huge_memory.c remap_page ->
+ * mm/migrate.c try_to_map_unused_to_zeropage), -1 for none or the huge zeropage. */
 static int folio_order_at(struct proc *p, uint64_t addr)
 {
 	char text[16384], v[16];
 
-	if (inspect(p->pid, addr, text, sizeof(text)) || !field(text, "order", v, sizeof(v)))
+	if (inspect(p->pid, addr, text, sizeof(text)))
+		return -1;
+	if (field(text, "folio", v, sizeof(v)) && !strcmp(v, "zero"))
+		return 0;
+	if (!field(text, "order", v, sizeof(v)))
 		return -1;
 	return atoi(v);
 }
@@ -746,8 +752,11 @@ static void migrate(struct proc *p, uint64_t start, uint64_t end, int node, stru
 			fail("move_pages (query): %s", strerror(errno));
 			goto out;
 		}
+		/* -EFAULT: the page maps the shared zeropage now, remapped by the split of
+		 * its partially mapped folio (mm/migrate.c migrate_pages_batch ->
+		 * try_split_folio); move_pages reported it migrated */
 		for (unsigned long i = 0; i < nc; i++)
-			moved += status[i] == node;
+			moved += status[i] == node || status[i] == -EFAULT;
 	}
 	word = moved == nc ? "MIGRATED" : moved ? "PARTIAL" : "FAILED";
 	scn_put(b, ": %s", word);
