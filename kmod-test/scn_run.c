@@ -19,16 +19,20 @@
  *  - show: debugfs foliomap/inspect after draining the per-CPU LRU batches (an empty
  *    move_pages), mm ids named by the processes whose mm has that id;
  *  - split: /sys/kernel/debug/split_huge_pages, SPLIT when the large folio at ADDR is
- *    order 0 afterwards; migrate: move_pages(MPOL_MF_MOVE_ALL) and the pages' nodes
- *    before and after.
+ *    order 0 or the shared zeropage afterwards; migrate: move_pages(MPOL_MF_MOVE_ALL)
+ *    and the pages' nodes before and after;
+ *  - query: the controller reads the worker's /proc/PID/pagemap, /proc/kpagecount and
+ *    /proc/PID/smaps (page-table walks under the mmap lock: no GUP, no fault, no state
+ *    change of the worker).
  *
  * Expectations (`expect ...`) print nothing and are not evaluated here: the host
  * compares this transcript with the simulator's, which evaluates them.
  *
  * Output per file: "@@scn BEGIN FILE", the transcript, "@@scn END FILE STATUS" (0 ok,
- * 3 a step the kernel refused or a runner failure, reported before as "@@scn ERROR
- * FILE:LINE: message"; the run stops at that step). Scenario errors (syntax, unknown
- * names) print FILE:LINE: message on stderr and exit 2 at once, as csim does. Exit
+ * 2 a scenario error: syntax, unknown names, a madvise/mprotect range with a hole (the
+ * kernel's ENOMEM), where csim exits 2; 3 a step the kernel refused or a runner failure).
+ * A non-zero status is reported before as "@@scn ERROR FILE:LINE: message" and ends
+ * that file at that step; every file is independent, the next one still runs. Exit
  * status: the largest STATUS.
  */
 #define _GNU_SOURCE
@@ -36,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -74,7 +79,9 @@ struct pin_longterm_test {
 #define VA_BASE				0x200000000000ull /* 32 TiB: far from everything */
 
 #define PM_PRESENT			(1ull << 63)
+#define PM_MMAP_EXCLUSIVE		(1ull << 56)
 #define PM_PFN_MASK			((1ull << 55) - 1)
+#define KPAGECOUNT_PATH			"/proc/kpagecount"
 
 enum op { OP_MMAP, OP_ACCESS, OP_PIN, OP_UNPIN, OP_FORK, OP_EXIT, OP_MUNMAP, OP_MADVISE,
 	  OP_MPROTECT, OP_MREMAP };
@@ -395,7 +402,8 @@ static struct proc *proc_new(const char *name)
 	return NULL;
 }
 
-static int call(struct proc *p, const struct cmd *c, struct resp *r, uint8_t *out)
+/* One command: 0, -1 (the worker is gone; reported), or the errno of the worker. */
+static int call_err(struct proc *p, const struct cmd *c, struct resp *r, uint8_t *out)
 {
 	if (write_full(chans[p->chan].cmd[1], c, sizeof(*c)) ||
 	    read_full(chans[p->chan].resp[0], r, sizeof(*r)) ||
@@ -403,7 +411,16 @@ static int call(struct proc *p, const struct cmd *c, struct resp *r, uint8_t *ou
 		fail("worker %s (pid %d) died", p->name, p->pid);
 		return -1;
 	}
-	if (r->err) {
+	return r->err;
+}
+
+static int call(struct proc *p, const struct cmd *c, struct resp *r, uint8_t *out)
+{
+	int err = call_err(p, c, r, out);
+
+	if (err < 0)
+		return -1;
+	if (err) {
 		fail("%s: %s", p->name, strerror(r->err));
 		return -1;
 	}
@@ -536,12 +553,116 @@ static void render_show(struct proc *p, uint64_t addr, struct buf *b)
 	}
 }
 
-/* The order of the folio at addr, -1 for none/zero. */
+/* The smaps fields the transcript prints (kB), summed over the VMAs overlapping
+ * [start, end); false when no VMA overlaps. */
+static bool read_smaps(struct proc *p, uint64_t start, uint64_t end, struct scn_query *q)
+{
+	char path[64], line[4096], key[64];
+	unsigned long long lo, hi, kb;
+	bool in = false, any = false;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", p->pid);
+	fp = fopen(path, "r");
+	if (!fp) {
+		fail("%s: %s", path, strerror(errno));
+		return true;
+	}
+	while (fgets(line, sizeof(line), fp)) {
+		/* a VMA's header "start-end perms ..."; no field line parses as two numbers */
+		if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2) {
+			in = lo < end && hi > start;
+			any |= in;
+			continue;
+		}
+		if (!in || sscanf(line, "%63[^:]: %llu kB", key, &kb) != 2)
+			continue;
+		if (!strcmp(key, "Rss"))
+			q->rss += kb;
+		else if (!strcmp(key, "Pss"))
+			q->pss += kb;
+		else if (!strcmp(key, "Shared_Clean") || !strcmp(key, "Shared_Dirty"))
+			q->shared[key[7] == 'D'] += kb;
+		else if (!strcmp(key, "Private_Clean") || !strcmp(key, "Private_Dirty"))
+			q->private_[key[8] == 'D'] += kb;
+		else if (!strcmp(key, "AnonHugePages"))
+			q->anonhuge += kb;
+	}
+	fclose(fp);
+	return any;
+}
+
+/* query: per page pagemap (present, PM_MMAP_EXCLUSIVE, PFN) and kpagecount of the PFN,
+ * then smaps. The controller opens the worker's files (root: PFNs are shown). */
+static void render_query(const struct step *st, struct proc *p, uint64_t start, uint64_t end,
+			 struct buf *b)
+{
+	struct scn_query q = { .n = (int)((end - start) / PAGE) };
+	char path[64];
+	int pm = -1, kc = -1;
+
+	q.excl = calloc((size_t)q.n, sizeof(*q.excl));
+	q.kpc = calloc((size_t)q.n, sizeof(*q.kpc));
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", p->pid);
+	if (!q.excl || !q.kpc) {
+		fail("out of memory");
+		goto out;
+	}
+	pm = open(path, O_RDONLY);
+	if (pm < 0) {
+		fail("%s: %s", path, strerror(errno));
+		goto out;
+	}
+	kc = open(KPAGECOUNT_PATH, O_RDONLY);
+	if (kc < 0) {
+		fail("%s: %s", KPAGECOUNT_PATH, strerror(errno));
+		goto out;
+	}
+	for (int k = 0; k < q.n; k++) {
+		uint64_t addr = start + (uint64_t)k * PAGE, e = 0, count = 0;
+
+		if (pread(pm, &e, sizeof(e), (off_t)(addr / PAGE * 8)) != sizeof(e)) {
+			fail("%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (!(e & PM_PRESENT)) {
+			q.excl[k] = q.kpc[k] = SCN_Q_NONE;
+			continue;
+		}
+		if (!(e & PM_PFN_MASK) ||
+		    pread(kc, &count, sizeof(count), (off_t)((e & PM_PFN_MASK) * 8)) != sizeof(count)) {
+			fail("%s of pfn %#llx: %s", KPAGECOUNT_PATH,
+			     (unsigned long long)(e & PM_PFN_MASK), strerror(errno));
+			goto out;
+		}
+		q.excl[k] = !!(e & PM_MMAP_EXCLUSIVE);
+		q.kpc[k] = (long long)count;
+	}
+	if (!read_smaps(p, start, end, &q))
+		scn_die(cur_path, st->line, "%s: query of a range without a VMA", p->name);
+	if (!run_status)
+		scn_render_query(b, &q);
+out:
+	if (pm >= 0)
+		close(pm);
+	if (kc >= 0)
+		close(kc);
+	free(q.excl);
+	free(q.kpc);
+}
+
+/* The order of the folio at addr: 0 for the shared zeropage (a split remaps a
+ * zero-filled page of the folio to it: mm/huge_memory.c remap_page ->
+ * mm/migrate.c try_to_map_unused_to_zeropage), -1 for none or the huge zeropage. */
 static int folio_order_at(struct proc *p, uint64_t addr)
 {
 	char text[16384], v[16];
 
-	if (inspect(p->pid, addr, text, sizeof(text)) || !field(text, "order", v, sizeof(v)))
+	if (inspect(p->pid, addr, text, sizeof(text)))
+		return -1;
+	if (field(text, "folio", v, sizeof(v)) && !strcmp(v, "zero"))
+		return 0;
+	if (!field(text, "order", v, sizeof(v)))
 		return -1;
 	return atoi(v);
 }
@@ -631,8 +752,11 @@ static void migrate(struct proc *p, uint64_t start, uint64_t end, int node, stru
 			fail("move_pages (query): %s", strerror(errno));
 			goto out;
 		}
+		/* -EFAULT: the page maps the shared zeropage now, remapped by the split of
+		 * its partially mapped folio (mm/migrate.c migrate_pages_batch ->
+		 * try_split_folio); move_pages reported it migrated */
 		for (unsigned long i = 0; i < nc; i++)
-			moved += status[i] == node;
+			moved += status[i] == node || status[i] == -EFAULT;
 	}
 	word = moved == nc ? "MIGRATED" : moved ? "PARTIAL" : "FAILED";
 	scn_put(b, ": %s", word);
@@ -781,16 +905,26 @@ static int run_step(const struct step *st, int *next_chan)
 		break;
 	case V_MUNMAP:
 	case V_MADVISE:
-	case V_MPROTECT:
+	case V_MPROTECT: {
+		int err;
+
 		resolve(st, p, true, &start, &end);
 		cmd.op = st->verb == V_MUNMAP ? OP_MUNMAP : st->verb == V_MADVISE ? OP_MADVISE
 										: OP_MPROTECT;
 		cmd.flag = st->flag;
 		cmd.a = start;
 		cmd.b = end;
-		if (call(p, &cmd, &r, out))
+		err = call_err(p, &cmd, &r, out);
+		/* a hole in the range: a scenario error in the format, as in csim */
+		if (err == ENOMEM && st->verb != V_MUNMAP)
+			scn_die(cur_path, st->line, "%s: %s range is not fully mapped (ENOMEM)",
+				p->name, st->verb == V_MADVISE ? "madvise" : "mprotect");
+		if (err > 0)
+			fail("%s: %s", p->name, strerror(err));
+		if (err)
 			return -1;
 		break;
+	}
 	case V_MREMAP: {
 		int ri = region_of(p, st->a.region);
 
@@ -832,6 +966,10 @@ static int run_step(const struct step *st, int *next_chan)
 		scn_put(&b, ": ");
 		render_show(p, start, &b);
 		break;
+	case V_QUERY:
+		resolve(st, p, true, &start, &end);
+		render_query(st, p, start, end, &b);
+		break;
 	case V_EXPECT:
 		break;
 	}
@@ -840,15 +978,25 @@ static int run_step(const struct step *st, int *next_chan)
 	return run_status ? -1 : 0;
 }
 
-static int run_file(const char *path)
+/* A scenario error ends the file, not the run: scn_die() comes back to run_file(). */
+static jmp_buf file_error;
+static struct step *steps;
+static int nr_steps;
+
+static void __attribute__((noreturn)) scenario_error(const char *path, int line, const char *msg)
 {
-	struct step *steps;
+	printf("@@scn ERROR %s:%d: %s\n", path, line, msg);
+	fflush(stdout);
+	longjmp(file_error, 1);
+}
+
+static int run_steps(const char *path)
+{
 	int nr, nprocs = 0, next_chan = 0;
 
-	cur_path = path;
-	cur_line = 0;
-	run_status = 0;
+	/* a syntax error leaves the parser's partial array and FILE behind (small) */
 	scn_parse_file(path, &steps, &nr);
+	nr_steps = nr;
 	for (int i = 0; i < nr; i++)
 		nprocs += steps[i].verb == V_SPAWN || steps[i].verb == V_FORK;
 	/* Every worker inherits every channel: a forked child switches to its own. */
@@ -872,7 +1020,26 @@ static int run_file(const char *path)
 			break;
 	kill_all();
 	scn_free_steps(steps, nr);
+	steps = NULL;
 	return run_status;
+}
+
+static int run_file(const char *path)
+{
+	cur_path = path;
+	cur_line = 0;
+	run_status = 0;
+	steps = NULL;
+	nr_steps = 0;
+	if (setjmp(file_error)) {
+		/* the workers are idle: errors are found before a command is sent */
+		kill_all();
+		if (steps)
+			scn_free_steps(steps, nr_steps);
+		steps = NULL;
+		return 2;
+	}
+	return run_steps(path);
 }
 
 /* The model's assumptions (FORMAT.md): no khugepaged collapse, huge zeropage on, no
@@ -911,6 +1078,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setup();
+	scn_set_die_hook(scenario_error);
 	for (int i = 1; i < argc; i++) {
 		int st;
 

@@ -33,6 +33,8 @@ struct folio {
 	unsigned int order;
 	int node;
 	uint8_t *nonzero;		 /* page holds non-zero data (spec §6.4 step 7) */
+	bool clean;			 /* no dirty PTE/PMD, no PG_dirty: an unshare copy
+					  * never written (smaps *_Clean) */
 	uint16_t maps[CSIM_MAX_PROCS];	 /* exact PTE+PMD entries per process slot */
 	struct folio *prev, *next;	 /* list of live folios */
 };
@@ -62,9 +64,16 @@ struct pmd {
 
 struct vma {
 	uint64_t start, end;
-	bool writable;	/* PROT_READ|PROT_WRITE, else PROT_READ */
-	bool anon_vma;	/* anon_vma prepared (a fault happened): fork copies page tables */
-	int region;	/* index of the region it was created for; VMAs merge only within one */
+	uint64_t pgoff;	  /* vm_pgoff: page index of `start` (mmap address >> 12, kept by mremap) */
+	bool writable;	  /* PROT_READ|PROT_WRITE, else PROT_READ */
+	bool account;	  /* VM_ACCOUNT (mm/mprotect.c mprotect_fixup changes it) */
+	uint32_t anon_vma; /* identity of its anon_vma, 0 = none: fork copies page tables only
+			    * with one; VMAs with different ones never merge */
+	bool fork_child;  /* anon_vma_chain cloned by fork (not singular, mm/vma.c
+			   * vma_is_fork_child): it merges only with VMAs of its own anon_vma */
+	uint64_t avc_seq; /* when its anon_vma_chain entries were last (re)inserted into the
+			   * anon_vma interval trees: the rmap walk order among equal pgoff */
+	int region;	  /* index of the region it was created for; VMAs merge only within one */
 };
 
 /* A name for an address range, as the scenario refers to it (R+off). */
@@ -84,7 +93,6 @@ struct proc {
 	bool live;
 	uint32_t mm_id;
 	bool has_pinned;	/* MMF_HAS_PINNED (spec §1.7) */
-	uint64_t seq;		/* creation order: the rmap walk order across mms */
 	struct vma *vmas;	/* sorted by address */
 	int nr_vmas, cap_vmas;
 	struct region regions[CSIM_MAX_REGIONS];
@@ -109,7 +117,8 @@ struct sim {
 	fm_mm_ids ids;
 	uint64_t id_bits[4];
 	struct proc procs[CSIM_MAX_PROCS];
-	uint64_t next_seq;
+	uint32_t next_anon_vma;	/* last anon_vma identity given out */
+	uint64_t next_avc_seq;	/* last struct vma.avc_seq given out */
 	uint64_t va_cursor;	/* next PMD index tried for a new region */
 	struct folio *folios;	/* live folios */
 	uint64_t nr_folios;
@@ -160,6 +169,13 @@ struct gen_opts {
 	bool quiet;
 };
 int gen_run(const struct gen_opts *o, FILE *out);
+
+/* fuzz.c: random valid scenario files (csim --gen-scn). */
+struct fuzz_opts {
+	uint64_t seed, count, steps;
+	const char *dir;
+};
+int fuzz_gen(const struct fuzz_opts *o);
 
 
 #endif /* CSIM_H */

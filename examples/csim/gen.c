@@ -144,7 +144,7 @@ int gen_run(const struct gen_opts *o, FILE *out)
 			int ri = p->nr_regions ? (int)below(&r, (uint64_t)p->nr_regions) : -1;
 
 			if (ri >= 0 && p->regions[ri].live) {
-				/* only whole one-VMA regions move; others are refused */
+				/* a region whose first page is unmapped is refused (EFAULT) */
 				if (sim_mremap(s, p, ri, below(&r, 2) ? 0 : 16 * CSIM_PAGE_SIZE))
 					s->err[0] = 0;
 			}

@@ -2,6 +2,7 @@
 /*
  * csim [--mode pmc|nopmc] FILE.scn
  * csim --generate --procs N --events E [--seed S] [--mode pmc|nopmc] [--quiet]
+ * csim --gen-scn [--seed S] [--count N] [--steps K] --out DIR   (random scenario files)
  *
  * Exit status: 0 ok, 1 an expectation failed, 2 bad usage or scenario error,
  * 3 internal error (the simulator and the model disagree, or a refused library call).
@@ -16,7 +17,8 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: csim [--mode pmc|nopmc] FILE.scn\n"
 		"       csim --generate --procs N --events E [--seed S] [--mode pmc|nopmc] "
-		"[--quiet]\n");
+		"[--quiet]\n"
+		"       csim --gen-scn [--seed S] [--count N] [--steps K] --out DIR\n");
 	return 2;
 }
 
@@ -33,7 +35,8 @@ static bool number(const char *t, uint64_t *v)
 int main(int argc, char **argv)
 {
 	struct gen_opts g = { .procs = 8, .events = 100000, .seed = 1, .mode = FM_MODE_PMC };
-	bool generate = false;
+	struct fuzz_opts fz = { .count = 1, .steps = 40 };
+	bool generate = false, gen_scn = false;
 	const char *file = NULL;
 	uint64_t v;
 
@@ -60,6 +63,16 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--seed") && i + 1 < argc) {
 			if (!number(argv[++i], &g.seed))
 				return usage();
+		} else if (!strcmp(a, "--gen-scn")) {
+			gen_scn = true;
+		} else if (!strcmp(a, "--count") && i + 1 < argc) {
+			if (!number(argv[++i], &fz.count))
+				return usage();
+		} else if (!strcmp(a, "--steps") && i + 1 < argc) {
+			if (!number(argv[++i], &fz.steps) || fz.steps < 2 || fz.steps > 10000)
+				return usage();
+		} else if (!strcmp(a, "--out") && i + 1 < argc) {
+			fz.dir = argv[++i];
 		} else if (!strcmp(a, "--quiet")) {
 			g.quiet = true;
 		} else if (a[0] == '-' || file) {
@@ -67,6 +80,12 @@ int main(int argc, char **argv)
 		} else {
 			file = a;
 		}
+	}
+	if (gen_scn) {
+		if (generate || file || !fz.dir)
+			return usage();
+		fz.seed = g.seed;
+		return fuzz_gen(&fz);
 	}
 	if (generate)
 		return file ? usage() : gen_run(&g, stdout);

@@ -151,6 +151,149 @@ static void render_show(struct sim *s, struct proc *p, uint64_t addr, struct buf
 	}
 }
 
+/* ---- query: what userspace reads (pagemap, kpagecount, smaps) ----------------------- */
+
+/* smaps in PSS_SHIFT fixed point, per VMA (fs/proc/task_mmu.c struct mem_size_stats) */
+#define PSS_SHIFT 12
+struct smaps_acc {
+	uint64_t rss, pss, anonhuge;	/* bytes; pss << PSS_SHIFT */
+	uint64_t shared[2], private_[2]; /* bytes: [0] clean, [1] dirty */
+};
+
+static fm_query query_page(struct run *r, struct folio *f, unsigned int page)
+{
+	fm_query q;
+
+	if (fm_folio_query(&f->f, page, &q) != FM_OK) {
+		fprintf(stderr, "%s: internal error: fm_folio_query\n", r->path);
+		exit(3);
+	}
+	return q;
+}
+
+/* task_mmu.c:smaps_account for `nr` present pages of `f` from `page` (nr > 1: a PMD);
+ * smaps_page_accumulate: dirty when the entry or the folio is (pte_dirty ||
+ * folio_test_dirty), which the simulator keeps per folio (struct folio `clean`). */
+static void smaps_account(struct run *r, struct smaps_acc *a, struct folio *f,
+			  unsigned int page, unsigned int nr)
+{
+	bool pmc = r->s.mode == FM_MODE_PMC;
+	int mapcount = 0, dirty = !f->clean;
+	bool exclusive = false;
+
+	a->rss += nr * CSIM_PAGE_SIZE;
+	/* refcount 1: mapped exactly once, the whole size is private. The kernel's refcount
+	 * may be higher (a per-CPU LRU batch reference, not modelled; no drain here): the
+	 * mapcount path below then gives the same answer, as mapcount <= refcount. */
+	if (f->f.refcount == 1) {
+		a->pss += (nr * CSIM_PAGE_SIZE) << PSS_SHIFT;
+		a->private_[dirty] += nr * CSIM_PAGE_SIZE;
+		return;
+	}
+	if (!pmc) { /* CONFIG_NO_PAGE_MAPCOUNT: one answer for the whole folio */
+		fm_query q = query_page(r, f, page);
+
+		mapcount = q.average_page_mapcount;
+		exclusive = !q.maybe_mapped_shared;
+	}
+	for (unsigned int i = 0; i < nr; i++) {
+		uint64_t pss = CSIM_PAGE_SIZE << PSS_SHIFT;
+
+		if (pmc) {
+			mapcount = query_page(r, f, page + i).precise_page_mapcount;
+			exclusive = mapcount < 2;
+		}
+		if (mapcount >= 2)
+			pss /= (uint64_t)mapcount;
+		a->pss += pss;
+		if (exclusive)
+			a->private_[dirty] += CSIM_PAGE_SIZE;
+		else
+			a->shared[dirty] += CSIM_PAGE_SIZE;
+	}
+}
+
+/* smaps of one VMA (show_smap -> smap_gather_stats): a huge PMD through smaps_pmd_entry
+ * (AnonHugePages, all 512 pages at once), a present PTE through smaps_pte_entry; the
+ * (huge) zeropage is not a "normal" page (vm_normal_page) and counts nowhere. */
+static void smaps_vma(struct run *r, struct proc *p, const struct vma *v, struct smaps_acc *a)
+{
+	for (uint64_t addr = v->start; addr < v->end;) {
+		struct pmd *d = &p->pmds[addr / CSIM_PMD_SIZE];
+		struct pte *pte;
+
+		if (d->huge) { /* a VMA boundary inside a PMD would have split it */
+			a->anonhuge += CSIM_PMD_SIZE;
+			smaps_account(r, a, d->huge, 0, CSIM_PTRS_PER_PT);
+			addr += CSIM_PMD_SIZE;
+			continue;
+		}
+		pte = d->table ? &d->table[(addr / CSIM_PAGE_SIZE) % CSIM_PTRS_PER_PT] : NULL;
+		if (pte && (pte->flags & PTE_PRESENT) && pte->folio)
+			smaps_account(r, a, pte->folio, pte->page, 1);
+		addr += CSIM_PAGE_SIZE;
+	}
+}
+
+static void render_query(struct run *r, const struct step *st, struct proc *p, uint64_t start,
+			 uint64_t end, struct buf *b)
+{
+	struct scn_query q = { .n = (int)((end - start) / CSIM_PAGE_SIZE) };
+	int nr_vmas = 0;
+
+	q.excl = calloc((size_t)q.n, sizeof(*q.excl));
+	q.kpc = calloc((size_t)q.n, sizeof(*q.kpc));
+	if (!q.excl || !q.kpc) {
+		fprintf(stderr, "csim: out of memory\n");
+		exit(3);
+	}
+	for (int k = 0; k < q.n; k++) {
+		uint64_t addr = start + (uint64_t)k * CSIM_PAGE_SIZE;
+		struct folio *f;
+		unsigned int page;
+
+		switch (sim_lookup(&r->s, p, addr, &f, &page)) {
+		case LOOK_NONE:
+			q.excl[k] = q.kpc[k] = SCN_Q_NONE;
+			break;
+		case LOOK_ZERO: case LOOK_HUGE_ZERO:
+			/* present, not a normal page: no PM_MMAP_EXCLUSIVE; the zero pages are
+			 * never rmapped, their kpagecount is 0 */
+			q.excl[k] = q.kpc[k] = 0;
+			break;
+		case LOOK_FOLIO:
+			q.kpc[k] = query_page(r, f, page).kpagecount;
+			/* pagemap_pmd_range_thp asks about the PMD's head page for all 512
+			 * entries, pte_to_pagemap_entry about the page itself */
+			if (p->pmds[addr / CSIM_PMD_SIZE].huge == f)
+				page = 0;
+			q.excl[k] = query_page(r, f, page).pm_mmap_exclusive;
+			break;
+		}
+	}
+	/* show_smap of every VMA the range touches; each prints kB, Pss >> PSS_SHIFT */
+	for (int i = 0; i < p->nr_vmas; i++) {
+		struct smaps_acc a = { 0 };
+
+		if (p->vmas[i].end <= start || p->vmas[i].start >= end)
+			continue;
+		nr_vmas++;
+		smaps_vma(r, p, &p->vmas[i], &a);
+		q.rss += a.rss >> 10;
+		q.pss += (a.pss >> PSS_SHIFT) >> 10;
+		for (int d = 0; d < 2; d++) {
+			q.shared[d] += a.shared[d] >> 10;
+			q.private_[d] += a.private_[d] >> 10;
+		}
+		q.anonhuge += a.anonhuge >> 10;
+	}
+	if (!nr_vmas)
+		scn_die(r->path, st->line, "%s: query of a range without a VMA", p->name);
+	scn_render_query(b, &q);
+	free(q.excl);
+	free(q.kpc);
+}
+
 /* ---- running --------------------------------------------------------------------------- */
 
 static struct proc *actor(struct run *r, const struct step *st)
@@ -421,6 +564,10 @@ static void run_step(struct run *r, const struct step *st)
 		snprintf(r->show_proc, sizeof(r->show_proc), "%s", p->name);
 		r->show_addr = start;
 		r->have_show = true;
+		break;
+	case V_QUERY:
+		resolve(r, st, p, true, &start, &end);
+		render_query(r, st, p, start, end, &b);
 		break;
 	case V_EXPECT:
 		break;

@@ -13,15 +13,24 @@
 
 #include "foliomap.h"
 
+static void (*die_hook)(const char *path, int line, const char *msg);
+
+void scn_set_die_hook(void (*hook)(const char *path, int line, const char *msg))
+{
+	die_hook = hook;
+}
+
 void scn_die(const char *path, int line, const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 
-	fprintf(stderr, "%s:%d: ", path, line);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (die_hook)
+		die_hook(path, line, msg);
+	fprintf(stderr, "%s:%d: %s\n", path, line, msg);
 	exit(2);
 }
 
@@ -138,6 +147,7 @@ static const struct {
 	{ "madvise", V_MADVISE, true },	  { "mprotect", V_MPROTECT, true },
 	{ "mremap", V_MREMAP, true },	  { "pin", V_PIN, true },	 { "unpin", V_UNPIN, true },
 	{ "migrate", V_MIGRATE, true },	  { "split", V_SPLIT, true },	 { "show", V_SHOW, true },
+	{ "query", V_QUERY, true },
 };
 
 static void parse_line(const char *path, int line, char **tok, int n, struct step *st)
@@ -209,7 +219,7 @@ static void parse_line(const char *path, int line, char **tok, int n, struct ste
 			parse_align(path, line, tok[3], st);
 		break;
 	case V_WRITE: case V_READ: case V_PIN: case V_UNPIN: case V_MUNMAP: case V_MADVISE:
-	case V_MPROTECT: case V_MIGRATE: {
+	case V_MPROTECT: case V_MIGRATE: case V_QUERY: {
 		static const char *const usage[] = {
 			[V_WRITE] = "P: write ADDR [LEN]", [V_READ] = "P: read ADDR [LEN]",
 			[V_PIN] = "P: pin ADDR [LEN] [ro]", [V_UNPIN] = "P: unpin ADDR [LEN]",
@@ -217,6 +227,7 @@ static void parse_line(const char *path, int line, char **tok, int n, struct ste
 			[V_MADVISE] = "P: madvise ADDR [LEN] dontneed",
 			[V_MPROTECT] = "P: mprotect ADDR [LEN] ro|rw",
 			[V_MIGRATE] = "P: migrate ADDR [LEN] node N",
+			[V_QUERY] = "P: query ADDR [LEN]",
 		};
 		int rest = n;
 
@@ -354,6 +365,7 @@ void scn_echo(const struct step *st, struct buf *b)
 			[V_WRITE] = "write", [V_READ] = "read", [V_PIN] = "pin", [V_UNPIN] = "unpin",
 			[V_MUNMAP] = "munmap", [V_MADVISE] = "madvise", [V_MPROTECT] = "mprotect",
 			[V_MIGRATE] = "migrate", [V_SPLIT] = "split", [V_SHOW] = "show",
+			[V_QUERY] = "query",
 		};
 		scn_put(b, "%s %s+0x%llx", words[st->verb], st->a.region, (unsigned long long)st->a.off);
 		if (st->a.len)
@@ -427,4 +439,48 @@ void scn_render_outcomes(struct buf *b, const enum access_outcome *o, int n)
 			scn_put(b, "*%d", j - k + 1);
 		k = j + 1;
 	}
+}
+
+/* [1*8,0*4,-*4]: runs of per-page values, SCN_Q_NONE as '-' */
+static void render_runs(struct buf *b, const char *name, const long long *v, int n)
+{
+	scn_put(b, " %s=[", name);
+	for (int k = 0; k < n;) {
+		int j = k;
+
+		while (j + 1 < n && v[j + 1] == v[k])
+			j++;
+		scn_put(b, k ? "," : "");
+		if (v[k] == SCN_Q_NONE)
+			scn_put(b, "-");
+		else
+			scn_put(b, "%lld", v[k]);
+		if (j > k)
+			scn_put(b, "*%d", j - k + 1);
+		k = j + 1;
+	}
+	scn_put(b, "]");
+}
+
+/* a kB count in the canonical size form; 0 as "0" */
+static void put_kb(struct buf *b, const char *sep, uint64_t kb)
+{
+	char s[32];
+
+	scn_fmt_size(s, sizeof(s), kb << 10);
+	scn_put(b, "%s%s", sep, kb ? s : "0");
+}
+
+void scn_render_query(struct buf *b, const struct scn_query *q)
+{
+	scn_put(b, ":");
+	render_runs(b, "excl", q->excl, q->n);
+	render_runs(b, "kpc", q->kpc, q->n);
+	put_kb(b, " rss=", q->rss);
+	put_kb(b, " pss=", q->pss);
+	put_kb(b, " shared=", q->shared[0]);	/* clean+dirty */
+	put_kb(b, "+", q->shared[1]);
+	put_kb(b, " private=", q->private_[0]);
+	put_kb(b, "+", q->private_[1]);
+	put_kb(b, " anonhuge=", q->anonhuge);
 }

@@ -31,6 +31,7 @@ enum access_outcome {
 enum verb {
 	V_THP, V_SPAWN, V_MMAP, V_WRITE, V_READ, V_FORK, V_EXIT, V_MUNMAP, V_MADVISE,
 	V_MPROTECT, V_MREMAP, V_PIN, V_UNPIN, V_MIGRATE, V_SPLIT, V_SHOW, V_EXPECT,
+	V_QUERY,
 };
 
 /* An address operand REGION[+OFF] and an optional length. */
@@ -62,9 +63,11 @@ struct buf {
 };
 
 void scn_put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* "file:line: message" on stderr, exit status 2 */
+/* "file:line: message" on stderr, exit status 2; or, with a hook set, the hook's (which
+ * must not return: the kernel executor reports the error and goes on with the next file) */
 void scn_die(const char *path, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4), noreturn));
+void scn_set_die_hook(void (*hook)(const char *path, int line, const char *msg));
 const char *outcome_name(enum access_outcome o);
 bool scn_parse_num(const char *t, uint64_t *v);
 void scn_fmt_size(char *buf, size_t len, uint64_t v);
@@ -75,5 +78,21 @@ void scn_free_steps(struct step *steps, int nr);
 void scn_echo(const struct step *st, struct buf *b);
 /* NEW NOFAULT*15: run-length encoded outcomes */
 void scn_render_outcomes(struct buf *b, const enum access_outcome *o, int n);
+
+/*
+ * What userspace reads about a range (the `query` line, FORMAT.md): per page the
+ * pagemap PM_MMAP_EXCLUSIVE bit and /proc/kpagecount (SCN_Q_NONE: pagemap says not
+ * present), and smaps of the VMAs the range touches, in kB as smaps prints them.
+ */
+#define SCN_Q_NONE (-1)
+struct scn_query {
+	int n;			/* pages */
+	long long *excl;	/* 0 / 1 / SCN_Q_NONE */
+	long long *kpc;		/* kpagecount / SCN_Q_NONE */
+	/* kB, summed over the VMAs; shared/private: [0] Clean, [1] Dirty */
+	uint64_t rss, pss, shared[2], private_[2], anonhuge;
+};
+/* ": excl=[1*16] kpc=[1*16] rss=64K pss=64K shared=0+0 private=0+64K anonhuge=0" */
+void scn_render_query(struct buf *b, const struct scn_query *q);
 
 #endif /* CSIM_SCN_H */

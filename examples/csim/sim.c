@@ -205,7 +205,6 @@ static struct proc *proc_new(struct sim *s, const char *name)
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->live = true;
-	p->seq = s->next_seq++;
 	p->pmds = xcalloc(CSIM_VA_PMDS, sizeof(struct pmd));
 	/* mm_init() -> mm_alloc_id(): the smallest free id (spec §1.7) */
 	FM(fm_mm_ids_alloc(&s->ids, &p->mm_id));
@@ -266,16 +265,71 @@ static void vma_remove(struct proc *p, int i)
 	p->nr_vmas--;
 }
 
-/* vma_merge: neighbours of one region with the same protection become one VMA. */
-static void vma_merge(struct proc *p)
+/* The VMA's anon_vma_chain entries are (re)inserted into the anon_vma interval trees
+ * now (mm/rmap.c anon_vma_chain_link; mm/vma.c vma_complete re-inserts a VMA that
+ * vma_prepare removed to adjust it): among VMAs of equal pgoff the rmap walk visits it
+ * after every VMA inserted before (mm/interval_tree.c: equal keys go right). */
+static void avc_insert(struct sim *s, struct vma *v)
+{
+	if (v->anon_vma)
+		v->avc_seq = ++s->next_avc_seq;
+}
+
+/* Adjacent, contiguous pgoff, flags equal apart from the protection (mm/vma.c
+ * anon_vma_compatible). Pieces of one region are contiguous; regions never touch. */
+static bool vma_compatible(const struct vma *a, const struct vma *b)
+{
+	return a->end == b->start && a->region == b->region && a->account == b->account;
+}
+
+/* The first fault of a VMA gives it an anon_vma (mm/rmap.c __anon_vma_prepare): a
+ * compatible neighbour's whose anon_vma_chain is singular (mm/vma.c
+ * find_mergeable_anon_vma: next first, then prev), else a new one. */
+static void anon_vma_prepare(struct sim *s, struct proc *p, struct vma *v)
+{
+	int i = (int)(v - p->vmas);
+	const struct vma *next = i + 1 < p->nr_vmas ? &p->vmas[i + 1] : NULL;
+	const struct vma *prev = i > 0 ? &p->vmas[i - 1] : NULL;
+
+	if (v->anon_vma)
+		return;
+	if (next && vma_compatible(v, next) && next->anon_vma && !next->fork_child)
+		v->anon_vma = next->anon_vma;
+	else if (prev && vma_compatible(prev, v) && prev->anon_vma && !prev->fork_child)
+		v->anon_vma = prev->anon_vma;
+	else
+		v->anon_vma = ++s->next_anon_vma;
+	avc_insert(s, v);
+}
+
+/* mm/vma.c is_mergeable_vma and is_mergeable_anon_vma: the same flags, and the same
+ * anon_vma, or only one of them has one and it is not a fork child's. */
+static bool vma_mergeable(const struct vma *a, const struct vma *b)
+{
+	if (!vma_compatible(a, b) || a->writable != b->writable)
+		return false;
+	if (a->anon_vma && b->anon_vma)
+		return a->anon_vma == b->anon_vma;
+	return !(a->anon_vma ? a->fork_child : b->fork_child);
+}
+
+/* mprotect's merge (mm/vma.c vma_merge_existing_range): a VMA of [start, end) merges
+ * with its mergeable neighbours; the expanded VMA is re-inserted into the trees. */
+static void vma_merge(struct sim *s, struct proc *p, uint64_t start, uint64_t end)
 {
 	for (int i = 0; i + 1 < p->nr_vmas;) {
 		struct vma *a = &p->vmas[i], *b = &p->vmas[i + 1];
+		bool touched = (a->start < end && a->end > start) ||
+			       (b->start < end && b->end > start);
 
-		if (a->end == b->start && a->region == b->region && a->writable == b->writable) {
+		if (touched && vma_mergeable(a, b)) {
 			a->end = b->end;
-			a->anon_vma |= b->anon_vma;
+			if (!a->anon_vma) { /* dup_anon_vma */
+				a->anon_vma = b->anon_vma;
+				a->fork_child = b->fork_child;
+			}
 			vma_remove(p, i + 1);
+			avc_insert(s, a);
 		} else {
 			i++;
 		}
@@ -310,7 +364,9 @@ static void split_huge_pmd(struct sim *s, struct proc *p, struct pmd *d)
 	s->st.pmd_splits++;
 }
 
-/* vma_adjust_trans_huge: a VMA boundary inside a huge PMD splits it (spec §6.1). */
+/* __split_vma; vma_adjust_trans_huge: a VMA boundary inside a huge PMD splits it (spec
+ * §6.1). The new VMA's chain is inserted into the trees (anon_vma_clone), then the old
+ * one is re-inserted (vma_prepare / vma_complete): both come after every other VMA. */
 static void split_vma_at(struct sim *s, struct proc *p, uint64_t addr)
 {
 	int i = find_vma(p, addr);
@@ -322,7 +378,10 @@ static void split_vma_at(struct sim *s, struct proc *p, uint64_t addr)
 		split_huge_pmd(s, p, pmd_at(p, addr));
 	hi = p->vmas[i];
 	hi.start = addr;
+	hi.pgoff += (addr - p->vmas[i].start) / CSIM_PAGE_SIZE;
+	avc_insert(s, &hi);
 	p->vmas[i].end = addr;
+	avc_insert(s, &p->vmas[i]);
 	vma_insert(p, hi);
 }
 
@@ -369,8 +428,12 @@ static void zap_ptes(struct sim *s, struct proc *p, struct pmd *d, unsigned int 
 }
 
 /* unmap_page_range over [lo, hi) of one VMA: whole huge PMDs are zapped, partial ones
- * split first (zap_pmd_range, spec §6.2). */
-static void zap_vma_range(struct sim *s, struct proc *p, uint64_t lo, uint64_t hi)
+ * split first (zap_pmd_range, spec §6.2). With `reclaim_pt` (MADV_DONTNEED), a PTE table
+ * zapped whole is freed: the next fault there can map a PMD (mm/memory.c zap_pte_range,
+ * pte_table_reclaim_possible; CONFIG_PT_RECLAIM=y on x86-64; nothing is skipped: no
+ * uffd-wp, and csim has no migration entries at rest). */
+static void zap_vma_range(struct sim *s, struct proc *p, uint64_t lo, uint64_t hi,
+			  bool reclaim_pt)
 {
 	for (uint64_t addr = lo; addr < hi;) {
 		uint64_t end = pmd_base(addr) + CSIM_PMD_SIZE;
@@ -386,23 +449,28 @@ static void zap_vma_range(struct sim *s, struct proc *p, uint64_t lo, uint64_t h
 			}
 			split_huge_pmd(s, p, d);
 		}
-		if (d->table)
-			zap_ptes(s, p, d, pte_index(addr),
-				 pte_index(end - 1) + 1);
+		if (d->table) {
+			zap_ptes(s, p, d, pte_index(addr), pte_index(end - 1) + 1);
+			if (reclaim_pt && end - addr == CSIM_PMD_SIZE) {
+				free(d->table);
+				d->table = NULL;
+			}
+		}
 		addr = end;
 	}
 	s->st.zaps++;
 }
 
 /* Zap [start, end) VMA by VMA (batches never cross a VMA). */
-static void zap_range(struct sim *s, struct proc *p, uint64_t start, uint64_t end)
+static void zap_range(struct sim *s, struct proc *p, uint64_t start, uint64_t end,
+		      bool reclaim_pt)
 {
 	for (int i = 0; i < p->nr_vmas; i++) {
 		uint64_t lo = p->vmas[i].start > start ? p->vmas[i].start : start;
 		uint64_t hi = p->vmas[i].end < end ? p->vmas[i].end : end;
 
 		if (lo < hi)
-			zap_vma_range(s, p, lo, hi);
+			zap_vma_range(s, p, lo, hi, reclaim_pt);
 	}
 }
 
@@ -468,7 +536,9 @@ int sim_mmap(struct sim *s, struct proc *p, const char *name, uint64_t size, uin
 	r->live = true;
 	v.start = base;
 	v.end = base + size;
+	v.pgoff = base / CSIM_PAGE_SIZE;
 	v.writable = true;
+	v.account = true; /* private writable: mm/vma.c accountable_mapping */
 	v.region = p->nr_regions++;
 	vma_insert(p, v);
 	return 0;
@@ -489,6 +559,7 @@ static void wp_pte(struct sim *s, struct proc *p, struct pte *pte, bool unshare,
 	if (!f) { /* the zeropage: wp_page_copy into a zeroed order-0 folio */
 		n = folio_new(s, 0, 0);
 		FM(fm_folio_fault_anon(&n->f, p->mm_id, NULL));
+		n->clean = unshare; /* wp_page_copy: pte_mkdirty only for a write */
 		clear_pte(s, p, pte);
 		map_pte(s, p, pte, n, 0, unshare ? 0 : PTE_WRITE);
 		*out = ACC_COPY;
@@ -514,6 +585,7 @@ static void wp_pte(struct sim *s, struct proc *p, struct pte *pte, bool unshare,
 	n = folio_new(s, 0, 0);
 	FM(fm_folio_fault_anon(&n->f, p->mm_id, NULL));
 	n->nonzero[0] = f->nonzero[pte->page];
+	n->clean = unshare;
 	f->maps[slot_of(s, p)]--;
 	pte->flags = 0;
 	map_pte(s, p, pte, n, 0, unshare ? 0 : PTE_WRITE);
@@ -590,7 +662,7 @@ static void fault_missing(struct sim *s, struct proc *p, struct vma *v, uint64_t
 
 	if (!d->table && s->thp[FM_PMD_ORDER] && haddr >= v->start &&
 	    haddr + CSIM_PMD_SIZE <= v->end) {
-		v->anon_vma = true; /* vmf_anon_prepare before the zero-page check */
+		anon_vma_prepare(s, p, v); /* vmf_anon_prepare before the zero-page check */
 		if (!write) {
 			d->flags = PTE_PRESENT | PTE_ZERO; /* huge zeropage */
 			*out = ACC_ZERO;
@@ -610,7 +682,7 @@ static void fault_missing(struct sim *s, struct proc *p, struct vma *v, uint64_t
 		*out = ACC_ZERO;
 		return;
 	}
-	v->anon_vma = true;
+	anon_vma_prepare(s, p, v);
 	order = anon_fault_order(s, p, v, addr);
 	start = addr & ~((CSIM_PAGE_SIZE << order) - 1);
 	f = folio_new(s, order, 0);
@@ -640,13 +712,25 @@ static int access(struct sim *s, struct proc *p, uint64_t addr, bool write, bool
 		if (write && !(d->flags & PTE_WRITE))
 			wp_huge(s, p, d, addr, false, out);
 	} else if (pte && (pte->flags & PTE_PRESENT)) {
+		/* the zeropage's CoW prepares an anon_vma (do_wp_page -> wp_page_copy ->
+		 * vmf_anon_prepare): from now on fork copies this VMA's page tables */
+		if (write && !pte->folio)
+			anon_vma_prepare(s, p, &p->vmas[i]);
 		if (write && !(pte->flags & PTE_WRITE))
 			wp_pte(s, p, pte, false, out);
 	} else {
 		fault_missing(s, p, &p->vmas[i], addr, write, out);
 	}
-	if (write && store && sim_lookup(s, p, addr, &f, &page) == LOOK_FOLIO)
-		f->nonzero[page] = 1;
+	/* A store dirties the entry (the CPU's dirty bit), so does a write fault
+	 * (pte_mkdirty). A write pin that needs no fault does not: pin_user_pages lacks
+	 * FOLL_TOUCH, so follow_page_pte leaves the folio clean. Only a page mapped once
+	 * (exclusive) is written in place, so the folio-wide flag stays exact. */
+	if (write && sim_lookup(s, p, addr, &f, &page) == LOOK_FOLIO) {
+		if (store || *out != ACC_NOFAULT)
+			f->clean = false;
+		if (store)
+			f->nonzero[page] = 1;
+	}
 	s->st.outcomes[*out]++;
 	return 0;
 }
@@ -786,9 +870,16 @@ int sim_fork(struct sim *s, struct proc *par, const char *name)
 	c->nr_regions = par->nr_regions;
 	/* dup_mmap: every VMA; page tables only where the VMA has an anon_vma (spec §5.1) */
 	for (int i = 0; i < par->nr_vmas; i++) {
-		struct vma *v = &par->vmas[i];
+		struct vma *v = &par->vmas[i], cv = *v;
 
-		vma_insert(c, *v);
+		/* anon_vma_fork: the child's VMA gets its own anon_vma and a chain cloned from
+		 * the parent's, inserted into the trees now (mm/rmap.c anon_vma_clone) */
+		if (v->anon_vma) {
+			cv.anon_vma = ++s->next_anon_vma;
+			cv.fork_child = true;
+			avc_insert(s, &cv);
+		}
+		vma_insert(c, cv);
 		if (!v->anon_vma)
 			continue;
 		for (uint64_t addr = v->start; addr < v->end;) {
@@ -880,7 +971,7 @@ int sim_unpin(struct sim *s, struct proc *p, uint64_t start, uint64_t end, int *
 int sim_exit(struct sim *s, struct proc *p)
 {
 	/* exit_mmap: unmap_vmas in address order, then free_pgtables */
-	zap_range(s, p, 0, CSIM_VA_PMDS * CSIM_PMD_SIZE);
+	zap_range(s, p, 0, CSIM_VA_PMDS * CSIM_PMD_SIZE, false);
 	p->nr_vmas = 0;
 	free_pgtables(p, 0, CSIM_VA_PMDS * CSIM_PMD_SIZE);
 	/* the pinning file (GUP_TEST) is closed after exit_mm */
@@ -911,7 +1002,7 @@ int sim_munmap(struct sim *s, struct proc *p, uint64_t start, uint64_t end)
 		return -1;
 	split_vma_at(s, p, start);
 	split_vma_at(s, p, end);
-	zap_range(s, p, start, end);
+	zap_range(s, p, start, end, false); /* free_pgtables below */
 	for (int i = 0; i < p->nr_vmas;) {
 		if (p->vmas[i].start >= start && p->vmas[i].end <= end)
 			vma_remove(p, i);
@@ -919,14 +1010,6 @@ int sim_munmap(struct sim *s, struct proc *p, uint64_t start, uint64_t end)
 			i++;
 	}
 	free_pgtables(p, start, end);
-	return 0;
-}
-
-int sim_madv_dontneed(struct sim *s, struct proc *p, uint64_t start, uint64_t end)
-{
-	if (check_range(s, start, end))
-		return -1;
-	zap_range(s, p, start, end); /* VMAs and page tables stay */
 	return 0;
 }
 
@@ -942,24 +1025,50 @@ static bool range_covered(const struct proc *p, uint64_t start, uint64_t end)
 	return true;
 }
 
-/* mprotect: VMA split at the ends, change_protection, merge (spec §6.1 for the splits).
- * Making a private mapping writable again upgrades the PTEs/PMDs of exclusive anon
- * pages without a fault (can_change_pte_writable). */
+/* A hole in the range is a scenario error (FORMAT.md): the kernel zaps the mapped parts
+ * but fails with ENOMEM, which the executor cannot report as a transcript. */
+int sim_madv_dontneed(struct sim *s, struct proc *p, uint64_t start, uint64_t end)
+{
+	if (check_range(s, start, end))
+		return -1;
+	if (!range_covered(p, start, end))
+		return fail(s, "%s: madvise range is not fully mapped (ENOMEM)", p->name);
+	zap_range(s, p, start, end, true); /* VMAs stay; page tables zapped whole go */
+	return 0;
+}
+
+/* mprotect (mm/mprotect.c mprotect_fixup), VMA by VMA: a VMA that has the protection
+ * already is left alone (newflags == oldflags: no split, so no PMD split at the range
+ * ends); another is split at the range ends (spec §6.1), changed (change_protection),
+ * and merged with its neighbours. Making a private mapping writable again upgrades the
+ * PTEs/PMDs of exclusive anon pages without a fault (can_change_pte_writable). */
 int sim_mprotect(struct sim *s, struct proc *p, uint64_t start, uint64_t end, bool writable)
 {
 	if (check_range(s, start, end))
 		return -1;
 	if (!range_covered(p, start, end))
 		return fail(s, "%s: mprotect range is not fully mapped (ENOMEM)", p->name);
-	split_vma_at(s, p, start);
-	split_vma_at(s, p, end);
-	for (int i = 0; i < p->nr_vmas; i++) {
-		struct vma *v = &p->vmas[i];
+	for (uint64_t lo = start; lo < end;) {
+		struct vma *v = &p->vmas[find_vma(p, lo)];
+		uint64_t hi = v->end < end ? v->end : end;
+		bool account = v->account;
 
-		if (v->start < start || v->end > end)
+		if (v->writable == writable) {
+			lo = hi;
 			continue;
+		}
+		/* VM_ACCOUNT: charged when a private mapping becomes writable, given back when
+		 * it becomes read-only before it has an anon_vma */
+		if (writable)
+			account = true;
+		else if (!v->anon_vma)
+			account = false;
+		split_vma_at(s, p, lo);
+		split_vma_at(s, p, hi);
+		v = &p->vmas[find_vma(p, lo)];
 		v->writable = writable;
-		for (uint64_t a = v->start; a < v->end; a += CSIM_PAGE_SIZE) {
+		v->account = account;
+		for (uint64_t a = lo; a < hi; a += CSIM_PAGE_SIZE) {
 			struct pmd *d = pmd_at(p, a);
 			struct pte *pte = pte_at(p, a);
 
@@ -976,30 +1085,19 @@ int sim_mprotect(struct sim *s, struct proc *p, uint64_t start, uint64_t end, bo
 			if (writable && pte->folio && page_pae(pte->folio, pte->page))
 				pte->flags |= PTE_WRITE;
 		}
+		lo = hi;
 	}
-	vma_merge(p);
+	vma_merge(s, p, start, end);
 	return 0;
 }
 
-/* mremap of a whole one-VMA region to a new address `misalign` past a 2 MiB boundary:
- * move_page_tables moves PTEs without rmap calls; a huge PMD moves whole only when the
- * old and new addresses are congruent modulo 2 MiB, else it is split first (spec §6.3). */
-int sim_mremap(struct sim *s, struct proc *p, int ri, uint64_t misalign)
+/* The page tables of [lo, hi) move by `delta` (mm/mremap.c move_page_tables): PTEs move
+ * without rmap calls; a huge PMD moves whole only when the old and new addresses are
+ * congruent modulo 2 MiB, else it is split first (spec §6.3). */
+static void move_page_tables(struct sim *s, struct proc *p, uint64_t lo, uint64_t hi,
+			     uint64_t delta)
 {
-	struct region *r = &p->regions[ri];
-	int vi = find_vma(p, r->base);
-	uint64_t nbase, old, delta;
-
-	if (vi < 0 || p->vmas[vi].start != r->base || p->vmas[vi].end != r->base + r->size)
-		return fail(s, "%s: mremap needs region %s to be exactly one VMA", p->name,
-			    r->name);
-	if (misalign % CSIM_PAGE_SIZE || misalign >= CSIM_PMD_SIZE)
-		return fail(s, "bad alignment");
-	if (va_alloc(s, p, r->size, misalign, &nbase))
-		return -1;
-	old = r->base;
-	delta = nbase - old;
-	for (uint64_t a = old; a < old + r->size;) {
+	for (uint64_t a = lo; a < hi;) {
 		struct pmd *d = pmd_at(p, a);
 		uint64_t next = pmd_base(a) + CSIM_PMD_SIZE;
 
@@ -1012,7 +1110,10 @@ int sim_mremap(struct sim *s, struct proc *p, int ri, uint64_t misalign)
 			}
 			split_huge_pmd(s, p, d);
 		}
-		if (d->table && d->table[pte_index(a)].flags) {
+		/* an old PMD with a table, even an empty one, gets the new range a table
+		 * (get_old_pmd, then pte_alloc or move_normal_pmd): a later fault there is a
+		 * PTE fault */
+		if (d->table) {
 			struct pmd *nd = pmd_at(p, a + delta);
 
 			pt_alloc(nd);
@@ -1021,15 +1122,50 @@ int sim_mremap(struct sim *s, struct proc *p, int ri, uint64_t misalign)
 		}
 		a += CSIM_PAGE_SIZE;
 	}
-	p->vmas[vi].start += delta;
-	p->vmas[vi].end += delta;
-	{
-		struct vma v = p->vmas[vi];
+}
 
-		vma_remove(p, vi);
-		vma_insert(p, v);
+/* mremap(MREMAP_MAYMOVE | MREMAP_FIXED) of a whole region to a new address `misalign`
+ * past a 2 MiB boundary. A move of the same length moves every VMA of the range, one by
+ * one in address order, keeping the gaps between them; a gap at the start fails with
+ * EFAULT (mm/mremap.c remap_move). Each moved VMA is a new one, inserted into the trees
+ * (mm/vma.c copy_vma: anon_vma_clone) and merged with the one moved before it when
+ * they are mergeable (vma_merge_new_range). */
+int sim_mremap(struct sim *s, struct proc *p, int ri, uint64_t misalign)
+{
+	struct region *r = &p->regions[ri];
+	uint64_t nbase, old = r->base, end = r->base + r->size, delta;
+	int first = find_vma(p, old), last;
+
+	if (first < 0)
+		return fail(s, "%s: mremap of region %s: its first page is not mapped (EFAULT)",
+			    p->name, r->name);
+	if (misalign % CSIM_PAGE_SIZE || misalign >= CSIM_PMD_SIZE)
+		return fail(s, "bad alignment");
+	if (va_alloc(s, p, r->size, misalign, &nbase))
+		return -1;
+	delta = nbase - old;
+	for (last = first; last < p->nr_vmas && p->vmas[last].start < end; last++) {
+		struct vma *v = &p->vmas[last];
+
+		move_page_tables(s, p, v->start, v->end, delta);
+		v->start += delta;
+		v->end += delta;
+		avc_insert(s, v);
 	}
-	free_pgtables(p, old, old + r->size);
+	/* the moved VMAs keep their order: only their place in the sorted array changes */
+	{
+		int n = last - first;
+		struct vma *moved = xcalloc((size_t)n, sizeof(*moved));
+
+		memcpy(moved, &p->vmas[first], (size_t)n * sizeof(*moved));
+		for (int i = 0; i < n; i++)
+			vma_remove(p, first);
+		for (int i = 0; i < n; i++)
+			vma_insert(p, moved[i]);
+		free(moved);
+	}
+	vma_merge(s, p, nbase, nbase + r->size);
+	free_pgtables(p, old, end);
 	r->base = nbase;
 	s->st.mremaps++;
 	return 0;
@@ -1042,30 +1178,40 @@ struct rmap_entry {
 	struct proc *p;
 	struct pmd *d;	 /* a PMD entry when pte == NULL */
 	struct pte *pte;
+	uint64_t addr, pgoff, avc_seq; /* the walk order: see rmap_walk */
 };
 
-/* The rmap walk order: mms in creation order (anon_vma interval tree insertion order
- * for equal pgoff), then addresses ascending within each mm. */
+static uint64_t entry_addr(const struct proc *p, const struct rmap_entry *e)
+{
+	uint64_t a = (uint64_t)(e->d - p->pmds) * CSIM_PMD_SIZE;
+
+	return e->pte ? a + (uint64_t)(e->pte - e->d->table) * CSIM_PAGE_SIZE : a;
+}
+
+static int rmap_entry_cmp(const void *x, const void *y)
+{
+	const struct rmap_entry *a = x, *b = y;
+
+	if (a->pgoff != b->pgoff)
+		return a->pgoff < b->pgoff ? -1 : 1;
+	if (a->avc_seq != b->avc_seq)
+		return a->avc_seq < b->avc_seq ? -1 : 1;
+	return a->addr < b->addr ? -1 : a->addr > b->addr;
+}
+
+/* The rmap walk order (mm/rmap.c rmap_walk_anon): the VMAs of the folio's anon_vma in
+ * interval-tree order, by vm_pgoff and, for equal vm_pgoff, in (re)insertion order
+ * (struct vma.avc_seq); within a VMA, addresses ascending (page_vma_mapped_walk). */
 static int rmap_walk(struct sim *s, struct folio *f, struct rmap_entry **out)
 {
-	struct proc *order[CSIM_MAX_PROCS];
-	int np = 0, n = 0, cap = 16;
+	int n = 0, cap = 16;
 	struct rmap_entry *e = xcalloc((size_t)cap, sizeof(*e));
 
 	for (int i = 0; i < CSIM_MAX_PROCS; i++) {
 		struct proc *p = &s->procs[i];
-		int j;
 
 		if (!p->live)
 			continue;
-		for (j = np; j > 0 && order[j - 1]->seq > p->seq; j--)
-			order[j] = order[j - 1];
-		order[j] = p;
-		np++;
-	}
-	for (int i = 0; i < np; i++) {
-		struct proc *p = order[i];
-
 		for (unsigned int m = 0; m < CSIM_VA_PMDS; m++) {
 			struct pmd *d = &p->pmds[m];
 
@@ -1078,14 +1224,28 @@ static int rmap_walk(struct sim *s, struct folio *f, struct rmap_entry **out)
 				}
 			}
 			if (d->huge == f)
-				e[n++] = (struct rmap_entry){ p, d, NULL };
+				e[n++] = (struct rmap_entry){ .p = p, .d = d };
 			if (!d->table)
 				continue;
 			for (unsigned int k = 0; k < CSIM_PTRS_PER_PT; k++)
 				if (d->table[k].folio == f && d->table[k].flags)
-					e[n++] = (struct rmap_entry){ p, d, &d->table[k] };
+					e[n++] = (struct rmap_entry){ .p = p, .d = d,
+								      .pte = &d->table[k] };
 		}
 	}
+	for (int i = 0; i < n; i++) {
+		int vi;
+
+		e[i].addr = entry_addr(e[i].p, &e[i]);
+		vi = find_vma(e[i].p, e[i].addr);
+		if (vi < 0) {
+			fprintf(stderr, "csim: internal error: a mapping outside every VMA\n");
+			exit(3);
+		}
+		e[i].pgoff = e[i].p->vmas[vi].pgoff;
+		e[i].avc_seq = e[i].p->vmas[vi].avc_seq;
+	}
+	qsort(e, (size_t)n, sizeof(*e), rmap_entry_cmp);
 	*out = e;
 	return n;
 }
@@ -1237,6 +1397,7 @@ static bool split_folio(struct sim *s, struct folio *f, struct folio ***pieces, 
 		s->st.folios_by_order[0]--; /* not an allocation */
 		FM(fm_folio_update_flags(&newf[k]->f, FM_FOLIO_ANON, 0));
 		newf[k]->nonzero[0] = f->nonzero[k];
+		newf[k]->clean = f->clean;
 	}
 	remove_migration_entries(s, f, NULL, newf, true);
 	folio_free(s, f); /* the old struct folio is now newf[0]'s head */
@@ -1275,11 +1436,12 @@ int sim_split(struct sim *s, struct proc *p, uint64_t addr, bool *split)
 	return 0;
 }
 
-/* migrate_pages of one isolated folio (spec §6.5, §6.6); true when it moved. */
-static bool migrate_folio(struct sim *s, struct folio *f, int node)
+/* Migration of one isolated folio in `passes` attempts (spec §6.5, §6.6); true when it
+ * moved. */
+static bool migrate_folio(struct sim *s, struct folio *f, int node, int passes)
 {
 	FM(fm_folio_get(&f->f, 1)); /* isolation */
-	for (int pass = 0; pass < CSIM_MIGRATE_PASSES; pass++) {
+	for (int pass = 0; pass < passes; pass++) {
 		if (unmap_to_migration_entries(s, f, false)) {
 			struct folio *dst = folio_new(s, f->order, node);
 			int32_t ret;
@@ -1288,6 +1450,9 @@ static bool migrate_folio(struct sim *s, struct folio *f, int node)
 			FM(fm_folio_migrate_move(&f->f, &dst->f, &ret));
 			if (ret == 0) {
 				memcpy(dst->nonzero, f->nonzero, 1u << f->order);
+				/* clean entries stay clean (try_to_migrate_one marks the folio
+				 * dirty only for a dirty PTE) */
+				dst->clean = f->clean;
 				remove_migration_entries(s, f, dst, NULL, false);
 				FM(fm_folio_put(&dst->f, 1)); /* migrate_folio_move */
 				FM(fm_folio_put(&f->f, 1));	/* the isolation reference */
@@ -1304,55 +1469,96 @@ static bool migrate_folio(struct sim *s, struct folio *f, int node)
 	return false;
 }
 
-int sim_migrate(struct sim *s, struct proc *p, uint64_t start, uint64_t end, int node,
-		int *moved, int *failed)
+/* migrate_pages of one batch of isolated folios (mm/migrate.c migrate_pages); true when
+ * every folio of it moved. A partially mapped large folio on the deferred split queue is
+ * split instead (try_split_folio, spec §6.6): its zero-filled pages become the shared
+ * zeropage, the other pieces are migrated after the rest of the batch, in one
+ * MIGRATE_ASYNC pass. When the split fails (extra references), migrate_pages_batch
+ * goes on to migrate the folio whole. */
+static bool migrate_batch(struct sim *s, struct folio **list, int n, int node)
 {
-	struct folio **list;
-	int n = 0;
+	struct folio **split = xcalloc((size_t)n << FM_PMD_ORDER, sizeof(*split));
+	int nsplit = 0;
+	bool ok = true;
 
-	if (check_range(s, start, end))
-		return -1;
-	*moved = *failed = 0;
-	list = xcalloc((end - start) / CSIM_PAGE_SIZE, sizeof(*list));
-	/* move_pages: the distinct folios of the range, in address order */
-	for (uint64_t a = start; a < end; a += CSIM_PAGE_SIZE) {
-		struct folio *f;
-		unsigned int page;
-		bool seen = false;
-
-		if (sim_lookup(s, p, a, &f, &page) != LOOK_FOLIO || f->node == node)
-			continue;
-		for (int i = 0; i < n && !seen; i++)
-			seen = list[i] == f;
-		if (!seen)
-			list[n++] = f;
-	}
 	for (int i = 0; i < n; i++) {
 		struct folio *f = list[i], **pieces;
 		int nr;
 
-		/* a queued, partially mapped large folio is split instead (spec §6.6) */
 		if (f->order > 0 && (f->f.flags & FM_FOLIO_DEFERRED_LIST) &&
 		    (f->f.flags & FM_FOLIO_PARTIALLY_MAPPED)) {
-			if (!split_folio(s, f, &pieces, &nr)) {
-				++*failed;
+			if (split_folio(s, f, &pieces, &nr)) {
+				memcpy(&split[nsplit], pieces, (size_t)nr * sizeof(*pieces));
+				nsplit += nr;
+				free(pieces);
 				continue;
 			}
-			for (int k = 0; k < nr; k++) {
-				if (migrate_folio(s, pieces[k], node))
-					++*moved;
-				else
-					++*failed;
-			}
-			free(pieces);
+		}
+		ok &= migrate_folio(s, f, node, CSIM_MIGRATE_PASSES);
+	}
+	for (int i = 0; i < nsplit; i++)
+		ok &= migrate_folio(s, split[i], node, 1);
+	free(split);
+	return ok;
+}
+
+/* move_pages() of the pages of [start, end) that map a folio on another node (what the
+ * kernel executor passes), as mm/migrate.c do_pages_move batches them: pages are queued
+ * (folio isolated) until one cannot be: its folio is queued already (folio_isolate_lru
+ * fails: the next page of a large folio), on the node already, or no folio; that flushes
+ * the batch. A batch that does not migrate completely ends the call: the pages after it
+ * are not tried. `moved` / `failed` count the pages that map a folio on `node` afterwards
+ * or not; a page remapped to the shared zeropage by a split counts as moved (its data is
+ * zero, nothing of it stays behind; move_pages reports it migrated). */
+int sim_migrate(struct sim *s, struct proc *p, uint64_t start, uint64_t end, int node,
+		int *moved, int *failed)
+{
+	uint64_t *cand;
+	struct folio **batch;
+	int nc = 0, nb = 0;
+	bool stop = false;
+
+	if (check_range(s, start, end))
+		return -1;
+	*moved = *failed = 0;
+	cand = xcalloc((end - start) / CSIM_PAGE_SIZE, sizeof(*cand));
+	batch = xcalloc((end - start) / CSIM_PAGE_SIZE, sizeof(*batch));
+	for (uint64_t a = start; a < end; a += CSIM_PAGE_SIZE) {
+		struct folio *f;
+		unsigned int page;
+
+		if (sim_lookup(s, p, a, &f, &page) == LOOK_FOLIO && f->node != node)
+			cand[nc++] = a;
+	}
+	for (int i = 0; i < nc && !stop; i++) {
+		struct folio *f;
+		unsigned int page;
+		bool queued = sim_lookup(s, p, cand[i], &f, &page) == LOOK_FOLIO &&
+			      f->node != node;
+
+		for (int k = 0; k < nb && queued; k++)
+			queued = batch[k] != f;
+		if (queued) {
+			batch[nb++] = f;
 			continue;
 		}
-		if (migrate_folio(s, f, node))
+		stop = !migrate_batch(s, batch, nb, node);
+		nb = 0;
+	}
+	if (!stop)
+		migrate_batch(s, batch, nb, node);
+	for (int i = 0; i < nc; i++) {
+		struct folio *f;
+		unsigned int page;
+		enum lookup_kind kind = sim_lookup(s, p, cand[i], &f, &page);
+
+		if ((kind == LOOK_FOLIO && f->node == node) || kind == LOOK_ZERO)
 			++*moved;
 		else
 			++*failed;
 	}
-	free(list);
+	free(cand);
+	free(batch);
 	return 0;
 }
 
