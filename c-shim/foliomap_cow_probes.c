@@ -77,7 +77,7 @@ static void cow_finish(struct cow_probe *p, u32 observed)
 	char note[96];
 
 	fmw_close_begin(p->window);
-	read = !foliomap_snapshot(p->folio, &s->actual);
+	read = !foliomap_snapshot_after(p->folio, &s->actual);
 	locked_now = folio_test_locked(p->folio);
 	fmw_close_end(p->window, &v, &c->before.folio, read ? &s->actual.folio : NULL);
 	p->c = NULL;

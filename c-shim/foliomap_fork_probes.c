@@ -314,7 +314,7 @@ static int copy_page_range_ret(struct kretprobe_instance *ri, struct pt_regs *re
 
 		fmw_close_begin(e->window);
 		/* Each folio is read before its window closes. */
-		read = !failed && !foliomap_snapshot(e->folio, &s->actual);
+		read = !failed && !foliomap_snapshot_after(e->folio, &s->actual);
 		fmw_close_end(e->window, &v, &e->before, read ? &s->actual.folio : NULL);
 		if (!read) {
 			fmw_verdict_release(&v);

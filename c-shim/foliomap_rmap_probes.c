@@ -260,7 +260,6 @@ static int replay_one(fm_folio *f, const struct fmw_nested *e)
 	return FM_ERR_BAD_ARGUMENT;
 }
 
-
 /* Applies a nested operation of the window's task to its replay, as the kernel does it. */
 static void replay_step(struct fmw_log *log, enum fmw_nested_op op, u32 page, u32 mm, u8 arg)
 {
@@ -561,7 +560,8 @@ static void replay_begin(struct replay_probe *p, struct folio *folio, const char
 	r = fm_replay_get(&p->idx);
 	if (!r)
 		return;
-	memset(&r->log, 0, offsetof(struct fmw_log, counts));
+	/* The replay state is the snapshot's copy (below): only the bookkeeping is reset. */
+	r->log.nr = 0;
 	memset(r->log.counts, 0, sizeof(r->log.counts));
 	p->window = fmw_open(folio, op, 0, &r->log);
 	if (p->window < 0 || foliomap_snapshot(folio, &r->before)) {

@@ -32,6 +32,7 @@ struct fm_kernel_answers {
 	bool mapped;			/* folio_mapped */
 	bool maybe_mapped_shared;	/* folio_maybe_mapped_shared */
 	bool maybe_dma_pinned;		/* folio_maybe_dma_pinned */
+	bool valid;			/* taken by foliomap_snapshot_after() */
 };
 
 /* A folio state in the model's representation, with its own page storage. */
@@ -46,6 +47,8 @@ void foliomap_count(enum foliomap_stat stat);
 
 /* foliomap_snapshot.c */
 int foliomap_snapshot(struct folio *folio, struct fm_snap *snap);
+/* The same, with the kernel's answers: for a check's state after the operation. */
+int foliomap_snapshot_after(struct folio *folio, struct fm_snap *snap);
 int foliomap_snapshot_into(struct folio *folio, fm_folio *f, fm_page *pages, u32 cap);
 void foliomap_snap_copy(struct fm_snap *dst, const struct fm_snap *src);
 

@@ -27,6 +27,7 @@ static void kernel_answers(struct folio *copy, struct fm_kernel_answers *a)
 	a->mapped = folio_mapped(copy);
 	a->maybe_mapped_shared = folio_maybe_mapped_shared(copy);
 	a->maybe_dma_pinned = folio_maybe_dma_pinned(copy);
+	a->valid = true;
 }
 
 /* The copy ends where the folio's struct pages do (a small folio has one). */
@@ -116,6 +117,12 @@ static int snapshot(struct folio *folio, fm_folio *f, fm_page *pages, u32 cap,
  */
 int foliomap_snapshot(struct folio *folio, struct fm_snap *s)
 {
+	s->answers.valid = false;
+	return snapshot(folio, &s->folio, s->pages, FOLIOMAP_MAX_PAGES, NULL);
+}
+
+int foliomap_snapshot_after(struct folio *folio, struct fm_snap *s)
+{
 	return snapshot(folio, &s->folio, s->pages, FOLIOMAP_MAX_PAGES, &s->answers);
 }
 
@@ -155,6 +162,10 @@ int foliomap_compare_answers(const struct fm_snap *snap, char *note, size_t len)
 	fm_folio state = snap->folio;	/* fm_folio_query takes a mutable folio */
 	fm_query q;
 
+	if (!k->valid) {
+		snprintf(note, len, "no kernel answers (a snapshot taken before the operation)");
+		return -1;
+	}
 	if (fm_folio_query(&state, 0, &q) != FM_OK) {
 		snprintf(note, len, "the model cannot query the folio");
 		return -1;

@@ -627,7 +627,7 @@ bool fmw_close_read(int i, struct folio *folio, const fm_folio *before,
 	bool read;
 
 	fmw_close_begin(i);
-	read = !foliomap_snapshot(folio, actual);
+	read = !foliomap_snapshot_after(folio, actual);
 	fmw_close_end(i, v, before, read ? &actual->folio : NULL);
 	return read;
 }

@@ -732,10 +732,10 @@ static void do_shm_map(unsigned int first, unsigned int nr, struct resp *r)
 	for (i = 0; i < nr; i++)
 		if (addr[i * page_size + 1] != (char)fill_byte(first + i))
 			return (void)FAIL(r, "file page %u: wrong contents", first + i);
-	pfn0 = pfn_of(addr) - first;
-	if (!pfn_of(addr) || pfn0 % (shm_size / page_size))
+	pfn0 = pfn_of(addr) - first;	/* the folio's first pfn, if it is one folio */
+	if (pfn0 + first == 0 || pfn0 % (shm_size / page_size))
 		return (void)SKIP(r, "file page %u: pfn %#" PRIx64 " not in a %zu KiB folio", first,
-				  pfn_of(addr), shm_size >> 10);
+				  pfn0 + first, shm_size >> 10);
 	for (i = 0; i < nr; i++)
 		if (pfn_of(addr + i * page_size) != pfn0 + first + i ||
 		    !pfn_is_thp(pfn0 + first + i))
