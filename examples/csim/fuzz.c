@@ -234,23 +234,47 @@ static bool gen_mmap(struct fz *z, struct step *st)
 	return true;
 }
 
+/*
+ * With @percent % chance, the range the last step touched, when its process still lives:
+ * its process, region and first page in *p, *g, *first.
+ */
+static bool recent_range(struct fz *z, unsigned int percent, struct fz_proc **p,
+			 struct fz_region **g, uint64_t *first)
+{
+	struct fz_proc *last;
+
+	if (z->last_proc < 0 || !z->procs[z->last_proc].live ||
+	    z->last_reg >= z->procs[z->last_proc].nr_reg || !chance(&z->r, percent))
+		return false;
+	last = &z->procs[z->last_proc];
+	*p = last;
+	*g = &last->reg[z->last_reg];
+	*first = z->last_off / SCN_PAGE_SIZE;
+	return true;
+}
+
+/* Pages of a region of a live process (false: no process left). */
+static bool pick_range(struct fz *z, struct fz_proc **p, struct fz_region **g, uint64_t *first,
+		       uint64_t *nr)
+{
+	*p = pick_proc(z, true);
+	if (!*p)
+		return false;
+	*g = pick_region(z, *p);
+	pick_pages(z, *g, first, nr);
+	return true;
+}
+
 static bool gen_access(struct fz *z, struct step *st, enum verb verb)
 {
-	struct fz_proc *p = pick_proc(z, true);
+	struct fz_proc *p;
 	struct fz_region *g;
 	uint64_t first, nr;
 
-	if (!p)
+	if (!pick_range(z, &p, &g, &first, &nr))
 		return false;
-	g = pick_region(z, p);
-	pick_pages(z, g, &first, &nr);
-	if (z->last_proc >= 0 && z->procs[z->last_proc].live && chance(&z->r, 30) &&
-	    z->last_reg < z->procs[z->last_proc].nr_reg) {
-		p = &z->procs[z->last_proc];
-		g = &p->reg[z->last_reg];
-		first = z->last_off / SCN_PAGE_SIZE;
+	if (recent_range(z, 30, &p, &g, &first))
 		nr = first + nr <= g->pages ? nr : g->pages - first;
-	}
 	if (nr > 64 && verb == V_PIN)
 		nr = 1 + below(&z->r, 16);
 	if (!all_set(g->mapped, first, nr))
@@ -330,14 +354,12 @@ static bool gen_exit(struct fz *z, struct step *st)
 /* munmap (holes allowed), madvise / mprotect (fully mapped: the kernel's ENOMEM) */
 static bool gen_ranged(struct fz *z, struct step *st, enum verb verb)
 {
-	struct fz_proc *p = pick_proc(z, true);
+	struct fz_proc *p;
 	struct fz_region *g;
 	uint64_t first, nr;
 
-	if (!p)
+	if (!pick_range(z, &p, &g, &first, &nr))
 		return false;
-	g = pick_region(z, p);
-	pick_pages(z, g, &first, &nr);
 	if (verb != V_MUNMAP && verb != V_MIGRATE && verb != V_QUERY &&
 	    !all_set(g->mapped, first, nr))
 		return false;
@@ -388,17 +410,11 @@ static bool gen_point(struct fz *z, struct step *st, enum verb verb)
 	if (!p)
 		return false;
 	st->verb = verb;
-	snprintf(st->actor, sizeof(st->actor), "%s", p->name);
-	if (verb == V_SHOW && z->last_proc >= 0 && z->procs[z->last_proc].live &&
-	    z->last_reg < z->procs[z->last_proc].nr_reg && chance(&z->r, 50)) {
-		p = &z->procs[z->last_proc];
-		g = &p->reg[z->last_reg];
-		first = z->last_off / SCN_PAGE_SIZE;
-		snprintf(st->actor, sizeof(st->actor), "%s", p->name);
-	} else {
+	if (verb != V_SHOW || !recent_range(z, 50, &p, &g, &first)) {
 		g = pick_region(z, p);
 		pick_pages(z, g, &first, &nr);
 	}
+	snprintf(st->actor, sizeof(st->actor), "%s", p->name);
 	snprintf(st->a.region, sizeof(st->a.region), "%s", g->name);
 	st->a.off = first * SCN_PAGE_SIZE;
 	if (chance(&z->r, 15))
