@@ -89,3 +89,16 @@ debian_mirror_uri() {
 host_tsc_khz() {
 	awk -F: '/^cpu MHz/ { printf "%d\n", $2 * 1000; exit }' /proc/cpuinfo
 }
+
+# scn_split_transcripts VMOUT DIR: kmod-test/scn_run's output of a boot, split per file:
+# DIR/NAME.kern (transcript), NAME.kst (scn_run's status; missing: no END marker, the
+# runner stopped), NAME.kerr (its @@scn ERROR lines).
+scn_split_transcripts() {
+	awk -v dir="$2" '
+		/^@@scn BEGIN / { n = $3; sub(/.*\//, "", n); sub(/\.scn$/, "", n)
+			f = dir "/" n ".kern"; printf "" > f; on = 1; next }
+		on && /^@@scn END / { print $NF > (dir "/" n ".kst"); close(dir "/" n ".kst")
+			close(f); on = 0; next }
+		on && /^@@scn ERROR / { print > (dir "/" n ".kerr"); next }
+		on { print > f }' "$1"
+}
