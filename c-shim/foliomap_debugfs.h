@@ -61,6 +61,10 @@
  *                         also read as the kernel's accessors do (folio_mapcount,
  *                         folio_entire_mapcount, folio_maybe_mapped_shared, ...); a
  *                         different answer is a transition mismatch
+ *  sleeps_measured        one CPU: what other tasks changed on a window's folio while its
+ *                         task was off the CPU, measured exactly (sched_switch)
+ *  sleeps_unmeasured      one CPU: windows whose task slept and the change meanwhile
+ *                         could not be measured or ordered; only these may race there
  */
 enum foliomap_stat {
 	FOLIOMAP_STAT_TRANSITIONS_CHECKED,
@@ -99,6 +103,8 @@ enum foliomap_stat {
 	FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED,
 	FOLIOMAP_STAT_HOOKS_MISSING,
 	FOLIOMAP_STAT_ANSWERS_CHECKED,
+	FOLIOMAP_STAT_SLEEPS_MEASURED,
+	FOLIOMAP_STAT_SLEEPS_UNMEASURED,
 	FOLIOMAP_NR_STATS
 };
 
@@ -140,6 +146,8 @@ enum foliomap_stat {
 	[FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED]	= "unchecked_folio_changed",	\
 	[FOLIOMAP_STAT_HOOKS_MISSING]		= "hooks_missing",		\
 	[FOLIOMAP_STAT_ANSWERS_CHECKED]		= "answers_checked",		\
+	[FOLIOMAP_STAT_SLEEPS_MEASURED]		= "sleeps_measured",		\
+	[FOLIOMAP_STAT_SLEEPS_UNMEASURED]	= "sleeps_unmeasured",		\
 }
 
 /*

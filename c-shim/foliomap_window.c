@@ -73,7 +73,7 @@ struct fm_window {
 	bool (*progressed)(const void *ctx);
 	const void *progress_ctx;
 	bool rebase_pending;		/* the sleep came before the operation acted */
-	bool unmeasured;		/* a sleep whose foreign change could not be measured */
+	const char *unmeasured;		/* why a sleep's foreign change was not measured */
 	struct task_struct *task;	/* NULL: free */
 	struct folio *folio;
 	const char *op;
@@ -246,7 +246,7 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 	w->mid_valid = false;
 	w->rebase = NULL;
 	w->rebase_pending = false;
-	w->unmeasured = false;
+	w->unmeasured = NULL;
 	atomic_inc(&windows_open);
 	w->seq = atomic64_inc_return(&fmw_seq);
 	WRITE_ONCE(w->state, W_OPENING);
@@ -405,6 +405,15 @@ static void push_change(struct fm_window *o, const struct fm_window *w,
 	}
 }
 
+/* One CPU: @w's task slept and what others did meanwhile is unknown; the first reason. */
+static void set_unmeasured(struct fm_window *w, const char *why)
+{
+	if (w->unmeasured)
+		return;
+	foliomap_count(FOLIOMAP_STAT_SLEEPS_UNMEASURED);
+	w->unmeasured = why;
+}
+
 /* sched_switch (one CPU only): @prev leaves the CPU, @next comes back to it. */
 static void switch_probe(void *data, bool preempt, struct task_struct *prev,
 			 struct task_struct *next, unsigned int prev_state)
@@ -425,14 +434,17 @@ static void switch_probe(void *data, bool preempt, struct task_struct *prev,
 				w->mid = m < 0 ? NULL : &mids[m];
 			}
 			w->mid_valid = w->mid && !foliomap_snapshot(w->folio, w->mid);
-			w->unmeasured |= !w->mid_valid;
+			if (!w->mid_valid)
+				set_unmeasured(w, w->mid ? "sleep not measured: the folio was not readable as the task left the CPU"
+							 : "sleep not measured: no free switch snapshot");
 			w->rebase_pending = w->rebase && !w->progressed(w->progress_ctx);
 		} else if (t == next && w->mid_valid) {
 			w->mid_valid = false;
 			if (foliomap_snapshot(w->folio, now) || now->folio.order != w->mid->folio.order) {
-				w->unmeasured = true;
+				set_unmeasured(w, "sleep not measured: the folio changed order while the task slept");
 				continue;
 			}
+			foliomap_count(FOLIOMAP_STAT_SLEEPS_MEASURED);
 			w->pushes++;
 			if (w->log || w->rebase_pending) {
 				/* A replay, or an operation yet to act, takes it where it happened. */
@@ -446,7 +458,7 @@ static void switch_probe(void *data, bool preempt, struct task_struct *prev,
 			if (!w->delta)
 				w->delta = delta_get();
 			if (!w->delta) {
-				w->unmeasured = true;
+				set_unmeasured(w, "sleep not measured: no free delta");
 				continue;
 			}
 			delta_add(w->delta, &w->mid->folio, &now->folio, 0);
@@ -455,7 +467,7 @@ static void switch_probe(void *data, bool preempt, struct task_struct *prev,
 			 * the operation, whose order against it is unknown.
 			 */
 			if (w->delta->changed & (DELTA_ID0 | DELTA_ID1 | DELTA_SHARED)) {
-				w->unmeasured = true;
+				set_unmeasured(w, "sleep not measured: slot owners changed meanwhile");
 				mark(w, FOREIGN_OP, "slot owners changed while the task slept", 0);
 			}
 		}
@@ -823,6 +835,7 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 	r.culprit = v->culprit;
 	/* Foreign changes replayed onto the prediction may not commute with ours. */
 	if (!r.note && fmw_may_race(v) && ((v->foreign & ~FOREIGN_REFS) || v->pushes)) {
+		r.note = v->unmeasured;	/* on one CPU, the reason it may have raced */
 		foliomap_count(FOLIOMAP_STAT_TRANSITIONS_RACED);
 		foliomap_record(&r, RECORD_RACED);
 		goto out;

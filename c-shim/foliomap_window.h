@@ -59,7 +59,7 @@ struct fmw_verdict {
 	int ref_delta;		/* reference changes of movers that ran inside the window */
 	int pushes;		/* foreign operations that ran entirely inside it */
 	u32 marks;		/* fmw_mark_own() bits of its own nested operations */
-	bool unmeasured;	/* one CPU: a sleep whose foreign change was not measured */
+	const char *unmeasured;	/* one CPU: why a sleep's foreign change was not measured */
 	struct fm_delta *delta;	/* their observed change (fmw_verdict_release) */
 	char culprit[64];	/* the first foreign event: "<function> pid <N>" */
 };
