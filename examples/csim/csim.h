@@ -156,6 +156,9 @@ int sim_mms_mapping(const struct folio *f);
 const char *sim_id_name(struct sim *s, uint32_t id);
 /* Cross-checks every live folio against the exact page-table count; -1 on mismatch. */
 int sim_check(struct sim *s);
+/* A digest of the whole simulated state, independent of allocation addresses. */
+uint64_t sim_digest(struct sim *s);
+uint64_t sim_mix(uint64_t h, uint64_t v);
 
 /* scenario.c: the scenario language and the transcript. */
 int scenario_run(const char *path, uint32_t mode, FILE *out);

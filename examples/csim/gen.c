@@ -95,6 +95,7 @@ int gen_run(const struct gen_opts *o, FILE *out)
 	struct rng r = { o->seed * 0x9E3779B97F4A7C15ull + 1 };
 	uint64_t region_counter = 0, proc_counter = 1, live_by_order[FM_MAX_ORDER + 1] = { 0 };
 	uint64_t pm_live = 0, maybe_shared = 0, false_shared = 0, multi_mm = 0, large = 0;
+	uint64_t ev_digest = 0;
 	struct timespec t0, t1;
 	double secs;
 	char name[CSIM_NAME_LEN];
@@ -113,7 +114,7 @@ int gen_run(const struct gen_opts *o, FILE *out)
 	for (uint64_t ev = 0; ev < o->events; ev++) {
 		int live = live_procs(s);
 		struct proc *p = random_proc(s, &r, live);
-		uint64_t dice = below(&r, 100), start, end;
+		uint64_t dice = below(&r, 100), start = 0, end = 0;
 		bool writable;
 		enum access_outcome acc;
 
@@ -155,6 +156,9 @@ int gen_run(const struct gen_opts *o, FILE *out)
 			if (p->nr_vmas < 8)
 				new_region(s, p, &r, &region_counter);
 		}
+		/* what was drawn and where: equal digests, equal event streams */
+		ev_digest = sim_mix(sim_mix(ev_digest, (uint64_t)(p - s->procs) << 8 | dice),
+				    sim_mix(sim_mix(r.x, start), end));
 		if (ev % 4096 == 0 && sim_check(s)) {
 			fprintf(stderr, "csim: generator: event %llu: %s\n", (unsigned long long)ev,
 				s->err);
@@ -224,6 +228,8 @@ int gen_run(const struct gen_opts *o, FILE *out)
 	fprintf(out, "pmd splits: %llu, zaps: %llu, mremaps: %llu\n",
 		(unsigned long long)s->st.pmd_splits, (unsigned long long)s->st.zaps,
 		(unsigned long long)s->st.mremaps);
+	fprintf(out, "digest: events %016llx, final state %016llx\n",
+		(unsigned long long)ev_digest, (unsigned long long)sim_digest(s));
 	sim_destroy(s);
 	free(s);
 	return 0;

@@ -1585,6 +1585,79 @@ int sim_check(struct sim *s)
 	return 0;
 }
 
+uint64_t sim_mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+	return h * 0x100000001B3ull;
+}
+
+static uint64_t mix_folio(uint64_t h, const struct folio *f, unsigned int page)
+{
+	const fm_folio *x = &f->f;
+
+	h = sim_mix(h, ((uint64_t)x->order << 32) | x->flags);
+	h = sim_mix(h, ((uint64_t)(uint32_t)x->refcount << 32) | (uint32_t)x->pincount);
+	h = sim_mix(h, ((uint64_t)(uint32_t)x->large_mapcount << 32) | (uint32_t)x->entire_mapcount);
+	h = sim_mix(h, ((uint64_t)(uint32_t)x->nr_pages_mapped << 32) | (uint32_t)x->mm_id_mapcount[0]);
+	h = sim_mix(h, ((uint64_t)(uint32_t)x->mm_id_mapcount[1] << 32) | (uint32_t)f->node);
+	h = sim_mix(h, x->mm_ids);
+	h = sim_mix(h, ((uint64_t)(uint32_t)f->pages[page].mapcount << 32) | f->pages[page].flags);
+	return sim_mix(h, ((uint64_t)page << 16) | (uint64_t)f->clean << 8 | f->nonzero[page]);
+}
+
+/* Every process's VMAs and page-table entries, every folio's accounting, in an order
+ * that does not depend on where anything is allocated: `csim --generate` prints it, so a
+ * change of the simulator's data structures can be checked to leave a run the same. */
+uint64_t sim_digest(struct sim *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (int i = 0; i < CSIM_MAX_PROCS; i++) {
+		struct proc *p = &s->procs[i];
+
+		if (!p->live)
+			continue;
+		h = sim_mix(h, ((uint64_t)i << 32) | p->mm_id);
+		h = sim_mix(h, ((uint64_t)p->has_pinned << 32) | (uint32_t)p->nr_vmas);
+		h = sim_mix(h, ((uint64_t)(uint32_t)p->nr_pins << 32) | (uint32_t)p->nr_regions);
+		for (int k = 0; k < p->nr_regions; k++)
+			h = sim_mix(sim_mix(h, p->regions[k].base), p->regions[k].size << 1 |
+							    p->regions[k].live);
+		for (int k = 0; k < p->nr_pins; k++)
+			h = mix_folio(sim_mix(h, p->pins[k].addr), p->pins[k].folio, 0);
+		for (int k = 0; k < p->nr_vmas; k++) {
+			const struct vma *v = &p->vmas[k];
+
+			h = sim_mix(sim_mix(sim_mix(h, v->start), v->end), v->pgoff);
+			h = sim_mix(h, (uint64_t)v->writable | (uint64_t)v->account << 1 |
+					   (uint64_t)v->fork_child << 2 | (uint64_t)v->anon_vma << 8);
+			h = sim_mix(sim_mix(h, v->avc_seq), (uint64_t)v->region);
+			for (uint64_t a = v->start; a < v->end; a += CSIM_PAGE_SIZE) {
+				const struct pmd *d = pmd_at(p, a);
+				const struct pte *pte = pte_at(p, a);
+
+				if (pmd_is_huge(d)) {
+					h = sim_mix(h, 0x100u | d->flags);
+					if (d->huge)
+						h = mix_folio(h, d->huge, pte_index(a));
+					continue;
+				}
+				if (!pte) {
+					h = sim_mix(h, 0x200);
+					continue;
+				}
+				h = sim_mix(h, (uint64_t)pte->flags << 8 | pte->entry);
+				if (pte->folio)
+					h = mix_folio(h, pte->folio, pte->page);
+			}
+		}
+	}
+	h = sim_mix(h, s->nr_folios);
+	for (struct folio *f = s->folios; f; f = f->next)
+		h = mix_folio(h, f, 0);
+	return h;
+}
+
 void sim_init(struct sim *s, uint32_t mode)
 {
 	memset(s, 0, sizeof(*s));
