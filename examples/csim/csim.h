@@ -21,6 +21,8 @@
 #define CSIM_PTRS_PER_PT 512u			       /* PTEs per page table */
 #define CSIM_PMD_SIZE (CSIM_PAGE_SIZE * CSIM_PTRS_PER_PT) /* 2 MiB */
 #define CSIM_VA_PMDS 8192u			       /* simulated address space: 16 GiB */
+#define CSIM_PMD_CHUNK 64u			       /* PMD entries per directory chunk */
+#define CSIM_PMD_CHUNKS (CSIM_VA_PMDS / CSIM_PMD_CHUNK)
 #define CSIM_MAX_PROCS 64			       /* live processes at a time */
 #define CSIM_NAME_LEN SCN_NAME_LEN
 #define CSIM_MAX_REGIONS 64			       /* named regions per process */
@@ -97,7 +99,12 @@ struct proc {
 	int nr_vmas, cap_vmas;
 	struct region regions[CSIM_MAX_REGIONS];
 	int nr_regions;
-	struct pmd *pmds;	/* CSIM_VA_PMDS entries */
+	/* The PMD level, sparse: chunks of CSIM_PMD_CHUNK entries (128 MiB), allocated when
+	 * an entry in them is first populated, freed when free_pgtables empties them; so
+	 * fork, exit and munmap cost what is mapped, not the size of the address space. */
+	struct pmd *pmd_chunk[CSIM_PMD_CHUNKS];
+	uint16_t chunk_list[CSIM_PMD_CHUNKS]; /* indices of the allocated chunks */
+	int nr_chunks;
 	struct pin *pins;
 	int nr_pins, cap_pins;
 };
@@ -148,6 +155,8 @@ int sim_unpin(struct sim *s, struct proc *p, uint64_t start, uint64_t end, int *
 int sim_migrate(struct sim *s, struct proc *p, uint64_t start, uint64_t end, int node,
 		int *moved, int *failed);
 int sim_split(struct sim *s, struct proc *p, uint64_t addr, bool *split);
+/* The PMD entry of `addr` in `p`, NULL when none is populated there (not allocated). */
+const struct pmd *sim_pmd(const struct proc *p, uint64_t addr);
 /* What maps `addr` in `p`: a folio and page, the zeropage, or nothing. */
 enum lookup_kind { LOOK_NONE, LOOK_ZERO, LOOK_HUGE_ZERO, LOOK_FOLIO };
 enum lookup_kind sim_lookup(struct sim *s, struct proc *p, uint64_t addr, struct folio **f,

@@ -117,9 +117,71 @@ static uint64_t pmd_base(uint64_t addr)
 	return addr & ~(CSIM_PMD_SIZE - 1);
 }
 
+/* The PMD entry of `addr`, NULL when its chunk does not exist (nothing populated there):
+ * for lookups, which must not allocate. */
+static struct pmd *pmd_find(const struct proc *p, uint64_t addr)
+{
+	uint64_t i = addr / CSIM_PMD_SIZE;
+	struct pmd *c = p->pmd_chunk[i / CSIM_PMD_CHUNK];
+
+	return c ? &c[i % CSIM_PMD_CHUNK] : NULL;
+}
+
+const struct pmd *sim_pmd(const struct proc *p, uint64_t addr)
+{
+	return pmd_find(p, addr);
+}
+
+/* The PMD entry of `addr`, its chunk allocated if needed: for the paths that populate it.
+ * Chunks are never moved, so a pointer to an entry stays valid until free_pgtables. */
 static struct pmd *pmd_at(struct proc *p, uint64_t addr)
 {
-	return &p->pmds[addr / CSIM_PMD_SIZE];
+	uint64_t i = addr / CSIM_PMD_SIZE;
+	unsigned int c = (unsigned int)(i / CSIM_PMD_CHUNK);
+
+	if (!p->pmd_chunk[c]) {
+		p->pmd_chunk[c] = xcalloc(CSIM_PMD_CHUNK, sizeof(struct pmd));
+		p->chunk_list[p->nr_chunks++] = (uint16_t)c;
+	}
+	return &p->pmd_chunk[c][i % CSIM_PMD_CHUNK];
+}
+
+static bool pmd_none(const struct pmd *d)
+{
+	return !d->table && !d->huge && !d->flags;
+}
+
+/* Frees chunk `c` when no entry of it is populated any more. */
+static void chunk_reclaim(struct proc *p, unsigned int c)
+{
+	struct pmd *d = p->pmd_chunk[c];
+
+	if (!d)
+		return;
+	for (unsigned int k = 0; k < CSIM_PMD_CHUNK; k++)
+		if (!pmd_none(&d[k]))
+			return;
+	free(d);
+	p->pmd_chunk[c] = NULL;
+	for (int i = 0; i < p->nr_chunks; i++)
+		if (p->chunk_list[i] == c) {
+			p->chunk_list[i] = p->chunk_list[--p->nr_chunks];
+			break;
+		}
+}
+
+/* Every page table and chunk of `p` (exit, teardown): only the allocated chunks. */
+static void free_all_pgtables(struct proc *p)
+{
+	for (int i = 0; i < p->nr_chunks; i++) {
+		struct pmd *d = p->pmd_chunk[p->chunk_list[i]];
+
+		for (unsigned int k = 0; k < CSIM_PMD_CHUNK; k++)
+			free(d[k].table);
+		free(d);
+		p->pmd_chunk[p->chunk_list[i]] = NULL;
+	}
+	p->nr_chunks = 0;
 }
 
 static unsigned int pte_index(uint64_t addr)
@@ -127,11 +189,11 @@ static unsigned int pte_index(uint64_t addr)
 	return (unsigned int)((addr / CSIM_PAGE_SIZE) % CSIM_PTRS_PER_PT);
 }
 
-static struct pte *pte_at(struct proc *p, uint64_t addr)
+static struct pte *pte_at(const struct proc *p, uint64_t addr)
 {
-	struct pmd *d = pmd_at(p, addr);
+	struct pmd *d = pmd_find(p, addr);
 
-	return d->table ? &d->table[pte_index(addr)] : NULL;
+	return d && d->table ? &d->table[pte_index(addr)] : NULL;
 }
 
 static bool pmd_is_huge(const struct pmd *d)
@@ -205,7 +267,6 @@ static struct proc *proc_new(struct sim *s, const char *name)
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->live = true;
-	p->pmds = xcalloc(CSIM_VA_PMDS, sizeof(struct pmd));
 	/* mm_init() -> mm_alloc_id(): the smallest free id (spec §1.7) */
 	FM(fm_mm_ids_alloc(&s->ids, &p->mm_id));
 	return p;
@@ -374,8 +435,8 @@ static void split_vma_at(struct sim *s, struct proc *p, uint64_t addr)
 
 	if (i < 0 || p->vmas[i].start == addr)
 		return;
-	if (addr % CSIM_PMD_SIZE)
-		split_huge_pmd(s, p, pmd_at(p, addr));
+	if (addr % CSIM_PMD_SIZE && pmd_find(p, addr))
+		split_huge_pmd(s, p, pmd_find(p, addr));
 	hi = p->vmas[i];
 	hi.start = addr;
 	hi.pgoff += (addr - p->vmas[i].start) / CSIM_PAGE_SIZE;
@@ -437,10 +498,14 @@ static void zap_vma_range(struct sim *s, struct proc *p, uint64_t lo, uint64_t h
 {
 	for (uint64_t addr = lo; addr < hi;) {
 		uint64_t end = pmd_base(addr) + CSIM_PMD_SIZE;
-		struct pmd *d = pmd_at(p, addr);
+		struct pmd *d = pmd_find(p, addr);
 
 		if (end > hi)
 			end = hi;
+		if (!d) {
+			addr = end;
+			continue;
+		}
 		if (pmd_is_huge(d)) {
 			if (addr == pmd_base(addr) && end - addr == CSIM_PMD_SIZE) {
 				zap_huge_pmd(s, p, d);
@@ -474,17 +539,21 @@ static void zap_range(struct sim *s, struct proc *p, uint64_t start, uint64_t en
 	}
 }
 
-/* free_pgtables: page tables of 2 MiB ranges no VMA touches any more. */
+/* free_pgtables: page tables of 2 MiB ranges no VMA touches any more, then the chunks
+ * of the range that hold nothing any more. */
 static void free_pgtables(struct proc *p, uint64_t start, uint64_t end)
 {
 	for (uint64_t a = pmd_base(start); a < end; a += CSIM_PMD_SIZE) {
-		struct pmd *d = pmd_at(p, a);
+		struct pmd *d = pmd_find(p, a);
 
-		if (range_has_vma(p, a, a + CSIM_PMD_SIZE))
+		if (!d || pmd_none(d) || range_has_vma(p, a, a + CSIM_PMD_SIZE))
 			continue;
 		free(d->table);
 		memset(d, 0, sizeof(*d));
 	}
+	for (uint64_t c = start / CSIM_PMD_SIZE / CSIM_PMD_CHUNK;
+	     c <= (end - 1) / CSIM_PMD_SIZE / CSIM_PMD_CHUNK; c++)
+		chunk_reclaim(p, (unsigned int)c);
 }
 
 /* ---- address space ------------------------------------------------------------------- */
@@ -501,8 +570,11 @@ static int va_alloc(struct sim *s, struct proc *p, uint64_t size, uint64_t misal
 		uint64_t lo = (idx - 1) * CSIM_PMD_SIZE, hi = (idx + span + 1) * CSIM_PMD_SIZE;
 		bool used = idx + span + 1 > CSIM_VA_PMDS || range_has_vma(p, lo, hi);
 
-		for (uint64_t i = idx - 1; !used && i < idx + span + 1; i++)
-			used = p->pmds[i].table || pmd_is_huge(&p->pmds[i]);
+		for (uint64_t i = idx - 1; !used && i < idx + span + 1; i++) {
+			const struct pmd *d = pmd_find(p, i * CSIM_PMD_SIZE);
+
+			used = d && (d->table || pmd_is_huge(d));
+		}
 		s->va_cursor = idx + span + 1 >= CSIM_VA_PMDS ? 1 : idx + 1;
 		if (!used) {
 			*base = idx * CSIM_PMD_SIZE + misalign;
@@ -635,7 +707,7 @@ static void wp_huge(struct sim *s, struct proc *p, struct pmd *d, uint64_t addr,
 static unsigned int anon_fault_order(struct sim *s, struct proc *p, const struct vma *v,
 				     uint64_t addr)
 {
-	struct pmd *d = pmd_at(p, addr);
+	struct pmd *d = pmd_find(p, addr);
 
 	for (unsigned int order = FM_PMD_ORDER - 1; order >= 2; order--) {
 		uint64_t size = CSIM_PAGE_SIZE << order, start = addr & ~(size - 1);
@@ -643,7 +715,8 @@ static unsigned int anon_fault_order(struct sim *s, struct proc *p, const struct
 
 		if (!s->thp[order] || start < v->start || start + size > v->end)
 			continue;
-		for (uint64_t a = start; d->table && none && a < start + size; a += CSIM_PAGE_SIZE)
+		for (uint64_t a = start; d && d->table && none && a < start + size;
+		     a += CSIM_PAGE_SIZE)
 			none = !d->table[pte_index(a)].flags;
 		if (none)
 			return order;
@@ -697,7 +770,7 @@ static int access(struct sim *s, struct proc *p, uint64_t addr, bool write, bool
 		  enum access_outcome *out)
 {
 	int i = find_vma(p, addr);
-	struct pmd *d = pmd_at(p, addr);
+	struct pmd *d;
 	struct pte *pte;
 	struct folio *f;
 	unsigned int page;
@@ -706,6 +779,7 @@ static int access(struct sim *s, struct proc *p, uint64_t addr, bool write, bool
 		return fail(s, "%s: address is not mapped (SIGSEGV)", p->name);
 	if (write && !p->vmas[i].writable)
 		return fail(s, "%s: write to a read-only mapping (SIGSEGV)", p->name);
+	d = pmd_at(p, addr); /* any fault populates it */
 	*out = ACC_NOFAULT;
 	pte = pte_at(p, addr);
 	if (pmd_is_huge(d)) {
@@ -743,14 +817,18 @@ int sim_access(struct sim *s, struct proc *p, uint64_t addr, bool write, enum ac
 enum lookup_kind sim_lookup(struct sim *s, struct proc *p, uint64_t addr, struct folio **f,
 			    unsigned int *page)
 {
-	struct pmd *d = pmd_at(p, addr);
-	struct pte *pte = pte_at(p, addr);
+	struct pmd *d;
+	struct pte *pte;
 
 	(void)s;
 	*f = NULL;
 	*page = 0;
 	if (find_vma(p, addr) < 0)
 		return LOOK_NONE;
+	d = pmd_find(p, addr);
+	if (!d)
+		return LOOK_NONE;
+	pte = pte_at(p, addr);
 	if (d->huge) {
 		*f = d->huge;
 		*page = pte_index(addr);
@@ -884,15 +962,16 @@ int sim_fork(struct sim *s, struct proc *par, const char *name)
 			continue;
 		for (uint64_t addr = v->start; addr < v->end;) {
 			uint64_t end = pmd_base(addr) + CSIM_PMD_SIZE;
-			struct pmd *d = pmd_at(par, addr), *cd = pmd_at(c, addr);
+			struct pmd *d = pmd_find(par, addr);
 
 			if (end > v->end)
 				end = v->end;
-			if (pmd_is_huge(d))
-				fork_huge(s, par, c, d, cd, v->writable);
-			else if (d->table)
-				fork_ptes(s, par, c, d, cd, pte_index(addr), pte_index(end - 1) + 1,
-					  v->writable);
+			/* the child's entry is allocated only where the parent has one */
+			if (d && pmd_is_huge(d))
+				fork_huge(s, par, c, d, pmd_at(c, addr), v->writable);
+			else if (d && d->table)
+				fork_ptes(s, par, c, d, pmd_at(c, addr), pte_index(addr),
+					  pte_index(end - 1) + 1, v->writable);
 			addr = end;
 		}
 	}
@@ -971,19 +1050,17 @@ int sim_unpin(struct sim *s, struct proc *p, uint64_t start, uint64_t end, int *
 int sim_exit(struct sim *s, struct proc *p)
 {
 	/* exit_mmap: unmap_vmas in address order, then free_pgtables */
-	zap_range(s, p, 0, CSIM_VA_PMDS * CSIM_PMD_SIZE, false);
+	zap_range(s, p, 0, CSIM_VA_PMDS * CSIM_PMD_SIZE, false); /* VMA by VMA */
 	p->nr_vmas = 0;
-	free_pgtables(p, 0, CSIM_VA_PMDS * CSIM_PMD_SIZE);
+	free_all_pgtables(p);
 	/* the pinning file (GUP_TEST) is closed after exit_mm */
 	while (p->nr_pins)
 		unpin_one(s, p, p->nr_pins - 1);
 	FM(fm_mm_ids_free(&s->ids, p->mm_id)); /* __mmdrop -> mm_free_id */
 	free(p->vmas);
 	free(p->pins);
-	free(p->pmds);
 	p->vmas = NULL;
 	p->pins = NULL;
-	p->pmds = NULL;
 	p->live = false;
 	s->st.exits++;
 	return 0;
@@ -1069,9 +1146,13 @@ int sim_mprotect(struct sim *s, struct proc *p, uint64_t start, uint64_t end, bo
 		v->writable = writable;
 		v->account = account;
 		for (uint64_t a = lo; a < hi; a += CSIM_PAGE_SIZE) {
-			struct pmd *d = pmd_at(p, a);
+			struct pmd *d = pmd_find(p, a);
 			struct pte *pte = pte_at(p, a);
 
+			if (!d || !(d->table || pmd_is_huge(d))) { /* nothing in this PMD */
+				a = pmd_base(a) + CSIM_PMD_SIZE - CSIM_PAGE_SIZE;
+				continue;
+			}
 			if (pmd_is_huge(d)) {
 				d->flags &= (uint8_t)~PTE_WRITE;
 				if (writable && d->huge && page_pae(d->huge, 0))
@@ -1098,9 +1179,13 @@ static void move_page_tables(struct sim *s, struct proc *p, uint64_t lo, uint64_
 			     uint64_t delta)
 {
 	for (uint64_t a = lo; a < hi;) {
-		struct pmd *d = pmd_at(p, a);
+		struct pmd *d = pmd_find(p, a);
 		uint64_t next = pmd_base(a) + CSIM_PMD_SIZE;
 
+		if (!d || pmd_none(d)) { /* nothing to move in this PMD */
+			a = next;
+			continue;
+		}
 		if (pmd_is_huge(d)) {
 			if (delta % CSIM_PMD_SIZE == 0) { /* move_huge_pmd */
 				*pmd_at(p, a + delta) = *d;
@@ -1181,13 +1266,6 @@ struct rmap_entry {
 	uint64_t addr, pgoff, avc_seq; /* the walk order: see rmap_walk */
 };
 
-static uint64_t entry_addr(const struct proc *p, const struct rmap_entry *e)
-{
-	uint64_t a = (uint64_t)(e->d - p->pmds) * CSIM_PMD_SIZE;
-
-	return e->pte ? a + (uint64_t)(e->pte - e->d->table) * CSIM_PAGE_SIZE : a;
-}
-
 static int rmap_entry_cmp(const void *x, const void *y)
 {
 	const struct rmap_entry *a = x, *b = y;
@@ -1207,43 +1285,46 @@ static int rmap_walk(struct sim *s, struct folio *f, struct rmap_entry **out)
 	int n = 0, cap = 16;
 	struct rmap_entry *e = xcalloc((size_t)cap, sizeof(*e));
 
+	/* every entry lies in a VMA (free_pgtables frees the rest): walk the VMAs' populated
+	 * PMDs, in address order per process */
 	for (int i = 0; i < CSIM_MAX_PROCS; i++) {
 		struct proc *p = &s->procs[i];
 
 		if (!p->live)
 			continue;
-		for (unsigned int m = 0; m < CSIM_VA_PMDS; m++) {
-			struct pmd *d = &p->pmds[m];
+		for (int vi = 0; vi < p->nr_vmas; vi++) {
+			const struct vma *v = &p->vmas[vi];
 
-			if (n + (int)CSIM_PTRS_PER_PT + 1 > cap) {
-				cap = 2 * cap + (int)CSIM_PTRS_PER_PT;
-				e = realloc(e, (size_t)cap * sizeof(*e));
-				if (!e) {
-					fprintf(stderr, "csim: out of memory\n");
-					exit(3);
+			for (uint64_t a = v->start; a < v->end;) {
+				uint64_t base = pmd_base(a), end = base + CSIM_PMD_SIZE;
+				struct pmd *d = pmd_find(p, a);
+
+				if (end > v->end)
+					end = v->end;
+				if (n + (int)CSIM_PTRS_PER_PT + 1 > cap) {
+					cap = 2 * cap + (int)CSIM_PTRS_PER_PT;
+					e = realloc(e, (size_t)cap * sizeof(*e));
+					if (!e) {
+						fprintf(stderr, "csim: out of memory\n");
+						exit(3);
+					}
 				}
-			}
-			if (d->huge == f)
-				e[n++] = (struct rmap_entry){ .p = p, .d = d };
-			if (!d->table)
-				continue;
-			for (unsigned int k = 0; k < CSIM_PTRS_PER_PT; k++)
-				if (d->table[k].folio == f && d->table[k].flags)
-					e[n++] = (struct rmap_entry){ .p = p, .d = d,
-								      .pte = &d->table[k] };
-		}
-	}
-	for (int i = 0; i < n; i++) {
-		int vi;
+				/* a PMD entry belongs to the VMA holding its base address */
+				if (d && d->huge == f && base >= v->start)
+					e[n++] = (struct rmap_entry){ .p = p, .d = d, .addr = base,
+								      .pgoff = v->pgoff,
+								      .avc_seq = v->avc_seq };
+				for (uint64_t x = a; d && d->table && x < end; x += CSIM_PAGE_SIZE) {
+					struct pte *pte = &d->table[pte_index(x)];
 
-		e[i].addr = entry_addr(e[i].p, &e[i]);
-		vi = find_vma(e[i].p, e[i].addr);
-		if (vi < 0) {
-			fprintf(stderr, "csim: internal error: a mapping outside every VMA\n");
-			exit(3);
+					if (pte->folio == f && pte->flags)
+						e[n++] = (struct rmap_entry){
+							.p = p, .d = d, .pte = pte, .addr = x,
+							.pgoff = v->pgoff, .avc_seq = v->avc_seq };
+				}
+				a = end;
+			}
 		}
-		e[i].pgoff = e[i].p->vmas[vi].pgoff;
-		e[i].avc_seq = e[i].p->vmas[vi].avc_seq;
 	}
 	qsort(e, (size_t)n, sizeof(*e), rmap_entry_cmp);
 	*out = e;
@@ -1633,10 +1714,10 @@ uint64_t sim_digest(struct sim *s)
 					   (uint64_t)v->fork_child << 2 | (uint64_t)v->anon_vma << 8);
 			h = sim_mix(sim_mix(h, v->avc_seq), (uint64_t)v->region);
 			for (uint64_t a = v->start; a < v->end; a += CSIM_PAGE_SIZE) {
-				const struct pmd *d = pmd_at(p, a);
+				const struct pmd *d = pmd_find(p, a);
 				const struct pte *pte = pte_at(p, a);
 
-				if (pmd_is_huge(d)) {
+				if (d && pmd_is_huge(d)) {
 					h = sim_mix(h, 0x100u | d->flags);
 					if (d->huge)
 						h = mix_folio(h, d->huge, pte_index(a));
@@ -1673,9 +1754,7 @@ void sim_destroy(struct sim *s)
 
 		if (!p->live)
 			continue;
-		for (unsigned int m = 0; m < CSIM_VA_PMDS; m++)
-			free(p->pmds[m].table);
-		free(p->pmds);
+		free_all_pgtables(p);
 		free(p->vmas);
 		free(p->pins);
 		p->live = false;
