@@ -133,6 +133,9 @@ struct sim {
 	char err[256];		/* why the last operation was refused */
 };
 
+/* Library calls made so far (every fm_* call of sim.c): the generator's model-call rate. */
+extern uint64_t csim_fm_calls;
+
 /* sim.c: the machine. Functions returning int give 0, or -1 with sim->err set. */
 void sim_init(struct sim *s, uint32_t mode);
 void sim_destroy(struct sim *s);

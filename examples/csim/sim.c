@@ -13,8 +13,11 @@
 /* A library call that must succeed: a refusal means the simulator or the model is wrong. */
 #define FM(call) fm_ok((call), #call, __LINE__)
 
+uint64_t csim_fm_calls;
+
 static void fm_ok(fm_status st, const char *what, int line)
 {
+	csim_fm_calls++;
 	if (st == FM_OK)
 		return;
 	fprintf(stderr, "csim: internal error at sim.c:%d: %s: %s\n", line, what,
