@@ -949,6 +949,9 @@ int sim_fork(struct sim *s, struct proc *par, const char *name)
 		return -1;
 	memcpy(c->regions, par->regions, sizeof(c->regions));
 	c->nr_regions = par->nr_regions;
+	/* the child gets every VMA: one allocation, not a doubling series of reallocs */
+	c->cap_vmas = par->nr_vmas > 8 ? par->nr_vmas : 8;
+	c->vmas = xcalloc((size_t)c->cap_vmas, sizeof(*c->vmas));
 	/* dup_mmap: every VMA; page tables only where the VMA has an anon_vma (spec §5.1) */
 	for (int i = 0; i < par->nr_vmas; i++) {
 		struct vma *v = &par->vmas[i], cv = *v;
@@ -1246,8 +1249,9 @@ int sim_mremap(struct sim *s, struct proc *p, int ri, uint64_t misalign)
 		struct vma *moved = xcalloc((size_t)n, sizeof(*moved));
 
 		memcpy(moved, &p->vmas[first], (size_t)n * sizeof(*moved));
-		for (int i = 0; i < n; i++)
-			vma_remove(p, first);
+		memmove(&p->vmas[first], &p->vmas[last],
+			(size_t)(p->nr_vmas - last) * sizeof(*p->vmas));
+		p->nr_vmas -= n;
 		for (int i = 0; i < n; i++)
 			vma_insert(p, moved[i]);
 		free(moved);
