@@ -26,6 +26,7 @@
 #define CSIM_MAX_PROCS 64			       /* live processes at a time */
 #define CSIM_NAME_LEN SCN_NAME_LEN
 #define CSIM_MAX_REGIONS 64			       /* named regions per process */
+#define CSIM_PT_POOL 64				       /* freed PTE tables kept for reuse */
 #define CSIM_MIGRATE_PASSES 10			       /* NR_MAX_MIGRATE_PAGES_RETRY */
 
 /* A simulated folio: the library's accounting state plus what the simulator needs. */
@@ -130,6 +131,8 @@ struct sim {
 	struct folio *folios;	/* live folios */
 	uint64_t nr_folios;
 	struct sim_stats st;
+	struct pte *pt_pool[CSIM_PT_POOL]; /* freed PTE tables, for reuse */
+	int nr_pt_pool;
 	char err[256];		/* why the last operation was refused */
 };
 

@@ -118,17 +118,13 @@ static uint64_t ns_since(struct timespec *t)
 	return d;
 }
 
-static void report_types(FILE *out, const struct ev_stat *st, double secs, bool quiet)
+static void report_types(FILE *out, const struct ev_stat *st, uint64_t calls, bool quiet)
 {
-	uint64_t ns = 0, calls = 0;
+	uint64_t ns = 0;
 
-	for (int k = 0; k < EV_NR; k++) {
+	for (int k = 0; k < EV_NR; k++)
 		ns += st[k].ns;
-		calls += st[k].calls;
-	}
 	fprintf(out, "model calls (fm_*): %llu\n", (unsigned long long)calls);
-	if (!quiet)
-		fprintf(out, "time: %.2f M model calls/s\n", secs > 0 ? calls / secs / 1e6 : 0.0);
 	fprintf(out, "by event type: events, model calls%s\n",
 		quiet ? "" : ", share of the time, ns per event, events/s");
 	for (int k = 0; k < EV_NR; k++) {
@@ -151,7 +147,7 @@ int gen_run(const struct gen_opts *o, FILE *out)
 	struct rng r = { o->seed * 0x9E3779B97F4A7C15ull + 1 };
 	uint64_t region_counter = 0, proc_counter = 1, live_by_order[FM_MAX_ORDER + 1] = { 0 };
 	uint64_t pm_live = 0, maybe_shared = 0, false_shared = 0, multi_mm = 0, large = 0;
-	uint64_t ev_digest = 0, calls = csim_fm_calls;
+	uint64_t ev_digest = 0, calls0 = csim_fm_calls, calls = calls0;
 	struct ev_stat st[EV_NR] = { { 0 } };
 	struct timespec t0, t1, t;
 	double secs;
@@ -278,8 +274,9 @@ int gen_run(const struct gen_opts *o, FILE *out)
 		o->mode == FM_MODE_PMC ? "pmc" : "nopmc", o->procs,
 		(unsigned long long)o->events, (unsigned long long)o->seed);
 	if (!o->quiet)
-		fprintf(out, "time: %.3f s, %.0f events/s\n", secs,
-			secs > 0 ? (double)o->events / secs : 0.0);
+		fprintf(out, "time: %.3f s, %.0f events/s, %.2f M model calls/s\n", secs,
+			secs > 0 ? (double)o->events / secs : 0.0,
+			secs > 0 ? (double)(calls - calls0) / secs / 1e6 : 0.0);
 	fprintf(out, "processes: %d live, %llu forks, %llu exits\n", live_procs(s),
 		(unsigned long long)s->st.forks, (unsigned long long)s->st.exits);
 	fprintf(out, "accesses: new %llu, nofault %llu, zero %llu, reuse %llu, copy %llu\n",
@@ -310,7 +307,7 @@ int gen_run(const struct gen_opts *o, FILE *out)
 	fprintf(out, "pmd splits: %llu, zaps: %llu, mremaps: %llu\n",
 		(unsigned long long)s->st.pmd_splits, (unsigned long long)s->st.zaps,
 		(unsigned long long)s->st.mremaps);
-	report_types(out, st, secs, o->quiet);
+	report_types(out, st, calls - calls0, o->quiet);
 	fprintf(out, "digest: events %016llx, final state %016llx\n",
 		(unsigned long long)ev_digest, (unsigned long long)sim_digest(s));
 	sim_destroy(s);

@@ -173,14 +173,38 @@ static void chunk_reclaim(struct proc *p, unsigned int c)
 		}
 }
 
+/* Freed PTE tables are kept for reuse (up to CSIM_PT_POOL): fork and exit allocate and
+ * free them by the thousand, and malloc/free of 8 KiB blocks cost more than the memset. */
+static void pt_free(struct sim *s, struct pte *table)
+{
+	if (!table)
+		return;
+	if (s->nr_pt_pool < CSIM_PT_POOL)
+		s->pt_pool[s->nr_pt_pool++] = table;
+	else
+		free(table);
+}
+
+static void pt_alloc(struct sim *s, struct pmd *d)
+{
+	if (d->table)
+		return;
+	if (s->nr_pt_pool) {
+		d->table = s->pt_pool[--s->nr_pt_pool];
+		memset(d->table, 0, CSIM_PTRS_PER_PT * sizeof(struct pte));
+	} else {
+		d->table = xcalloc(CSIM_PTRS_PER_PT, sizeof(struct pte));
+	}
+}
+
 /* Every page table and chunk of `p` (exit, teardown): only the allocated chunks. */
-static void free_all_pgtables(struct proc *p)
+static void free_all_pgtables(struct sim *s, struct proc *p)
 {
 	for (int i = 0; i < p->nr_chunks; i++) {
 		struct pmd *d = p->pmd_chunk[p->chunk_list[i]];
 
 		for (unsigned int k = 0; k < CSIM_PMD_CHUNK; k++)
-			free(d[k].table);
+			pt_free(s, d[k].table);
 		free(d);
 		p->pmd_chunk[p->chunk_list[i]] = NULL;
 	}
@@ -202,12 +226,6 @@ static struct pte *pte_at(const struct proc *p, uint64_t addr)
 static bool pmd_is_huge(const struct pmd *d)
 {
 	return d->huge || (d->flags & PTE_ZERO);
-}
-
-static void pt_alloc(struct pmd *d)
-{
-	if (!d->table)
-		d->table = xcalloc(CSIM_PTRS_PER_PT, sizeof(struct pte));
 }
 
 static void map_pte(struct sim *s, struct proc *p, struct pte *pte, struct folio *f,
@@ -305,7 +323,7 @@ static bool range_has_vma(const struct proc *p, uint64_t start, uint64_t end)
 	return false;
 }
 
-static void vma_insert(struct proc *p, struct vma v)
+static void vma_insert(struct proc *p, const struct vma *v)
 {
 	int i;
 
@@ -317,9 +335,9 @@ static void vma_insert(struct proc *p, struct vma v)
 			exit(3);
 		}
 	}
-	for (i = p->nr_vmas; i > 0 && p->vmas[i - 1].start > v.start; i--)
+	for (i = p->nr_vmas; i > 0 && p->vmas[i - 1].start > v->start; i--)
 		p->vmas[i] = p->vmas[i - 1];
-	p->vmas[i] = v;
+	p->vmas[i] = *v;
 	p->nr_vmas++;
 }
 
@@ -411,7 +429,7 @@ static void split_huge_pmd(struct sim *s, struct proc *p, struct pmd *d)
 
 	if (!pmd_is_huge(d))
 		return;
-	pt_alloc(d);
+	pt_alloc(s, d);
 	d->flags = 0;
 	d->huge = NULL;
 	if (!f) { /* huge zeropage: zeropage PTEs, no rmap (spec §6.1) */
@@ -446,7 +464,7 @@ static void split_vma_at(struct sim *s, struct proc *p, uint64_t addr)
 	avc_insert(s, &hi);
 	p->vmas[i].end = addr;
 	avc_insert(s, &p->vmas[i]);
-	vma_insert(p, hi);
+	vma_insert(p, &hi);
 }
 
 /* zap_huge_pmd (spec §6.2). */
@@ -520,7 +538,7 @@ static void zap_vma_range(struct sim *s, struct proc *p, uint64_t lo, uint64_t h
 		if (d->table) {
 			zap_ptes(s, p, d, pte_index(addr), pte_index(end - 1) + 1);
 			if (reclaim_pt && end - addr == CSIM_PMD_SIZE) {
-				free(d->table);
+				pt_free(s, d->table);
 				d->table = NULL;
 			}
 		}
@@ -544,14 +562,14 @@ static void zap_range(struct sim *s, struct proc *p, uint64_t start, uint64_t en
 
 /* free_pgtables: page tables of 2 MiB ranges no VMA touches any more, then the chunks
  * of the range that hold nothing any more. */
-static void free_pgtables(struct proc *p, uint64_t start, uint64_t end)
+static void free_pgtables(struct sim *s, struct proc *p, uint64_t start, uint64_t end)
 {
 	for (uint64_t a = pmd_base(start); a < end; a += CSIM_PMD_SIZE) {
 		struct pmd *d = pmd_find(p, a);
 
 		if (!d || pmd_none(d) || range_has_vma(p, a, a + CSIM_PMD_SIZE))
 			continue;
-		free(d->table);
+		pt_free(s, d->table);
 		memset(d, 0, sizeof(*d));
 	}
 	for (uint64_t c = start / CSIM_PMD_SIZE / CSIM_PMD_CHUNK;
@@ -615,7 +633,7 @@ int sim_mmap(struct sim *s, struct proc *p, const char *name, uint64_t size, uin
 	v.writable = true;
 	v.account = true; /* private writable: mm/vma.c accountable_mapping */
 	v.region = p->nr_regions++;
-	vma_insert(p, v);
+	vma_insert(p, &v);
 	return 0;
 }
 
@@ -695,7 +713,7 @@ static void wp_huge(struct sim *s, struct proc *p, struct pmd *d, uint64_t addr,
 	}
 	/* FALLBACK: the library split this mm's PMD (read-only PTEs); retry at PTE level */
 	count_pm(s, &co.rmap);
-	pt_alloc(d);
+	pt_alloc(s, d);
 	d->huge = NULL;
 	d->flags = 0;
 	f->maps[slot_of(s, p)]--;
@@ -752,7 +770,7 @@ static void fault_missing(struct sim *s, struct proc *p, struct vma *v, uint64_t
 		*out = ACC_NEW;
 		return;
 	}
-	pt_alloc(d);
+	pt_alloc(s, d);
 	if (!write) { /* the shared zeropage; no anon_vma is prepared */
 		map_pte(s, p, &d->table[pte_index(addr)], NULL, 0, PTE_ZERO);
 		*out = ACC_ZERO;
@@ -870,7 +888,7 @@ static bool copied_bit(const fm_fork_outcome *fo, unsigned int page)
 static void fork_ptes(struct sim *s, struct proc *par, struct proc *c, struct pmd *d,
 		      struct pmd *cd, unsigned int k, unsigned int end, bool writable)
 {
-	pt_alloc(cd);
+	pt_alloc(s, cd);
 	while (k < end) {
 		struct pte *pte = &d->table[k];
 		struct folio *f = pte->folio;
@@ -924,8 +942,8 @@ static void fork_huge(struct sim *s, struct proc *par, struct proc *c, struct pm
 		return;
 	}
 	/* maybe pinned: the library split the parent's PMD, then copied at PTE level */
-	pt_alloc(d);
-	pt_alloc(cd);
+	pt_alloc(s, d);
+	pt_alloc(s, cd);
 	d->huge = NULL;
 	d->flags = 0;
 	f->maps[slot_of(s, par)]--;
@@ -963,7 +981,7 @@ int sim_fork(struct sim *s, struct proc *par, const char *name)
 			cv.fork_child = true;
 			avc_insert(s, &cv);
 		}
-		vma_insert(c, cv);
+		vma_insert(c, &cv);
 		if (!v->anon_vma)
 			continue;
 		for (uint64_t addr = v->start; addr < v->end;) {
@@ -1058,7 +1076,7 @@ int sim_exit(struct sim *s, struct proc *p)
 	/* exit_mmap: unmap_vmas in address order, then free_pgtables */
 	zap_range(s, p, 0, CSIM_VA_PMDS * CSIM_PMD_SIZE, false); /* VMA by VMA */
 	p->nr_vmas = 0;
-	free_all_pgtables(p);
+	free_all_pgtables(s, p);
 	/* the pinning file (GUP_TEST) is closed after exit_mm */
 	while (p->nr_pins)
 		unpin_one(s, p, p->nr_pins - 1);
@@ -1092,7 +1110,7 @@ int sim_munmap(struct sim *s, struct proc *p, uint64_t start, uint64_t end)
 		else
 			i++;
 	}
-	free_pgtables(p, start, end);
+	free_pgtables(s, p, start, end);
 	return 0;
 }
 
@@ -1207,7 +1225,7 @@ static void move_page_tables(struct sim *s, struct proc *p, uint64_t lo, uint64_
 		if (d->table) {
 			struct pmd *nd = pmd_at(p, a + delta);
 
-			pt_alloc(nd);
+			pt_alloc(s, nd);
 			nd->table[pte_index(a + delta)] = d->table[pte_index(a)];
 			memset(&d->table[pte_index(a)], 0, sizeof(struct pte));
 		}
@@ -1253,11 +1271,11 @@ int sim_mremap(struct sim *s, struct proc *p, int ri, uint64_t misalign)
 			(size_t)(p->nr_vmas - last) * sizeof(*p->vmas));
 		p->nr_vmas -= n;
 		for (int i = 0; i < n; i++)
-			vma_insert(p, moved[i]);
+			vma_insert(p, &moved[i]);
 		free(moved);
 	}
 	vma_merge(s, p, nbase, nbase + r->size);
-	free_pgtables(p, old, end);
+	free_pgtables(s, p, old, end);
 	r->base = nbase;
 	s->st.mremaps++;
 	return 0;
@@ -1364,7 +1382,7 @@ static bool unmap_to_migration_entries(struct sim *s, struct folio *f, bool spli
 				count_pm(s, &so.remove);
 				if (!so.frozen) { /* maybe pinned: split normally, fail below */
 					f->maps[slot_of(s, p)]--;
-					pt_alloc(d);
+					pt_alloc(s, d);
 					for (unsigned int k = 0; k < CSIM_PTRS_PER_PT; k++)
 						map_pte(s, p, &d->table[k], f, k, w ? PTE_WRITE : 0);
 					d->huge = NULL;
@@ -1373,7 +1391,7 @@ static bool unmap_to_migration_entries(struct sim *s, struct folio *f, bool spli
 					continue;
 				}
 				f->maps[slot_of(s, p)]--;
-				pt_alloc(d);
+				pt_alloc(s, d);
 				for (unsigned int k = 0; k < CSIM_PTRS_PER_PT; k++)
 					d->table[k] = (struct pte){ f, (uint16_t)k, PTE_MIGRATION,
 								    (uint8_t)so.entry };
@@ -1761,11 +1779,13 @@ void sim_destroy(struct sim *s)
 
 		if (!p->live)
 			continue;
-		free_all_pgtables(p);
+		free_all_pgtables(s, p);
 		free(p->vmas);
 		free(p->pins);
 		p->live = false;
 	}
 	while (s->folios)
 		folio_free(s, s->folios);
+	while (s->nr_pt_pool)
+		free(s->pt_pool[--s->nr_pt_pool]);
 }
