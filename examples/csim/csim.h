@@ -23,7 +23,7 @@
 #define CSIM_VA_PMDS 8192u			       /* simulated address space: 16 GiB */
 #define CSIM_PMD_CHUNK 64u			       /* PMD entries per directory chunk */
 #define CSIM_PMD_CHUNKS (CSIM_VA_PMDS / CSIM_PMD_CHUNK)
-#define CSIM_MAX_PROCS 64			       /* live processes at a time */
+#define CSIM_MAX_PROCS 64			       /* live processes at a time; <= 64 */
 #define CSIM_NAME_LEN SCN_NAME_LEN
 #define CSIM_MAX_REGIONS 64			       /* named regions per process */
 #define CSIM_PT_POOL 64				       /* freed PTE tables kept for reuse */
@@ -125,6 +125,7 @@ struct sim {
 	fm_mm_ids ids;
 	uint64_t id_bits[4];
 	struct proc procs[CSIM_MAX_PROCS];
+	uint64_t live_mask;	/* bit i: procs[i].live (CSIM_MAX_PROCS <= 64) */
 	uint32_t next_anon_vma;	/* last anon_vma identity given out */
 	uint64_t next_avc_seq;	/* last struct vma.avc_seq given out */
 	uint64_t va_cursor;	/* next PMD index tried for a new region */
@@ -135,6 +136,8 @@ struct sim {
 	int nr_pt_pool;
 	char err[256];		/* why the last operation was refused */
 };
+
+_Static_assert(CSIM_MAX_PROCS <= 64, "sim.live_mask has one bit per process slot");
 
 /* Library calls made so far (every fm_* call of sim.c): the generator's model-call rate. */
 extern uint64_t csim_fm_calls;

@@ -28,23 +28,19 @@ static uint64_t below(struct rng *r, uint64_t n)
 	return n ? next(r) % n : 0;
 }
 
+/* The k-th live process in slot order, k uniform (sim->live_mask: no scan of the slots). */
 static struct proc *random_proc(struct sim *s, struct rng *r, int live)
 {
-	int k = (int)below(r, (uint64_t)live);
+	uint64_t m = s->live_mask;
 
-	for (int i = 0; i < CSIM_MAX_PROCS; i++)
-		if (s->procs[i].live && k-- == 0)
-			return &s->procs[i];
-	return NULL;
+	for (int k = (int)below(r, (uint64_t)live); k > 0; k--)
+		m &= m - 1;
+	return m ? &s->procs[__builtin_ctzll(m)] : NULL;
 }
 
 static int live_procs(struct sim *s)
 {
-	int n = 0;
-
-	for (int i = 0; i < CSIM_MAX_PROCS; i++)
-		n += s->procs[i].live;
-	return n;
+	return __builtin_popcountll(s->live_mask);
 }
 
 /* A random page-aligned range of 1..max_pages pages inside a random VMA of p. */

@@ -288,6 +288,7 @@ static struct proc *proc_new(struct sim *s, const char *name)
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->live = true;
+	s->live_mask |= 1ull << slot_of(s, p);
 	/* mm_init() -> mm_alloc_id(): the smallest free id (spec §1.7) */
 	FM(fm_mm_ids_alloc(&s->ids, &p->mm_id));
 	return p;
@@ -1086,6 +1087,7 @@ int sim_exit(struct sim *s, struct proc *p)
 	p->vmas = NULL;
 	p->pins = NULL;
 	p->live = false;
+	s->live_mask &= ~(1ull << slot_of(s, p));
 	s->st.exits++;
 	return 0;
 }
@@ -1784,6 +1786,7 @@ void sim_destroy(struct sim *s)
 		free(p->pins);
 		p->live = false;
 	}
+	s->live_mask = 0;
 	while (s->folios)
 		folio_free(s, s->folios);
 	while (s->nr_pt_pool)
