@@ -968,21 +968,23 @@ int sim_fork(struct sim *s, struct proc *par, const char *name)
 		return -1;
 	memcpy(c->regions, par->regions, sizeof(c->regions));
 	c->nr_regions = par->nr_regions;
-	/* the child gets every VMA: one allocation, not a doubling series of reallocs */
+	/* the child gets every VMA, in the parent's (sorted) order: one allocation, and
+	 * each VMA copied in place */
 	c->cap_vmas = par->nr_vmas > 8 ? par->nr_vmas : 8;
 	c->vmas = xcalloc((size_t)c->cap_vmas, sizeof(*c->vmas));
+	memcpy(c->vmas, par->vmas, (size_t)par->nr_vmas * sizeof(*c->vmas));
+	c->nr_vmas = par->nr_vmas;
 	/* dup_mmap: every VMA; page tables only where the VMA has an anon_vma (spec §5.1) */
 	for (int i = 0; i < par->nr_vmas; i++) {
-		struct vma *v = &par->vmas[i], cv = *v;
+		struct vma *v = &par->vmas[i], *cv = &c->vmas[i];
 
 		/* anon_vma_fork: the child's VMA gets its own anon_vma and a chain cloned from
 		 * the parent's, inserted into the trees now (mm/rmap.c anon_vma_clone) */
 		if (v->anon_vma) {
-			cv.anon_vma = ++s->next_anon_vma;
-			cv.fork_child = true;
-			avc_insert(s, &cv);
+			cv->anon_vma = ++s->next_anon_vma;
+			cv->fork_child = true;
+			avc_insert(s, cv);
 		}
-		vma_insert(c, &cv);
 		if (!v->anon_vma)
 			continue;
 		for (uint64_t addr = v->start; addr < v->end;) {
