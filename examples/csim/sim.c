@@ -972,7 +972,8 @@ int sim_fork(struct sim *s, struct proc *par, const char *name)
 	 * each VMA copied in place */
 	c->cap_vmas = par->nr_vmas > 8 ? par->nr_vmas : 8;
 	c->vmas = xcalloc((size_t)c->cap_vmas, sizeof(*c->vmas));
-	memcpy(c->vmas, par->vmas, (size_t)par->nr_vmas * sizeof(*c->vmas));
+	if (par->nr_vmas) /* par->vmas may be NULL */
+		memcpy(c->vmas, par->vmas, (size_t)par->nr_vmas * sizeof(*c->vmas));
 	c->nr_vmas = par->nr_vmas;
 	/* dup_mmap: every VMA; page tables only where the VMA has an anon_vma (spec §5.1) */
 	for (int i = 0; i < par->nr_vmas; i++) {
