@@ -21,9 +21,12 @@
 #define CSIM_PTRS_PER_PT 512u			       /* PTEs per page table */
 #define CSIM_PMD_SIZE (CSIM_PAGE_SIZE * CSIM_PTRS_PER_PT) /* 2 MiB */
 #define CSIM_VA_PMDS 8192u			       /* simulated address space: 16 GiB */
-#define CSIM_MAX_PROCS 64			       /* live processes at a time */
+#define CSIM_PMD_CHUNK 64u			       /* PMD entries per directory chunk */
+#define CSIM_PMD_CHUNKS (CSIM_VA_PMDS / CSIM_PMD_CHUNK)
+#define CSIM_MAX_PROCS 64			       /* live processes at a time; <= 64 */
 #define CSIM_NAME_LEN SCN_NAME_LEN
 #define CSIM_MAX_REGIONS 64			       /* named regions per process */
+#define CSIM_PT_POOL 64				       /* freed PTE tables kept for reuse */
 #define CSIM_MIGRATE_PASSES 10			       /* NR_MAX_MIGRATE_PAGES_RETRY */
 
 /* A simulated folio: the library's accounting state plus what the simulator needs. */
@@ -97,7 +100,12 @@ struct proc {
 	int nr_vmas, cap_vmas;
 	struct region regions[CSIM_MAX_REGIONS];
 	int nr_regions;
-	struct pmd *pmds;	/* CSIM_VA_PMDS entries */
+	/* The PMD level, sparse: chunks of CSIM_PMD_CHUNK entries (128 MiB), allocated when
+	 * an entry in them is first populated, freed when free_pgtables empties them; so
+	 * fork, exit and munmap cost what is mapped, not the size of the address space. */
+	struct pmd *pmd_chunk[CSIM_PMD_CHUNKS];
+	uint16_t chunk_list[CSIM_PMD_CHUNKS]; /* indices of the allocated chunks */
+	int nr_chunks;
 	struct pin *pins;
 	int nr_pins, cap_pins;
 };
@@ -117,14 +125,22 @@ struct sim {
 	fm_mm_ids ids;
 	uint64_t id_bits[4];
 	struct proc procs[CSIM_MAX_PROCS];
+	uint64_t live_mask;	/* bit i: procs[i].live (CSIM_MAX_PROCS <= 64) */
 	uint32_t next_anon_vma;	/* last anon_vma identity given out */
 	uint64_t next_avc_seq;	/* last struct vma.avc_seq given out */
 	uint64_t va_cursor;	/* next PMD index tried for a new region */
 	struct folio *folios;	/* live folios */
 	uint64_t nr_folios;
 	struct sim_stats st;
+	struct pte *pt_pool[CSIM_PT_POOL]; /* freed PTE tables, for reuse */
+	int nr_pt_pool;
 	char err[256];		/* why the last operation was refused */
 };
+
+_Static_assert(CSIM_MAX_PROCS <= 64, "sim.live_mask has one bit per process slot");
+
+/* Library calls made so far (every fm_* call of sim.c): the generator's model-call rate. */
+extern uint64_t csim_fm_calls;
 
 /* sim.c: the machine. Functions returning int give 0, or -1 with sim->err set. */
 void sim_init(struct sim *s, uint32_t mode);
@@ -148,6 +164,8 @@ int sim_unpin(struct sim *s, struct proc *p, uint64_t start, uint64_t end, int *
 int sim_migrate(struct sim *s, struct proc *p, uint64_t start, uint64_t end, int node,
 		int *moved, int *failed);
 int sim_split(struct sim *s, struct proc *p, uint64_t addr, bool *split);
+/* The PMD entry of `addr` in `p`, NULL when none is populated there (not allocated). */
+const struct pmd *sim_pmd(const struct proc *p, uint64_t addr);
 /* What maps `addr` in `p`: a folio and page, the zeropage, or nothing. */
 enum lookup_kind { LOOK_NONE, LOOK_ZERO, LOOK_HUGE_ZERO, LOOK_FOLIO };
 enum lookup_kind sim_lookup(struct sim *s, struct proc *p, uint64_t addr, struct folio **f,
@@ -156,6 +174,9 @@ int sim_mms_mapping(const struct folio *f);
 const char *sim_id_name(struct sim *s, uint32_t id);
 /* Cross-checks every live folio against the exact page-table count; -1 on mismatch. */
 int sim_check(struct sim *s);
+/* A digest of the whole simulated state, independent of allocation addresses. */
+uint64_t sim_digest(struct sim *s);
+uint64_t sim_mix(uint64_t h, uint64_t v);
 
 /* scenario.c: the scenario language and the transcript. */
 int scenario_run(const char *path, uint32_t mode, FILE *out);

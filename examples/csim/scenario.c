@@ -219,9 +219,13 @@ static void smaps_account(struct run *r, struct smaps_acc *a, struct folio *f,
 static void smaps_vma(struct run *r, struct proc *p, const struct vma *v, struct smaps_acc *a)
 {
 	for (uint64_t addr = v->start; addr < v->end;) {
-		struct pmd *d = &p->pmds[addr / CSIM_PMD_SIZE];
+		const struct pmd *d = sim_pmd(p, addr);
 		struct pte *pte;
 
+		if (!d) { /* nothing populated in this PMD */
+			addr = (addr / CSIM_PMD_SIZE + 1) * CSIM_PMD_SIZE;
+			continue;
+		}
 		if (d->huge) { /* a VMA boundary inside a PMD would have split it */
 			a->anonhuge += CSIM_PMD_SIZE;
 			smaps_account(r, a, d->huge, 0, CSIM_PTRS_PER_PT);
@@ -265,7 +269,7 @@ static void render_query(struct run *r, const struct step *st, struct proc *p, u
 			q.kpc[k] = query_page(r, f, page).kpagecount;
 			/* pagemap_pmd_range_thp asks about the PMD's head page for all 512
 			 * entries, pte_to_pagemap_entry about the page itself */
-			if (p->pmds[addr / CSIM_PMD_SIZE].huge == f)
+			if (sim_pmd(p, addr)->huge == f)
 				page = 0;
 			q.excl[k] = query_page(r, f, page).pm_mmap_exclusive;
 			break;

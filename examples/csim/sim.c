@@ -13,8 +13,11 @@
 /* A library call that must succeed: a refusal means the simulator or the model is wrong. */
 #define FM(call) fm_ok((call), #call, __LINE__)
 
+uint64_t csim_fm_calls;
+
 static void fm_ok(fm_status st, const char *what, int line)
 {
+	csim_fm_calls++;
 	if (st == FM_OK)
 		return;
 	fprintf(stderr, "csim: internal error at sim.c:%d: %s: %s\n", line, what,
@@ -117,9 +120,95 @@ static uint64_t pmd_base(uint64_t addr)
 	return addr & ~(CSIM_PMD_SIZE - 1);
 }
 
+/* The PMD entry of `addr`, NULL when its chunk does not exist (nothing populated there):
+ * for lookups, which must not allocate. */
+static struct pmd *pmd_find(const struct proc *p, uint64_t addr)
+{
+	uint64_t i = addr / CSIM_PMD_SIZE;
+	struct pmd *c = p->pmd_chunk[i / CSIM_PMD_CHUNK];
+
+	return c ? &c[i % CSIM_PMD_CHUNK] : NULL;
+}
+
+const struct pmd *sim_pmd(const struct proc *p, uint64_t addr)
+{
+	return pmd_find(p, addr);
+}
+
+/* The PMD entry of `addr`, its chunk allocated if needed: for the paths that populate it.
+ * Chunks are never moved, so a pointer to an entry stays valid until free_pgtables. */
 static struct pmd *pmd_at(struct proc *p, uint64_t addr)
 {
-	return &p->pmds[addr / CSIM_PMD_SIZE];
+	uint64_t i = addr / CSIM_PMD_SIZE;
+	unsigned int c = (unsigned int)(i / CSIM_PMD_CHUNK);
+
+	if (!p->pmd_chunk[c]) {
+		p->pmd_chunk[c] = xcalloc(CSIM_PMD_CHUNK, sizeof(struct pmd));
+		p->chunk_list[p->nr_chunks++] = (uint16_t)c;
+	}
+	return &p->pmd_chunk[c][i % CSIM_PMD_CHUNK];
+}
+
+static bool pmd_none(const struct pmd *d)
+{
+	return !d->table && !d->huge && !d->flags;
+}
+
+/* Frees chunk `c` when no entry of it is populated any more. */
+static void chunk_reclaim(struct proc *p, unsigned int c)
+{
+	struct pmd *d = p->pmd_chunk[c];
+
+	if (!d)
+		return;
+	for (unsigned int k = 0; k < CSIM_PMD_CHUNK; k++)
+		if (!pmd_none(&d[k]))
+			return;
+	free(d);
+	p->pmd_chunk[c] = NULL;
+	for (int i = 0; i < p->nr_chunks; i++)
+		if (p->chunk_list[i] == c) {
+			p->chunk_list[i] = p->chunk_list[--p->nr_chunks];
+			break;
+		}
+}
+
+/* Freed PTE tables are kept for reuse (up to CSIM_PT_POOL): fork and exit allocate and
+ * free them by the thousand, and malloc/free of 8 KiB blocks cost more than the memset. */
+static void pt_free(struct sim *s, struct pte *table)
+{
+	if (!table)
+		return;
+	if (s->nr_pt_pool < CSIM_PT_POOL)
+		s->pt_pool[s->nr_pt_pool++] = table;
+	else
+		free(table);
+}
+
+static void pt_alloc(struct sim *s, struct pmd *d)
+{
+	if (d->table)
+		return;
+	if (s->nr_pt_pool) {
+		d->table = s->pt_pool[--s->nr_pt_pool];
+		memset(d->table, 0, CSIM_PTRS_PER_PT * sizeof(struct pte));
+	} else {
+		d->table = xcalloc(CSIM_PTRS_PER_PT, sizeof(struct pte));
+	}
+}
+
+/* Every page table and chunk of `p` (exit, teardown): only the allocated chunks. */
+static void free_all_pgtables(struct sim *s, struct proc *p)
+{
+	for (int i = 0; i < p->nr_chunks; i++) {
+		struct pmd *d = p->pmd_chunk[p->chunk_list[i]];
+
+		for (unsigned int k = 0; k < CSIM_PMD_CHUNK; k++)
+			pt_free(s, d[k].table);
+		free(d);
+		p->pmd_chunk[p->chunk_list[i]] = NULL;
+	}
+	p->nr_chunks = 0;
 }
 
 static unsigned int pte_index(uint64_t addr)
@@ -127,22 +216,16 @@ static unsigned int pte_index(uint64_t addr)
 	return (unsigned int)((addr / CSIM_PAGE_SIZE) % CSIM_PTRS_PER_PT);
 }
 
-static struct pte *pte_at(struct proc *p, uint64_t addr)
+static struct pte *pte_at(const struct proc *p, uint64_t addr)
 {
-	struct pmd *d = pmd_at(p, addr);
+	struct pmd *d = pmd_find(p, addr);
 
-	return d->table ? &d->table[pte_index(addr)] : NULL;
+	return d && d->table ? &d->table[pte_index(addr)] : NULL;
 }
 
 static bool pmd_is_huge(const struct pmd *d)
 {
 	return d->huge || (d->flags & PTE_ZERO);
-}
-
-static void pt_alloc(struct pmd *d)
-{
-	if (!d->table)
-		d->table = xcalloc(CSIM_PTRS_PER_PT, sizeof(struct pte));
 }
 
 static void map_pte(struct sim *s, struct proc *p, struct pte *pte, struct folio *f,
@@ -205,7 +288,7 @@ static struct proc *proc_new(struct sim *s, const char *name)
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->live = true;
-	p->pmds = xcalloc(CSIM_VA_PMDS, sizeof(struct pmd));
+	s->live_mask |= 1ull << slot_of(s, p);
 	/* mm_init() -> mm_alloc_id(): the smallest free id (spec §1.7) */
 	FM(fm_mm_ids_alloc(&s->ids, &p->mm_id));
 	return p;
@@ -241,7 +324,7 @@ static bool range_has_vma(const struct proc *p, uint64_t start, uint64_t end)
 	return false;
 }
 
-static void vma_insert(struct proc *p, struct vma v)
+static void vma_insert(struct proc *p, const struct vma *v)
 {
 	int i;
 
@@ -253,9 +336,9 @@ static void vma_insert(struct proc *p, struct vma v)
 			exit(3);
 		}
 	}
-	for (i = p->nr_vmas; i > 0 && p->vmas[i - 1].start > v.start; i--)
+	for (i = p->nr_vmas; i > 0 && p->vmas[i - 1].start > v->start; i--)
 		p->vmas[i] = p->vmas[i - 1];
-	p->vmas[i] = v;
+	p->vmas[i] = *v;
 	p->nr_vmas++;
 }
 
@@ -347,7 +430,7 @@ static void split_huge_pmd(struct sim *s, struct proc *p, struct pmd *d)
 
 	if (!pmd_is_huge(d))
 		return;
-	pt_alloc(d);
+	pt_alloc(s, d);
 	d->flags = 0;
 	d->huge = NULL;
 	if (!f) { /* huge zeropage: zeropage PTEs, no rmap (spec §6.1) */
@@ -374,15 +457,15 @@ static void split_vma_at(struct sim *s, struct proc *p, uint64_t addr)
 
 	if (i < 0 || p->vmas[i].start == addr)
 		return;
-	if (addr % CSIM_PMD_SIZE)
-		split_huge_pmd(s, p, pmd_at(p, addr));
+	if (addr % CSIM_PMD_SIZE && pmd_find(p, addr))
+		split_huge_pmd(s, p, pmd_find(p, addr));
 	hi = p->vmas[i];
 	hi.start = addr;
 	hi.pgoff += (addr - p->vmas[i].start) / CSIM_PAGE_SIZE;
 	avc_insert(s, &hi);
 	p->vmas[i].end = addr;
 	avc_insert(s, &p->vmas[i]);
-	vma_insert(p, hi);
+	vma_insert(p, &hi);
 }
 
 /* zap_huge_pmd (spec §6.2). */
@@ -437,10 +520,14 @@ static void zap_vma_range(struct sim *s, struct proc *p, uint64_t lo, uint64_t h
 {
 	for (uint64_t addr = lo; addr < hi;) {
 		uint64_t end = pmd_base(addr) + CSIM_PMD_SIZE;
-		struct pmd *d = pmd_at(p, addr);
+		struct pmd *d = pmd_find(p, addr);
 
 		if (end > hi)
 			end = hi;
+		if (!d) {
+			addr = end;
+			continue;
+		}
 		if (pmd_is_huge(d)) {
 			if (addr == pmd_base(addr) && end - addr == CSIM_PMD_SIZE) {
 				zap_huge_pmd(s, p, d);
@@ -452,7 +539,7 @@ static void zap_vma_range(struct sim *s, struct proc *p, uint64_t lo, uint64_t h
 		if (d->table) {
 			zap_ptes(s, p, d, pte_index(addr), pte_index(end - 1) + 1);
 			if (reclaim_pt && end - addr == CSIM_PMD_SIZE) {
-				free(d->table);
+				pt_free(s, d->table);
 				d->table = NULL;
 			}
 		}
@@ -474,17 +561,21 @@ static void zap_range(struct sim *s, struct proc *p, uint64_t start, uint64_t en
 	}
 }
 
-/* free_pgtables: page tables of 2 MiB ranges no VMA touches any more. */
-static void free_pgtables(struct proc *p, uint64_t start, uint64_t end)
+/* free_pgtables: page tables of 2 MiB ranges no VMA touches any more, then the chunks
+ * of the range that hold nothing any more. */
+static void free_pgtables(struct sim *s, struct proc *p, uint64_t start, uint64_t end)
 {
 	for (uint64_t a = pmd_base(start); a < end; a += CSIM_PMD_SIZE) {
-		struct pmd *d = pmd_at(p, a);
+		struct pmd *d = pmd_find(p, a);
 
-		if (range_has_vma(p, a, a + CSIM_PMD_SIZE))
+		if (!d || pmd_none(d) || range_has_vma(p, a, a + CSIM_PMD_SIZE))
 			continue;
-		free(d->table);
+		pt_free(s, d->table);
 		memset(d, 0, sizeof(*d));
 	}
+	for (uint64_t c = start / CSIM_PMD_SIZE / CSIM_PMD_CHUNK;
+	     c <= (end - 1) / CSIM_PMD_SIZE / CSIM_PMD_CHUNK; c++)
+		chunk_reclaim(p, (unsigned int)c);
 }
 
 /* ---- address space ------------------------------------------------------------------- */
@@ -501,8 +592,11 @@ static int va_alloc(struct sim *s, struct proc *p, uint64_t size, uint64_t misal
 		uint64_t lo = (idx - 1) * CSIM_PMD_SIZE, hi = (idx + span + 1) * CSIM_PMD_SIZE;
 		bool used = idx + span + 1 > CSIM_VA_PMDS || range_has_vma(p, lo, hi);
 
-		for (uint64_t i = idx - 1; !used && i < idx + span + 1; i++)
-			used = p->pmds[i].table || pmd_is_huge(&p->pmds[i]);
+		for (uint64_t i = idx - 1; !used && i < idx + span + 1; i++) {
+			const struct pmd *d = pmd_find(p, i * CSIM_PMD_SIZE);
+
+			used = d && (d->table || pmd_is_huge(d));
+		}
 		s->va_cursor = idx + span + 1 >= CSIM_VA_PMDS ? 1 : idx + 1;
 		if (!used) {
 			*base = idx * CSIM_PMD_SIZE + misalign;
@@ -540,7 +634,7 @@ int sim_mmap(struct sim *s, struct proc *p, const char *name, uint64_t size, uin
 	v.writable = true;
 	v.account = true; /* private writable: mm/vma.c accountable_mapping */
 	v.region = p->nr_regions++;
-	vma_insert(p, v);
+	vma_insert(p, &v);
 	return 0;
 }
 
@@ -620,7 +714,7 @@ static void wp_huge(struct sim *s, struct proc *p, struct pmd *d, uint64_t addr,
 	}
 	/* FALLBACK: the library split this mm's PMD (read-only PTEs); retry at PTE level */
 	count_pm(s, &co.rmap);
-	pt_alloc(d);
+	pt_alloc(s, d);
 	d->huge = NULL;
 	d->flags = 0;
 	f->maps[slot_of(s, p)]--;
@@ -635,7 +729,7 @@ static void wp_huge(struct sim *s, struct proc *p, struct pmd *d, uint64_t addr,
 static unsigned int anon_fault_order(struct sim *s, struct proc *p, const struct vma *v,
 				     uint64_t addr)
 {
-	struct pmd *d = pmd_at(p, addr);
+	struct pmd *d = pmd_find(p, addr);
 
 	for (unsigned int order = FM_PMD_ORDER - 1; order >= 2; order--) {
 		uint64_t size = CSIM_PAGE_SIZE << order, start = addr & ~(size - 1);
@@ -643,7 +737,8 @@ static unsigned int anon_fault_order(struct sim *s, struct proc *p, const struct
 
 		if (!s->thp[order] || start < v->start || start + size > v->end)
 			continue;
-		for (uint64_t a = start; d->table && none && a < start + size; a += CSIM_PAGE_SIZE)
+		for (uint64_t a = start; d && d->table && none && a < start + size;
+		     a += CSIM_PAGE_SIZE)
 			none = !d->table[pte_index(a)].flags;
 		if (none)
 			return order;
@@ -676,7 +771,7 @@ static void fault_missing(struct sim *s, struct proc *p, struct vma *v, uint64_t
 		*out = ACC_NEW;
 		return;
 	}
-	pt_alloc(d);
+	pt_alloc(s, d);
 	if (!write) { /* the shared zeropage; no anon_vma is prepared */
 		map_pte(s, p, &d->table[pte_index(addr)], NULL, 0, PTE_ZERO);
 		*out = ACC_ZERO;
@@ -697,7 +792,7 @@ static int access(struct sim *s, struct proc *p, uint64_t addr, bool write, bool
 		  enum access_outcome *out)
 {
 	int i = find_vma(p, addr);
-	struct pmd *d = pmd_at(p, addr);
+	struct pmd *d;
 	struct pte *pte;
 	struct folio *f;
 	unsigned int page;
@@ -706,6 +801,7 @@ static int access(struct sim *s, struct proc *p, uint64_t addr, bool write, bool
 		return fail(s, "%s: address is not mapped (SIGSEGV)", p->name);
 	if (write && !p->vmas[i].writable)
 		return fail(s, "%s: write to a read-only mapping (SIGSEGV)", p->name);
+	d = pmd_at(p, addr); /* any fault populates it */
 	*out = ACC_NOFAULT;
 	pte = pte_at(p, addr);
 	if (pmd_is_huge(d)) {
@@ -743,14 +839,18 @@ int sim_access(struct sim *s, struct proc *p, uint64_t addr, bool write, enum ac
 enum lookup_kind sim_lookup(struct sim *s, struct proc *p, uint64_t addr, struct folio **f,
 			    unsigned int *page)
 {
-	struct pmd *d = pmd_at(p, addr);
-	struct pte *pte = pte_at(p, addr);
+	struct pmd *d;
+	struct pte *pte;
 
 	(void)s;
 	*f = NULL;
 	*page = 0;
 	if (find_vma(p, addr) < 0)
 		return LOOK_NONE;
+	d = pmd_find(p, addr);
+	if (!d)
+		return LOOK_NONE;
+	pte = pte_at(p, addr);
 	if (d->huge) {
 		*f = d->huge;
 		*page = pte_index(addr);
@@ -789,7 +889,7 @@ static bool copied_bit(const fm_fork_outcome *fo, unsigned int page)
 static void fork_ptes(struct sim *s, struct proc *par, struct proc *c, struct pmd *d,
 		      struct pmd *cd, unsigned int k, unsigned int end, bool writable)
 {
-	pt_alloc(cd);
+	pt_alloc(s, cd);
 	while (k < end) {
 		struct pte *pte = &d->table[k];
 		struct folio *f = pte->folio;
@@ -843,8 +943,8 @@ static void fork_huge(struct sim *s, struct proc *par, struct proc *c, struct pm
 		return;
 	}
 	/* maybe pinned: the library split the parent's PMD, then copied at PTE level */
-	pt_alloc(d);
-	pt_alloc(cd);
+	pt_alloc(s, d);
+	pt_alloc(s, cd);
 	d->huge = NULL;
 	d->flags = 0;
 	f->maps[slot_of(s, par)]--;
@@ -868,31 +968,38 @@ int sim_fork(struct sim *s, struct proc *par, const char *name)
 		return -1;
 	memcpy(c->regions, par->regions, sizeof(c->regions));
 	c->nr_regions = par->nr_regions;
+	/* the child gets every VMA, in the parent's (sorted) order: one allocation, and
+	 * each VMA copied in place */
+	c->cap_vmas = par->nr_vmas > 8 ? par->nr_vmas : 8;
+	c->vmas = xcalloc((size_t)c->cap_vmas, sizeof(*c->vmas));
+	if (par->nr_vmas) /* par->vmas may be NULL */
+		memcpy(c->vmas, par->vmas, (size_t)par->nr_vmas * sizeof(*c->vmas));
+	c->nr_vmas = par->nr_vmas;
 	/* dup_mmap: every VMA; page tables only where the VMA has an anon_vma (spec §5.1) */
 	for (int i = 0; i < par->nr_vmas; i++) {
-		struct vma *v = &par->vmas[i], cv = *v;
+		struct vma *v = &par->vmas[i], *cv = &c->vmas[i];
 
 		/* anon_vma_fork: the child's VMA gets its own anon_vma and a chain cloned from
 		 * the parent's, inserted into the trees now (mm/rmap.c anon_vma_clone) */
 		if (v->anon_vma) {
-			cv.anon_vma = ++s->next_anon_vma;
-			cv.fork_child = true;
-			avc_insert(s, &cv);
+			cv->anon_vma = ++s->next_anon_vma;
+			cv->fork_child = true;
+			avc_insert(s, cv);
 		}
-		vma_insert(c, cv);
 		if (!v->anon_vma)
 			continue;
 		for (uint64_t addr = v->start; addr < v->end;) {
 			uint64_t end = pmd_base(addr) + CSIM_PMD_SIZE;
-			struct pmd *d = pmd_at(par, addr), *cd = pmd_at(c, addr);
+			struct pmd *d = pmd_find(par, addr);
 
 			if (end > v->end)
 				end = v->end;
-			if (pmd_is_huge(d))
-				fork_huge(s, par, c, d, cd, v->writable);
-			else if (d->table)
-				fork_ptes(s, par, c, d, cd, pte_index(addr), pte_index(end - 1) + 1,
-					  v->writable);
+			/* the child's entry is allocated only where the parent has one */
+			if (d && pmd_is_huge(d))
+				fork_huge(s, par, c, d, pmd_at(c, addr), v->writable);
+			else if (d && d->table)
+				fork_ptes(s, par, c, d, pmd_at(c, addr), pte_index(addr),
+					  pte_index(end - 1) + 1, v->writable);
 			addr = end;
 		}
 	}
@@ -971,20 +1078,19 @@ int sim_unpin(struct sim *s, struct proc *p, uint64_t start, uint64_t end, int *
 int sim_exit(struct sim *s, struct proc *p)
 {
 	/* exit_mmap: unmap_vmas in address order, then free_pgtables */
-	zap_range(s, p, 0, CSIM_VA_PMDS * CSIM_PMD_SIZE, false);
+	zap_range(s, p, 0, CSIM_VA_PMDS * CSIM_PMD_SIZE, false); /* VMA by VMA */
 	p->nr_vmas = 0;
-	free_pgtables(p, 0, CSIM_VA_PMDS * CSIM_PMD_SIZE);
+	free_all_pgtables(s, p);
 	/* the pinning file (GUP_TEST) is closed after exit_mm */
 	while (p->nr_pins)
 		unpin_one(s, p, p->nr_pins - 1);
 	FM(fm_mm_ids_free(&s->ids, p->mm_id)); /* __mmdrop -> mm_free_id */
 	free(p->vmas);
 	free(p->pins);
-	free(p->pmds);
 	p->vmas = NULL;
 	p->pins = NULL;
-	p->pmds = NULL;
 	p->live = false;
+	s->live_mask &= ~(1ull << slot_of(s, p));
 	s->st.exits++;
 	return 0;
 }
@@ -1009,7 +1115,7 @@ int sim_munmap(struct sim *s, struct proc *p, uint64_t start, uint64_t end)
 		else
 			i++;
 	}
-	free_pgtables(p, start, end);
+	free_pgtables(s, p, start, end);
 	return 0;
 }
 
@@ -1069,9 +1175,13 @@ int sim_mprotect(struct sim *s, struct proc *p, uint64_t start, uint64_t end, bo
 		v->writable = writable;
 		v->account = account;
 		for (uint64_t a = lo; a < hi; a += CSIM_PAGE_SIZE) {
-			struct pmd *d = pmd_at(p, a);
+			struct pmd *d = pmd_find(p, a);
 			struct pte *pte = pte_at(p, a);
 
+			if (!d || !(d->table || pmd_is_huge(d))) { /* nothing in this PMD */
+				a = pmd_base(a) + CSIM_PMD_SIZE - CSIM_PAGE_SIZE;
+				continue;
+			}
 			if (pmd_is_huge(d)) {
 				d->flags &= (uint8_t)~PTE_WRITE;
 				if (writable && d->huge && page_pae(d->huge, 0))
@@ -1098,9 +1208,13 @@ static void move_page_tables(struct sim *s, struct proc *p, uint64_t lo, uint64_
 			     uint64_t delta)
 {
 	for (uint64_t a = lo; a < hi;) {
-		struct pmd *d = pmd_at(p, a);
+		struct pmd *d = pmd_find(p, a);
 		uint64_t next = pmd_base(a) + CSIM_PMD_SIZE;
 
+		if (!d || pmd_none(d)) { /* nothing to move in this PMD */
+			a = next;
+			continue;
+		}
 		if (pmd_is_huge(d)) {
 			if (delta % CSIM_PMD_SIZE == 0) { /* move_huge_pmd */
 				*pmd_at(p, a + delta) = *d;
@@ -1116,7 +1230,7 @@ static void move_page_tables(struct sim *s, struct proc *p, uint64_t lo, uint64_
 		if (d->table) {
 			struct pmd *nd = pmd_at(p, a + delta);
 
-			pt_alloc(nd);
+			pt_alloc(s, nd);
 			nd->table[pte_index(a + delta)] = d->table[pte_index(a)];
 			memset(&d->table[pte_index(a)], 0, sizeof(struct pte));
 		}
@@ -1158,14 +1272,15 @@ int sim_mremap(struct sim *s, struct proc *p, int ri, uint64_t misalign)
 		struct vma *moved = xcalloc((size_t)n, sizeof(*moved));
 
 		memcpy(moved, &p->vmas[first], (size_t)n * sizeof(*moved));
+		memmove(&p->vmas[first], &p->vmas[last],
+			(size_t)(p->nr_vmas - last) * sizeof(*p->vmas));
+		p->nr_vmas -= n;
 		for (int i = 0; i < n; i++)
-			vma_remove(p, first);
-		for (int i = 0; i < n; i++)
-			vma_insert(p, moved[i]);
+			vma_insert(p, &moved[i]);
 		free(moved);
 	}
 	vma_merge(s, p, nbase, nbase + r->size);
-	free_pgtables(p, old, end);
+	free_pgtables(s, p, old, end);
 	r->base = nbase;
 	s->st.mremaps++;
 	return 0;
@@ -1180,13 +1295,6 @@ struct rmap_entry {
 	struct pte *pte;
 	uint64_t addr, pgoff, avc_seq; /* the walk order: see rmap_walk */
 };
-
-static uint64_t entry_addr(const struct proc *p, const struct rmap_entry *e)
-{
-	uint64_t a = (uint64_t)(e->d - p->pmds) * CSIM_PMD_SIZE;
-
-	return e->pte ? a + (uint64_t)(e->pte - e->d->table) * CSIM_PAGE_SIZE : a;
-}
 
 static int rmap_entry_cmp(const void *x, const void *y)
 {
@@ -1207,43 +1315,46 @@ static int rmap_walk(struct sim *s, struct folio *f, struct rmap_entry **out)
 	int n = 0, cap = 16;
 	struct rmap_entry *e = xcalloc((size_t)cap, sizeof(*e));
 
+	/* every entry lies in a VMA (free_pgtables frees the rest): walk the VMAs' populated
+	 * PMDs, in address order per process */
 	for (int i = 0; i < CSIM_MAX_PROCS; i++) {
 		struct proc *p = &s->procs[i];
 
 		if (!p->live)
 			continue;
-		for (unsigned int m = 0; m < CSIM_VA_PMDS; m++) {
-			struct pmd *d = &p->pmds[m];
+		for (int vi = 0; vi < p->nr_vmas; vi++) {
+			const struct vma *v = &p->vmas[vi];
 
-			if (n + (int)CSIM_PTRS_PER_PT + 1 > cap) {
-				cap = 2 * cap + (int)CSIM_PTRS_PER_PT;
-				e = realloc(e, (size_t)cap * sizeof(*e));
-				if (!e) {
-					fprintf(stderr, "csim: out of memory\n");
-					exit(3);
+			for (uint64_t a = v->start; a < v->end;) {
+				uint64_t base = pmd_base(a), end = base + CSIM_PMD_SIZE;
+				struct pmd *d = pmd_find(p, a);
+
+				if (end > v->end)
+					end = v->end;
+				if (n + (int)CSIM_PTRS_PER_PT + 1 > cap) {
+					cap = 2 * cap + (int)CSIM_PTRS_PER_PT;
+					e = realloc(e, (size_t)cap * sizeof(*e));
+					if (!e) {
+						fprintf(stderr, "csim: out of memory\n");
+						exit(3);
+					}
 				}
-			}
-			if (d->huge == f)
-				e[n++] = (struct rmap_entry){ .p = p, .d = d };
-			if (!d->table)
-				continue;
-			for (unsigned int k = 0; k < CSIM_PTRS_PER_PT; k++)
-				if (d->table[k].folio == f && d->table[k].flags)
-					e[n++] = (struct rmap_entry){ .p = p, .d = d,
-								      .pte = &d->table[k] };
-		}
-	}
-	for (int i = 0; i < n; i++) {
-		int vi;
+				/* a PMD entry belongs to the VMA holding its base address */
+				if (d && d->huge == f && base >= v->start)
+					e[n++] = (struct rmap_entry){ .p = p, .d = d, .addr = base,
+								      .pgoff = v->pgoff,
+								      .avc_seq = v->avc_seq };
+				for (uint64_t x = a; d && d->table && x < end; x += CSIM_PAGE_SIZE) {
+					struct pte *pte = &d->table[pte_index(x)];
 
-		e[i].addr = entry_addr(e[i].p, &e[i]);
-		vi = find_vma(e[i].p, e[i].addr);
-		if (vi < 0) {
-			fprintf(stderr, "csim: internal error: a mapping outside every VMA\n");
-			exit(3);
+					if (pte->folio == f && pte->flags)
+						e[n++] = (struct rmap_entry){
+							.p = p, .d = d, .pte = pte, .addr = x,
+							.pgoff = v->pgoff, .avc_seq = v->avc_seq };
+				}
+				a = end;
+			}
 		}
-		e[i].pgoff = e[i].p->vmas[vi].pgoff;
-		e[i].avc_seq = e[i].p->vmas[vi].avc_seq;
 	}
 	qsort(e, (size_t)n, sizeof(*e), rmap_entry_cmp);
 	*out = e;
@@ -1276,7 +1387,7 @@ static bool unmap_to_migration_entries(struct sim *s, struct folio *f, bool spli
 				count_pm(s, &so.remove);
 				if (!so.frozen) { /* maybe pinned: split normally, fail below */
 					f->maps[slot_of(s, p)]--;
-					pt_alloc(d);
+					pt_alloc(s, d);
 					for (unsigned int k = 0; k < CSIM_PTRS_PER_PT; k++)
 						map_pte(s, p, &d->table[k], f, k, w ? PTE_WRITE : 0);
 					d->huge = NULL;
@@ -1285,7 +1396,7 @@ static bool unmap_to_migration_entries(struct sim *s, struct folio *f, bool spli
 					continue;
 				}
 				f->maps[slot_of(s, p)]--;
-				pt_alloc(d);
+				pt_alloc(s, d);
 				for (unsigned int k = 0; k < CSIM_PTRS_PER_PT; k++)
 					d->table[k] = (struct pte){ f, (uint16_t)k, PTE_MIGRATION,
 								    (uint8_t)so.entry };
@@ -1585,6 +1696,79 @@ int sim_check(struct sim *s)
 	return 0;
 }
 
+uint64_t sim_mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+	return h * 0x100000001B3ull;
+}
+
+static uint64_t mix_folio(uint64_t h, const struct folio *f, unsigned int page)
+{
+	const fm_folio *x = &f->f;
+
+	h = sim_mix(h, ((uint64_t)x->order << 32) | x->flags);
+	h = sim_mix(h, ((uint64_t)(uint32_t)x->refcount << 32) | (uint32_t)x->pincount);
+	h = sim_mix(h, ((uint64_t)(uint32_t)x->large_mapcount << 32) | (uint32_t)x->entire_mapcount);
+	h = sim_mix(h, ((uint64_t)(uint32_t)x->nr_pages_mapped << 32) | (uint32_t)x->mm_id_mapcount[0]);
+	h = sim_mix(h, ((uint64_t)(uint32_t)x->mm_id_mapcount[1] << 32) | (uint32_t)f->node);
+	h = sim_mix(h, x->mm_ids);
+	h = sim_mix(h, ((uint64_t)(uint32_t)f->pages[page].mapcount << 32) | f->pages[page].flags);
+	return sim_mix(h, ((uint64_t)page << 16) | (uint64_t)f->clean << 8 | f->nonzero[page]);
+}
+
+/* Every process's VMAs and page-table entries, every folio's accounting, in an order
+ * that does not depend on where anything is allocated: `csim --generate` prints it, so a
+ * change of the simulator's data structures can be checked to leave a run the same. */
+uint64_t sim_digest(struct sim *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (int i = 0; i < CSIM_MAX_PROCS; i++) {
+		struct proc *p = &s->procs[i];
+
+		if (!p->live)
+			continue;
+		h = sim_mix(h, ((uint64_t)i << 32) | p->mm_id);
+		h = sim_mix(h, ((uint64_t)p->has_pinned << 32) | (uint32_t)p->nr_vmas);
+		h = sim_mix(h, ((uint64_t)(uint32_t)p->nr_pins << 32) | (uint32_t)p->nr_regions);
+		for (int k = 0; k < p->nr_regions; k++)
+			h = sim_mix(sim_mix(h, p->regions[k].base), p->regions[k].size << 1 |
+							    p->regions[k].live);
+		for (int k = 0; k < p->nr_pins; k++)
+			h = mix_folio(sim_mix(h, p->pins[k].addr), p->pins[k].folio, 0);
+		for (int k = 0; k < p->nr_vmas; k++) {
+			const struct vma *v = &p->vmas[k];
+
+			h = sim_mix(sim_mix(sim_mix(h, v->start), v->end), v->pgoff);
+			h = sim_mix(h, (uint64_t)v->writable | (uint64_t)v->account << 1 |
+					   (uint64_t)v->fork_child << 2 | (uint64_t)v->anon_vma << 8);
+			h = sim_mix(sim_mix(h, v->avc_seq), (uint64_t)v->region);
+			for (uint64_t a = v->start; a < v->end; a += CSIM_PAGE_SIZE) {
+				const struct pmd *d = pmd_find(p, a);
+				const struct pte *pte = pte_at(p, a);
+
+				if (d && pmd_is_huge(d)) {
+					h = sim_mix(h, 0x100u | d->flags);
+					if (d->huge)
+						h = mix_folio(h, d->huge, pte_index(a));
+					continue;
+				}
+				if (!pte) {
+					h = sim_mix(h, 0x200);
+					continue;
+				}
+				h = sim_mix(h, (uint64_t)pte->flags << 8 | pte->entry);
+				if (pte->folio)
+					h = mix_folio(h, pte->folio, pte->page);
+			}
+		}
+	}
+	h = sim_mix(h, s->nr_folios);
+	for (struct folio *f = s->folios; f; f = f->next)
+		h = mix_folio(h, f, 0);
+	return h;
+}
+
 void sim_init(struct sim *s, uint32_t mode)
 {
 	memset(s, 0, sizeof(*s));
@@ -1600,13 +1784,14 @@ void sim_destroy(struct sim *s)
 
 		if (!p->live)
 			continue;
-		for (unsigned int m = 0; m < CSIM_VA_PMDS; m++)
-			free(p->pmds[m].table);
-		free(p->pmds);
+		free_all_pgtables(s, p);
 		free(p->vmas);
 		free(p->pins);
 		p->live = false;
 	}
+	s->live_mask = 0;
 	while (s->folios)
 		folio_free(s, s->folios);
+	while (s->nr_pt_pool)
+		free(s->pt_pool[--s->nr_pt_pool]);
 }
