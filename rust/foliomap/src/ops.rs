@@ -96,17 +96,18 @@ pub fn fork_ptes<S: FolioStore>(
             ..ForkOutcome::default()
         });
     }
+    // Validate the whole run once, so a refusal leaves the folio untouched (and the
+    // batches below need no check of their own).
+    rmap::check_dup_anon_ptes(s, first, nr, dst_mm)?;
     let mut out = ForkOutcome::default();
     let end = first + nr;
     let mut addr = first;
     let mut prealloc = false;
-    // Validate the whole run once, so a refusal leaves the folio untouched.
-    rmap::check_dup_anon_ptes(s, first, nr, dst_mm)?;
     while addr < end {
         let remaining = end - addr;
         if !prealloc && s.is_large() && remaining != 1 {
             s.add_refcount(remaining as i32);
-            let r = rmap::try_dup_anon_ptes(s, addr, remaining, dst_mm, src_has_pinned)?;
+            let r = rmap::try_dup_anon_ptes_checked(s, addr, remaining, dst_mm, src_has_pinned);
             if r.ret == EBUSY {
                 s.add_refcount(-(remaining as i32));
                 out.dup_busy += 1;
@@ -118,7 +119,7 @@ pub fn fork_ptes<S: FolioStore>(
             addr = end;
         } else {
             s.add_refcount(1);
-            let r = rmap::try_dup_anon_ptes(s, addr, 1, dst_mm, src_has_pinned)?;
+            let r = rmap::try_dup_anon_ptes_checked(s, addr, 1, dst_mm, src_has_pinned);
             if r.ret == EBUSY {
                 s.add_refcount(-1);
                 out.dup_busy += 1;
