@@ -333,21 +333,33 @@ pub fn remove_ptes<S: FolioStore>(
     mm: u32,
 ) -> Result<RmapOutcome, Status> {
     check_remove_ptes(s, first, nr, mm)?;
+    Ok(remove_ptes_checked(s, first, nr, mm))
+}
+
+/// `remove_ptes` after `check_remove_ptes` accepted the range in the current state: for
+/// callers that validate before deciding (the write fault, migration), so the pages are
+/// not checked twice.
+pub(crate) fn remove_ptes_checked<S: FolioStore>(
+    s: &mut S,
+    first: u32,
+    nr: u32,
+    mm: u32,
+) -> RmapOutcome {
     if !s.is_large() {
         let unmapped = (s.add_page_mapcount(0, -1) < 0) as i32;
-        return Ok(remove_tail(s, unmapped, 0, false));
+        return remove_tail(s, unmapped, 0, false);
     }
     let n = s.nr_pages() as i32;
     match s.mode() {
         Mode::Nopmc => {
             let new = s.with_large(|l| l.sub(nr as i32, mm));
             if new == 0 {
-                Ok(remove_tail(s, n, 0, false))
+                remove_tail(s, n, 0, false)
             } else {
                 // Average page mapcount below 1 without a PMD mapping: certainly partial.
                 let partial =
                     mutant!("pmap-nopmc-le", new <= n, new < n) && query::entire_mapcount(s) == 0;
-                Ok(remove_tail(s, 0, 0, partial))
+                remove_tail(s, 0, 0, partial)
             }
         }
         Mode::Pmc => {
@@ -375,7 +387,7 @@ pub fn remove_ptes<S: FolioStore>(
                 nr_unmapped != 0 && (s.nr_pages_mapped() != 0 || nr_unmapped > 1),
                 nr_unmapped != 0 && s.nr_pages_mapped() != 0
             );
-            Ok(remove_tail(s, nr_unmapped, 0, partial))
+            remove_tail(s, nr_unmapped, 0, partial)
         }
     }
 }
@@ -450,7 +462,13 @@ pub fn try_dup_anon_ptes<S: FolioStore>(
     src_has_pinned: bool,
 ) -> Result<RmapOutcome, Status> {
     check_dup_anon_ptes(s, first, nr, dst_mm)?;
-    Ok(try_dup_anon_ptes_checked(s, first, nr, dst_mm, src_has_pinned))
+    Ok(try_dup_anon_ptes_checked(
+        s,
+        first,
+        nr,
+        dst_mm,
+        src_has_pinned,
+    ))
 }
 
 /// `try_dup_anon_ptes` after `check_dup_anon_ptes` accepted the range (or a range that
