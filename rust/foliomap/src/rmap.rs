@@ -333,18 +333,27 @@ pub fn remove_ptes<S: FolioStore>(
     mm: u32,
 ) -> Result<RmapOutcome, Status> {
     check_remove_ptes(s, first, nr, mm)?;
-    Ok(remove_ptes_checked(s, first, nr, mm))
+    Ok(remove_ptes_unchecked(s, first, nr, mm))
 }
 
 /// `remove_ptes` after `check_remove_ptes` accepted the range in the current state: for
 /// callers that validate before deciding (the write fault, migration), so the pages are
-/// not checked twice.
+/// not checked twice. Out of line: inlined, it made the write fault's COPY about 30 %
+/// slower (measured with scripts/bench).
+#[inline(never)]
 pub(crate) fn remove_ptes_checked<S: FolioStore>(
     s: &mut S,
     first: u32,
     nr: u32,
     mm: u32,
 ) -> RmapOutcome {
+    remove_ptes_unchecked(s, first, nr, mm)
+}
+
+// The body of both. Inlined into `remove_ptes`, which then compiles as before the split
+// (as a separate call it made the zap of 512 PTEs 13 % slower, measured).
+#[inline(always)]
+fn remove_ptes_unchecked<S: FolioStore>(s: &mut S, first: u32, nr: u32, mm: u32) -> RmapOutcome {
     if !s.is_large() {
         let unmapped = (s.add_page_mapcount(0, -1) < 0) as i32;
         return remove_tail(s, unmapped, 0, false);
