@@ -248,7 +248,7 @@ def main(argv):
         f.write("\n".join(tg) + "\n")
     with open(outdir + "/cost.svg", "w") as f:
         f.write(svg(rows, label))
-    atoms = [r["atomic_ns_med"] for r in rows.values()]
+    atoms = [r["atomic_ns_med"] for r in rows.values() if not r["op"].startswith("contended")]
     if atoms:
         atoms.sort()
         out.insert(0, "one atomic RMW (uncontended lock xadd, cache-hot): %.2f ns median over all rows (%.2f-%.2f)"
