@@ -96,52 +96,63 @@ pub fn fork_ptes<S: FolioStore>(
             ..ForkOutcome::default()
         });
     }
-    let mut out = ForkOutcome::default();
+    // Validate the whole run once, so a refusal leaves the folio untouched (and the
+    // batches below need no check of their own).
+    rmap::check_dup_anon_ptes(s, first, nr, dst_mm)?;
+    // Counted in locals and built once at the end: the outcome is not assembled on the
+    // stack and then copied into the result.
+    let (mut dup_calls, mut dup_busy, mut pages_shared, mut pages_copied) = (0, 0, 0, 0);
+    let mut copied = [0u64; 8];
     let end = first + nr;
     let mut addr = first;
     let mut prealloc = false;
-    // Validate the whole run once, so a refusal leaves the folio untouched.
-    rmap::check_dup_anon_ptes(s, first, nr, dst_mm)?;
     while addr < end {
         let remaining = end - addr;
         if !prealloc && s.is_large() && remaining != 1 {
             s.add_refcount(remaining as i32);
-            let r = rmap::try_dup_anon_ptes(s, addr, remaining, dst_mm, src_has_pinned)?;
+            let r = rmap::try_dup_anon_ptes_checked(s, addr, remaining, dst_mm, src_has_pinned);
             if r.ret == EBUSY {
                 s.add_refcount(-(remaining as i32));
-                out.dup_busy += 1;
+                dup_busy += 1;
                 prealloc = true;
                 continue;
             }
-            out.dup_calls += 1;
-            out.pages_shared += remaining;
+            dup_calls += 1;
+            pages_shared += remaining;
             addr = end;
         } else {
             s.add_refcount(1);
-            let r = rmap::try_dup_anon_ptes(s, addr, 1, dst_mm, src_has_pinned)?;
+            let r = rmap::try_dup_anon_ptes_checked(s, addr, 1, dst_mm, src_has_pinned);
             if r.ret == EBUSY {
                 s.add_refcount(-1);
-                out.dup_busy += 1;
+                dup_busy += 1;
                 if !prealloc {
                     // copy_present_page without a preallocated page: -EAGAIN, retry.
                     prealloc = true;
                     continue;
                 }
-                out.pages_copied += 1;
+                pages_copied += 1;
                 let k = addr as usize;
-                if let Some(word) = out.copied.get_mut(k / 64) {
+                if let Some(word) = copied.get_mut(k / 64) {
                     *word |= 1 << (k % 64);
                 }
             } else {
-                out.dup_calls += 1;
-                out.pages_shared += 1;
+                dup_calls += 1;
+                pages_shared += 1;
             }
             // A preallocation not consumed here is freed, never carried over.
             prealloc = false;
             addr += 1;
         }
     }
-    Ok(out)
+    Ok(ForkOutcome {
+        pages_shared,
+        pages_copied,
+        dup_calls,
+        dup_busy,
+        copied,
+        ..ForkOutcome::default()
+    })
 }
 
 /// Fork of a PMD mapping (`copy_huge_pmd`, spec §5.3): dup the PMD; for a maybe-pinned
@@ -277,7 +288,8 @@ pub fn migrate_unmap_pte<S: FolioStore>(
             ..MigrateUnmapOutcome::default()
         });
     }
-    let rmap = rmap::remove_ptes(s, k, 1, mm)?;
+    // Validated above; sharing the page changed only its PAE.
+    let rmap = rmap::remove_ptes_checked(s, k, 1, mm);
     put_refs(s, 1)?;
     Ok(MigrateUnmapOutcome {
         ret: 0,
@@ -520,7 +532,8 @@ pub fn wp_fault_pte<S: FolioStore>(
         return Ok(out);
     }
     out.decision = CowDecision::Copy as u32;
-    out.rmap = rmap::remove_ptes(s, k, 1, mm)?;
+    // Validated above; the reuse checks changed only references and flags.
+    out.rmap = rmap::remove_ptes_checked(s, k, 1, mm);
     // free_swap_cache(old) before the puts: only an unmapped, lockable folio.
     if s.test(FOLIO_SWAPCACHE)
         && !query::mapped(s)
