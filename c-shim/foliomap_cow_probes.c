@@ -38,6 +38,54 @@ struct cow_probe {
 
 static const char *const decision_names[] = { "none", "REUSE", "COPY", "FALLBACK" };
 
+/*
+ * What the fault did so far, read from the page table (it stays under the fault's mmap
+ * or VMA lock): the PTE maps a new page (COPY), or the same page writable, or exclusive
+ * for an unshare fault (REUSE); else nothing yet.
+ */
+static u32 pte_decision(const struct cow_probe *p)
+{
+	pmd_t pmdval = pmdp_get_lockless(p->vmf->pmd);
+	pte_t pte;
+
+	if (!pmd_present(pmdval) || pmd_leaf(pmdval))
+		return FM_COW_DECISION_NONE;
+	pte = ptep_get(pte_offset_kernel(p->vmf->pmd, p->vmf->address));
+	if (!pte_present(pte))
+		return FM_COW_DECISION_NONE;
+	if (pte_pfn(pte) != p->pfn)
+		return FM_COW_DECISION_COPY;
+	if (pte_write(pte) || (p->unshare && PageAnonExclusive(pfn_to_page(p->pfn))))
+		return FM_COW_DECISION_REUSE;
+	return FM_COW_DECISION_NONE;
+}
+
+/* The PMD still maps the folio huge: FM_COW_DECISION_REUSE once writable (or exclusive). */
+static u32 pmd_decision(const struct cow_probe *p)
+{
+	pmd_t pmdval = pmdp_get_lockless(p->vmf->pmd);
+
+	if (!pmd_present(pmdval) || !pmd_trans_huge(pmdval) ||
+	    page_folio(pmd_page(pmdval)) != p->folio)
+		return FM_COW_DECISION_FALLBACK;
+	if (pmd_write(pmdval) || (p->unshare && PageAnonExclusive(&p->folio->page)))
+		return FM_COW_DECISION_REUSE;
+	return FM_COW_DECISION_NONE;
+}
+
+/*
+ * One CPU, as the task leaves it: has the fault acted on the folio yet? do_wp_page
+ * decides under the PTE lock at entry but copies only after allocating the new page,
+ * which may sleep (spec §7.5); do_huge_pmd_wp_page may sleep on the folio lock before it
+ * decides (spec §7.6). What other tasks change meanwhile comes before the act.
+ */
+static bool cow_progressed(const void *ctx)
+{
+	const struct cow_probe *p = ctx;
+
+	return (p->pmd ? pmd_decision(p) : pte_decision(p)) != FM_COW_DECISION_NONE;
+}
+
 static void cow_begin(struct cow_probe *p, const char *op, struct folio *folio, u32 page,
 		      u32 mm)
 {
@@ -52,13 +100,25 @@ static void cow_begin(struct cow_probe *p, const char *op, struct folio *folio, 
 		fm_check_put(p->idx);
 		return;
 	}
-	fmw_opened(p->window);
 	/* Under the PTE (or PMD) lock: what the fault's folio_trylock will find. */
 	p->locked = folio_test_locked(folio);
 	p->folio = folio;
 	p->page = page;
 	p->mm = mm;
 	p->c = c;
+	/* The rebase: the folio as the fault's act finds it (->predicted is free here). */
+	if (fmw_rebases()) {
+		foliomap_snap_copy(&c->predicted, &c->before);
+		fmw_set_rebase(p->window, &c->predicted.folio, cow_progressed, p);
+	}
+	fmw_opened(p->window);
+}
+
+static int wp_model(const struct cow_probe *p, fm_folio *f, const fm_cow_facts *facts,
+		    fm_cow_outcome *out)
+{
+	return p->pmd ? fm_folio_wp_fault_pmd(f, p->mm, facts, out)
+		      : fm_folio_wp_fault_pte(f, p->page, p->mm, facts, out);
 }
 
 static void cow_finish(struct cow_probe *p, u32 observed)
@@ -97,13 +157,25 @@ static void cow_finish(struct cow_probe *p, u32 observed)
 		.lru_drain_drops_ref = !!(v.own & OWN_LRU_DRAIN),
 		.swap_free_succeeds = !!(v.own & OWN_SWAP_FREED),
 	};
-	foliomap_snap_copy(&s->predicted, &c->before);
-	r.model_status = p->pmd ? fm_folio_wp_fault_pmd(&s->predicted.folio, p->mm, &facts, &out)
-				: fm_folio_wp_fault_pte(&s->predicted.folio, p->page, p->mm,
-							&facts, &out);
-	snprintf(r.args, sizeof(r.args), "page=%u mm=%u unshare=%d locked=%d drained=%d swapfreed=%d",
+	snprintf(r.args, sizeof(r.args),
+		 "page=%u mm=%u unshare=%d locked=%d drained=%d swapfreed=%d%s",
 		 p->page, p->mm, p->unshare, facts.trylock_fails, facts.lru_drain_drops_ref,
-		 facts.swap_free_succeeds);
+		 facts.swap_free_succeeds, v.rebased ? " slept=1" : "");
+	/* A PMD fault that slept decides after it; a PTE fault before, and acts after it. */
+	foliomap_snap_copy(&s->predicted, v.rebased && p->pmd ? &c->predicted : &c->before);
+	r.model_status = wp_model(p, &s->predicted.folio, &facts, &out);
+	if (v.rebased && !p->pmd && r.model_status == FM_OK) {
+		u32 decided = out.decision;
+
+		foliomap_snap_copy(&s->predicted, &c->predicted);
+		r.model_status = wp_model(p, &s->predicted.folio, &facts, &out);
+		if (r.model_status == FM_OK && out.decision != decided) {
+			/* The act of a decision the later state would not have taken. */
+			foliomap_count(FOLIOMAP_STAT_UNCHECKED);
+			foliomap_count(FOLIOMAP_STAT_UNCHECKED_COW_SWAYED);
+			goto out;
+		}
+	}
 	/* An observed fact the decision did not consume is an ordinary reference move. */
 	if (facts.lru_drain_drops_ref && !out.lru_drained)
 		v.ref_delta += v.own_refs[0];
@@ -189,25 +261,11 @@ static int wp_page_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 static int wp_page_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct cow_probe *p = (struct cow_probe *)ri->data;
-	struct vm_fault *vmf = p->vmf;
-	u32 observed = FM_COW_DECISION_NONE;
-	pmd_t pmdval;
-	pte_t pte;
 
 	if (!p->c)
 		return 0;
-	pmdval = pmdp_get_lockless(vmf->pmd);
-	if (!(regs_return_value(regs) & VM_FAULT_ERROR) && pmd_present(pmdval) &&
-	    !pmd_leaf(pmdval)) {
-		pte = ptep_get(pte_offset_kernel(vmf->pmd, vmf->address));
-		if (pte_present(pte) && pte_pfn(pte) != p->pfn)
-			observed = FM_COW_DECISION_COPY;
-		else if (pte_present(pte) &&
-			 (pte_write(pte) ||
-			  (p->unshare && PageAnonExclusive(pfn_to_page(p->pfn)))))
-			observed = FM_COW_DECISION_REUSE;
-	}
-	cow_finish(p, observed);
+	cow_finish(p, regs_return_value(regs) & VM_FAULT_ERROR ? FM_COW_DECISION_NONE
+							     : pte_decision(p));
 	return 0;
 }
 
@@ -239,16 +297,10 @@ static int huge_pmd_wp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 	if (!p->c)
 		return 0;
-	if (ret == VM_FAULT_FALLBACK) {
+	if (ret == VM_FAULT_FALLBACK)
 		observed = FM_COW_DECISION_FALLBACK;
-	} else if (!ret) {
-		pmd_t pmdval = pmdp_get_lockless(p->vmf->pmd);
-
-		if (pmd_present(pmdval) && pmd_trans_huge(pmdval) &&
-		    page_folio(pmd_page(pmdval)) == p->folio &&
-		    (pmd_write(pmdval) || (p->unshare && PageAnonExclusive(&p->folio->page))))
-			observed = FM_COW_DECISION_REUSE;
-	}
+	else if (!ret && pmd_decision(p) == FM_COW_DECISION_REUSE)
+		observed = FM_COW_DECISION_REUSE;
 	cow_finish(p, observed);
 	return 0;
 }

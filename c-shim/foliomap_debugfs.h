@@ -55,6 +55,9 @@
  *                         of movers that ran inside them
  *  unchecked_folio_changed  the folio changed order (split, or freed and reused)
  *                         between the two snapshots
+ *  unchecked_cow_swayed   one CPU: a copy fault slept before acting, and what other tasks
+ *                         changed meanwhile would have made the model decide otherwise:
+ *                         the decision is checked, the act on the later state is not
  *  hooks_missing          hooks that failed to register (load refuses unless
  *                         allow_missing_hooks=1)
  *  answers_checked        checked transitions whose state the model's queries (spec §4)
@@ -105,6 +108,7 @@ enum foliomap_stat {
 	FOLIOMAP_STAT_ANSWERS_CHECKED,
 	FOLIOMAP_STAT_SLEEPS_MEASURED,
 	FOLIOMAP_STAT_SLEEPS_UNMEASURED,
+	FOLIOMAP_STAT_UNCHECKED_COW_SWAYED,
 	FOLIOMAP_NR_STATS
 };
 
@@ -148,6 +152,7 @@ enum foliomap_stat {
 	[FOLIOMAP_STAT_ANSWERS_CHECKED]		= "answers_checked",		\
 	[FOLIOMAP_STAT_SLEEPS_MEASURED]		= "sleeps_measured",		\
 	[FOLIOMAP_STAT_SLEEPS_UNMEASURED]	= "sleeps_unmeasured",		\
+	[FOLIOMAP_STAT_UNCHECKED_COW_SWAYED]	= "unchecked_cow_swayed",	\
 }
 
 /*

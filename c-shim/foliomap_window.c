@@ -73,6 +73,7 @@ struct fm_window {
 	bool (*progressed)(const void *ctx);
 	const void *progress_ctx;
 	bool rebase_pending;		/* the sleep came before the operation acted */
+	bool rebased;			/* a measured foreign change went into rebase */
 	const char *unmeasured;		/* why a sleep's foreign change was not measured */
 	struct task_struct *task;	/* NULL: free */
 	struct folio *folio;
@@ -246,6 +247,7 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 	w->mid_valid = false;
 	w->rebase = NULL;
 	w->rebase_pending = false;
+	w->rebased = false;
 	w->unmeasured = NULL;
 	atomic_inc(&windows_open);
 	w->seq = atomic64_inc_return(&fmw_seq);
@@ -286,6 +288,11 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 			mark(w, m->bloom ? FOREIGN_FORK : FOREIGN_REFS, m->name, m->pid);
 	}
 	return i;
+}
+
+bool fmw_rebases(void)
+{
+	return one_cpu;
 }
 
 void fmw_set_rebase(int i, fm_folio *before, bool (*progressed)(const void *ctx),
@@ -453,6 +460,7 @@ static void switch_probe(void *data, bool preempt, struct task_struct *prev,
 				delta_clear(v.delta);
 				delta_add(v.delta, &w->mid->folio, &now->folio, 0);
 				fmw_apply_delta(&v, w->log ? &w->log->state.folio : w->rebase);
+				w->rebased |= !w->log;
 				continue;
 			}
 			if (!w->delta)
@@ -616,6 +624,7 @@ void fmw_close_end(int i, struct fmw_verdict *v, const fm_folio *before, const f
 		mark(w, FOREIGN_OP, w->pending_op, w->pending_pid);
 	v->pushes = w->pushes;
 	v->unmeasured = w->unmeasured;
+	v->rebased = w->rebased;
 	v->delta = w->delta;
 	w->delta = NULL;
 	raw_spin_unlock_irqrestore(&w->lock, irqflags);

@@ -60,6 +60,7 @@ struct fmw_verdict {
 	int pushes;		/* foreign operations that ran entirely inside it */
 	u32 marks;		/* fmw_mark_own() bits of its own nested operations */
 	const char *unmeasured;	/* one CPU: why a sleep's foreign change was not measured */
+	bool rebased;		/* one CPU: a measured foreign change was applied to the rebase */
 	struct fm_delta *delta;	/* their observed change (fmw_verdict_release) */
 	char culprit[64];	/* the first foreign event: "<function> pid <N>" */
 };
@@ -108,6 +109,8 @@ void fmw_opened(int w);
  */
 void fmw_set_rebase(int w, fm_folio *before, bool (*progressed)(const void *ctx),
 		    const void *ctx);
+/* Whether fmw_set_rebase() does anything (one CPU): else the caller needs no copy for it. */
+bool fmw_rebases(void);
 /* Before the caller reads the result. */
 void fmw_close_begin(int w);
 /*
