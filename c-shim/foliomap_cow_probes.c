@@ -79,11 +79,13 @@ static u32 pmd_decision(const struct cow_probe *p)
  * which may sleep (spec §7.5); do_huge_pmd_wp_page may sleep on the folio lock before it
  * decides (spec §7.6). What other tasks change meanwhile comes before the act.
  */
-static bool cow_progressed(const void *ctx)
+static enum fmw_progress cow_progress(const void *ctx)
 {
 	const struct cow_probe *p = ctx;
 
-	return (p->pmd ? pmd_decision(p) : pte_decision(p)) != FM_COW_DECISION_NONE;
+	/* The PTE switch and the old folio's rmap removal happen under one PTE lock. */
+	return (p->pmd ? pmd_decision(p) : pte_decision(p)) != FM_COW_DECISION_NONE ?
+	       FMW_DONE : FMW_NOT_YET;
 }
 
 static void cow_begin(struct cow_probe *p, const char *op, struct folio *folio, u32 page,
@@ -109,7 +111,7 @@ static void cow_begin(struct cow_probe *p, const char *op, struct folio *folio, 
 	/* The rebase: the folio as the fault's act finds it (->predicted is free here). */
 	if (fmw_rebases()) {
 		foliomap_snap_copy(&c->predicted, &c->before);
-		fmw_set_rebase(p->window, &c->predicted.folio, cow_progressed, p);
+		fmw_set_rebase(p->window, &c->predicted.folio, cow_progress, p);
 	}
 	fmw_opened(p->window);
 }

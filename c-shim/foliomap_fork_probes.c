@@ -29,7 +29,7 @@ struct fork_folio {
 	bool pmd;
 	bool one_range;			/* every mapping within one PMD range */
 	unsigned long addr;		/* the first address that maps it */
-	struct mm_struct *dst_mm;	/* the child's, for fork_progressed() */
+	struct mm_struct *dst_mm;	/* the child's, for fork_progress() */
 	DECLARE_BITMAP(pte_pages, FOLIOMAP_MAX_PAGES);
 	fm_folio before;
 	fm_page pages[];	/* 1 << order */
@@ -105,7 +105,7 @@ static struct fork_folio *fork_find(struct fork_arena *a, struct folio *folio)
  * first address that maps the folio in the parent. copy_page_range copies a PMD range
  * under its locks without sleeping, so a folio within one range is copied all at once.
  */
-static bool fork_progressed(const void *ctx)
+static enum fmw_progress fork_progress(const void *ctx)
 {
 	const struct fork_folio *e = ctx;
 	pgd_t *pgd = pgd_offset(e->dst_mm, e->addr);
@@ -114,22 +114,22 @@ static bool fork_progressed(const void *ctx)
 	pmd_t *pmd, pmdval;
 
 	if (!e->one_range)
-		return true;	/* unknown: merge as after the copy */
+		return FMW_UNKNOWN;	/* merged as after the copy */
 	if (pgd_none(*pgd) || pgd_bad(*pgd))
-		return false;
+		return FMW_NOT_YET;
 	p4d = p4d_offset(pgd, e->addr);
 	if (p4d_none(*p4d) || p4d_bad(*p4d))
-		return false;
+		return FMW_NOT_YET;
 	pud = pud_offset(p4d, e->addr);
 	if (pud_none(*pud) || !pud_present(*pud))
-		return false;
+		return FMW_NOT_YET;
 	pmd = pmd_offset(pud, e->addr);
 	pmdval = pmdp_get_lockless(pmd);
 	if (pmd_none(pmdval))
-		return false;
+		return FMW_NOT_YET;
 	if (pmd_leaf(pmdval) || !pmd_present(pmdval))
-		return true;
-	return !pte_none(ptep_get(pte_offset_kernel(pmd, e->addr)));
+		return FMW_DONE;
+	return pte_none(ptep_get(pte_offset_kernel(pmd, e->addr))) ? FMW_NOT_YET : FMW_DONE;
 }
 
 /* The arena entry of @folio, added (window opened, snapshot taken) the first time. */
@@ -163,7 +163,7 @@ static struct fork_folio *fork_entry(struct fork_arena *a, struct folio *folio,
 	e->one_range = true;
 	e->addr = addr;
 	e->dst_mm = dst_mm;
-	fmw_set_rebase(e->window, &e->before, fork_progressed, e);
+	fmw_set_rebase(e->window, &e->before, fork_progress, e);
 	fmw_opened(e->window);
 	bitmap_zero(e->pte_pages, FOLIOMAP_MAX_PAGES);
 	a->last = a->used;

@@ -70,9 +70,10 @@ struct fm_window {
 	struct fm_snap *mid;		/* one CPU: the folio when the task was switched out */
 	bool mid_valid;
 	fm_folio *rebase;		/* fmw_set_rebase() */
-	bool (*progressed)(const void *ctx);
+	enum fmw_progress (*progress)(const void *ctx);
 	const void *progress_ctx;
 	bool rebase_pending;		/* the sleep came before the operation acted */
+	bool acted;			/* the sleep came after the operation acted, completely */
 	bool rebased;			/* a measured foreign change went into rebase */
 	const char *unmeasured;		/* why a sleep's foreign change was not measured */
 	struct task_struct *task;	/* NULL: free */
@@ -247,6 +248,7 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 	w->mid_valid = false;
 	w->rebase = NULL;
 	w->rebase_pending = false;
+	w->acted = false;
 	w->rebased = false;
 	w->unmeasured = NULL;
 	atomic_inc(&windows_open);
@@ -295,12 +297,12 @@ bool fmw_rebases(void)
 	return one_cpu;
 }
 
-void fmw_set_rebase(int i, fm_folio *before, bool (*progressed)(const void *ctx),
+void fmw_set_rebase(int i, fm_folio *before, enum fmw_progress (*progress)(const void *ctx),
 		    const void *ctx)
 {
 	if (i < 0 || !one_cpu)
 		return;
-	windows[i].progressed = progressed;
+	windows[i].progress = progress;
 	windows[i].progress_ctx = ctx;
 	windows[i].rebase = before;
 }
@@ -426,6 +428,7 @@ static void switch_probe(void *data, bool preempt, struct task_struct *prev,
 			 struct task_struct *next, unsigned int prev_state)
 {
 	struct fm_snap *now = this_cpu_ptr(switch_scratch);
+	enum fmw_progress progress;
 	unsigned int j;
 
 	if (!atomic_read(&windows_open))
@@ -444,7 +447,9 @@ static void switch_probe(void *data, bool preempt, struct task_struct *prev,
 			if (!w->mid_valid)
 				set_unmeasured(w, w->mid ? "sleep not measured: the folio was not readable as the task left the CPU"
 							 : "sleep not measured: no free switch snapshot");
-			w->rebase_pending = w->rebase && !w->progressed(w->progress_ctx);
+			progress = w->rebase ? w->progress(w->progress_ctx) : FMW_UNKNOWN;
+			w->rebase_pending = progress == FMW_NOT_YET;
+			w->acted = progress == FMW_DONE;
 		} else if (t == next && w->mid_valid) {
 			w->mid_valid = false;
 			if (foliomap_snapshot(w->folio, now) || now->folio.order != w->mid->folio.order) {
@@ -471,10 +476,10 @@ static void switch_probe(void *data, bool preempt, struct task_struct *prev,
 			}
 			delta_add(w->delta, &w->mid->folio, &now->folio, 0);
 			/*
-			 * A change of the slot owners or S does not commute with the rest of
-			 * the operation, whose order against it is unknown.
+			 * A change of the slot owners or S does not commute with what is left of
+			 * the operation, unless nothing is.
 			 */
-			if (w->delta->changed & (DELTA_ID0 | DELTA_ID1 | DELTA_SHARED)) {
+			if (!w->acted && (w->delta->changed & (DELTA_ID0 | DELTA_ID1 | DELTA_SHARED))) {
 				set_unmeasured(w, "sleep not measured: slot owners changed meanwhile");
 				mark(w, FOREIGN_OP, "slot owners changed while the task slept", 0);
 			}

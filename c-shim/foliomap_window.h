@@ -102,12 +102,20 @@ struct fmw_log {
  */
 int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log);
 void fmw_opened(int w);
+/* How far a window's operation got on its folio when its task left the CPU. */
+enum fmw_progress {
+	FMW_NOT_YET,	/* it has not acted on the folio yet */
+	FMW_DONE,	/* it has acted, completely: nothing of it is left to order */
+	FMW_UNKNOWN,	/* partly, or cannot tell */
+};
+
 /*
  * One CPU: a foreign change measured across a sleep that came before the operation acted
- * on the folio (@progressed false when the task left the CPU) is applied to @before, the
- * state the model then starts from, instead of being merged into the prediction.
+ * on the folio (@progress FMW_NOT_YET when the task left the CPU) is applied to @before,
+ * the state the model then starts from; one after it (FMW_DONE) joins the prediction,
+ * whatever it changed; otherwise a change of the slot owners cannot be ordered.
  */
-void fmw_set_rebase(int w, fm_folio *before, bool (*progressed)(const void *ctx),
+void fmw_set_rebase(int w, fm_folio *before, enum fmw_progress (*progress)(const void *ctx),
 		    const void *ctx);
 /* Whether fmw_set_rebase() does anything (one CPU): else the caller needs no copy for it. */
 bool fmw_rebases(void);
