@@ -52,6 +52,18 @@ check_flavour() {
 	esac
 }
 
+# The accounting mode of a flavour's kernel (pmc or nopmc), from its configuration.
+flavour_mode() {
+	check_flavour "$1"
+	case "$1" in
+	pmc|nopmc) echo "$1" ;;
+	debian)
+		local cfg
+		cfg="$("$FOLIOMAP_ROOT/scripts/fetch-debian-kernel" | tail -n1)/usr/src/linux-headers-$DEBIAN_KERNEL_RELEASE/.config"
+		if grep -qx 'CONFIG_NO_PAGE_MAPCOUNT=y' "$cfg"; then echo nopmc; else echo pmc; fi ;;
+	esac
+}
+
 # Config fragments for a flavour, in merge order: nopmc is pmc plus one option.
 kernel_fragments() {
 	local flavour=$1
