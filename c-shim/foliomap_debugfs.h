@@ -68,6 +68,12 @@
  *                         task was off the CPU, measured exactly (sched_switch)
  *  sleeps_unmeasured      one CPU: windows whose task slept and the change meanwhile
  *                         could not be measured or ordered; only these may race there
+ *  restores_unwrapped     restores from a migration entry (PTE or PMD) that ran outside
+ *                         any hooked remove_migration_ptes: the kernel's compiler inlined
+ *                         that function into the caller (Debian's gcc 14 into
+ *                         mm/migrate.c). Each is checked as a plain rmap add with the
+ *                         kernel's own flags; the restore's exclusivity derived from the
+ *                         entry (spec §6.5) and the walk as a whole are not checked
  */
 enum foliomap_stat {
 	FOLIOMAP_STAT_TRANSITIONS_CHECKED,
@@ -109,6 +115,7 @@ enum foliomap_stat {
 	FOLIOMAP_STAT_SLEEPS_MEASURED,
 	FOLIOMAP_STAT_SLEEPS_UNMEASURED,
 	FOLIOMAP_STAT_UNCHECKED_COW_SWAYED,
+	FOLIOMAP_STAT_RESTORES_UNWRAPPED,
 	FOLIOMAP_NR_STATS
 };
 
@@ -153,6 +160,7 @@ enum foliomap_stat {
 	[FOLIOMAP_STAT_SLEEPS_MEASURED]		= "sleeps_measured",		\
 	[FOLIOMAP_STAT_SLEEPS_UNMEASURED]	= "sleeps_unmeasured",		\
 	[FOLIOMAP_STAT_UNCHECKED_COW_SWAYED]	= "unchecked_cow_swayed",	\
+	[FOLIOMAP_STAT_RESTORES_UNWRAPPED]	= "restores_unwrapped",		\
 }
 
 /*

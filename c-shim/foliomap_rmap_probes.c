@@ -345,8 +345,15 @@ static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 	if (op == OP_ADD_ANON_PTES && nr == 1) {
 		log = fmw_own_log(folio, remove_migration_ptes_op);
-		if (log)
-			restore = pte_migration_entry((struct vm_area_struct *)regs->cx, regs->r8);
+		restore = pte_migration_entry((struct vm_area_struct *)regs->cx, regs->r8);
+		/*
+		 * A restore no hooked remove_migration_ptes wraps: that function was inlined
+		 * into this caller. Say so, and check it as the plain add it also is.
+		 */
+		if (restore && !log) {
+			foliomap_count(FOLIOMAP_STAT_RESTORES_UNWRAPPED);
+			restore = 0;
+		}
 		if (restore) {
 			replay_step(log, NESTED_RESTORE_PTE, first, mm, restore);
 			p->stat = FOLIOMAP_STAT_OP_RESTORE_PTE;
@@ -488,6 +495,8 @@ static int migrate_restore_pmd_entry(struct kretprobe_instance *ri, struct pt_re
 	log = fmw_own_log(folio, remove_migration_ptes_op);
 	if (log)
 		replay_step(log, NESTED_RESTORE_PMD, 0, mm, type);
+	else
+		foliomap_count(FOLIOMAP_STAT_RESTORES_UNWRAPPED);
 	return 0;
 }
 

@@ -1094,7 +1094,10 @@ static uint64_t totals[FOLIOMAP_NR_STATS];
 
 static void run_case(const struct scenario *sc, size_t size, const char *desc)
 {
+	const uint64_t walk_ops = (1ull << FOLIOMAP_STAT_OP_REMOVE_MIGRATION_PTES) |
+				  (1ull << FOLIOMAP_STAT_OP_RESTORE_PTE);
 	uint64_t need = sc->need;
+	bool unwrapped = false;
 	unsigned int i;
 	uint64_t v[FOLIOMAP_NR_STATS] = { 0 };
 	char why[300] = "", bad[400] = "";
@@ -1118,6 +1121,16 @@ static void run_case(const struct scenario *sc, size_t size, const char *desc)
 	if (read_stats(v))
 		ktap_exit_fail_msg("cannot read %s", FOLIOMAP_STATS_PATH);
 
+	/*
+	 * A kernel whose compiler inlined remove_migration_ptes into mm/migrate.c runs the
+	 * restores of a migration outside the hook (restores_unwrapped): the case cannot
+	 * check the walk it is about. It says so and skips, unless anything else failed.
+	 */
+	if (v[FOLIOMAP_STAT_RESTORES_UNWRAPPED] && !status && (need & walk_ops) &&
+	    !v[FOLIOMAP_STAT_OP_REMOVE_MIGRATION_PTES]) {
+		unwrapped = true;
+		need &= ~walk_ops;
+	}
 	for (i = 0; i < FOLIOMAP_NR_STATS; i++)
 		if ((need & (1ull << i)) && !v[i])
 			len += snprintf(bad + len, sizeof(bad) - len, " %s=0", foliomap_stat_names[i]);
@@ -1142,6 +1155,12 @@ static void run_case(const struct scenario *sc, size_t size, const char *desc)
 		if (len)
 			ktap_print_msg("module:%s", bad);
 		return;
+	}
+	if (unwrapped) {
+		snprintf(why, sizeof(why),
+			 "remove_migration_ptes inlined into its caller on this kernel: %llu restores checked as plain rmap adds, the walk not checked (restores_unwrapped)",
+			 (unsigned long long)v[FOLIOMAP_STAT_RESTORES_UNWRAPPED]);
+		return ktap_test_skip(why, "%s", desc);
 	}
 	ktap_test_pass("%s", desc);
 }

@@ -12,6 +12,23 @@ KERNEL_SOURCE_SUITE=trixie-backports
 
 KERNEL_FLAVOURS=(pmc nopmc)
 
+# The stock Debian kernel of the same suite (scripts/vm-run --kernel debian; not in the
+# default runs): its ABI name and flavour, the packages of its image, modules, config
+# and headers, and the suite whose compiler built it (scripts/debian-toolchain).
+DEBIAN_KERNEL_ABI=7.3.4+deb13
+DEBIAN_KERNEL_VARIANT=cloud-amd64
+DEBIAN_KERNEL_RELEASE=$DEBIAN_KERNEL_ABI-$DEBIAN_KERNEL_VARIANT
+DEBIAN_KERNEL_PACKAGES=(
+	"linux-binary-$DEBIAN_KERNEL_RELEASE"	# usr/lib/modules/<release>/vmlinuz (bzImage)
+	"linux-modules-$DEBIAN_KERNEL_RELEASE"	# its loadable modules (zram, ...)
+	"linux-base-$DEBIAN_KERNEL_RELEASE"	# usr/lib/modules/<release>/config, System.map
+	"linux-headers-$DEBIAN_KERNEL_RELEASE"	# .config, Module.symvers, generated headers
+	"linux-headers-$DEBIAN_KERNEL_ABI-common"	# the kernel's Makefile and include/
+	"linux-kbuild-$DEBIAN_KERNEL_ABI"	# scripts/, objtool, modpost
+)
+DEBIAN_TOOLCHAIN_SUITE=trixie
+DEBIAN_KERNEL_CC=x86_64-linux-gnu-gcc-14
+
 # Bump when the way a kernel is configured or built changes (not the fragments: those are
 # hashed), so that cached build directories from the old recipe are not reused.
 KERNEL_RECIPE_VERSION=1
@@ -30,8 +47,20 @@ elapsed_since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'; 
 
 check_flavour() {
 	case "$1" in
-	pmc|nopmc) ;;
-	*) die "unknown kernel flavour '$1' (expected pmc or nopmc)" ;;
+	pmc|nopmc|debian) ;;
+	*) die "unknown kernel flavour '$1' (expected pmc, nopmc or debian)" ;;
+	esac
+}
+
+# The accounting mode of a flavour's kernel (pmc or nopmc), from its configuration.
+flavour_mode() {
+	check_flavour "$1"
+	case "$1" in
+	pmc|nopmc) echo "$1" ;;
+	debian)
+		local cfg
+		cfg="$("$FOLIOMAP_ROOT/scripts/fetch-debian-kernel" | tail -n1)/usr/src/linux-headers-$DEBIAN_KERNEL_RELEASE/.config"
+		if grep -qx 'CONFIG_NO_PAGE_MAPCOUNT=y' "$cfg"; then echo nopmc; else echo pmc; fi ;;
 	esac
 }
 
@@ -39,6 +68,7 @@ check_flavour() {
 kernel_fragments() {
 	local flavour=$1
 	check_flavour "$flavour"
+	[[ $flavour != debian ]] || die "the debian kernel is Debian's build: it has no fragments"
 	echo "$FOLIOMAP_ROOT/kernel/pmc.config"
 	if [[ $flavour == nopmc ]]; then
 		echo "$FOLIOMAP_ROOT/kernel/nopmc.config"
@@ -82,6 +112,84 @@ debian_mirror_uri() {
 	shopt -u nullglob
 	[[ -n $uri ]] || die "no Debian mirror URI found in /etc/apt/sources.list{,.d/*}"
 	echo "${uri%/}"
+}
+
+# private_apt_setup: the private apt configuration of the kernel packages (own sources
+# list, lists and cache directories under the cache folder; the machine's apt sources and
+# state are never touched). Sets apt_root and apt_opts; the caller holds
+# $FOLIOMAP_CACHE/src/.fetch.lock (one apt run on these lists at a time).
+private_apt_setup() {
+	apt_root="$FOLIOMAP_CACHE/apt"
+	mkdir -p "$apt_root"/{lists/partial,cache/archives/partial,debs}
+	local mirror keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+	[[ -r $keyring ]] || die "$keyring missing: run scripts/setup-deps"
+	mirror=$(debian_mirror_uri)
+	echo "deb [signed-by=$keyring] $mirror $KERNEL_SOURCE_SUITE main" >"$apt_root/sources.list"
+	# -o Dir::Etc::SourceParts=- ignores the system's sources.list.d; the state and cache
+	# directories are ours, so the system's package lists stay as they are.
+	apt_opts=(
+		-o "Dir::Etc::SourceList=$apt_root/sources.list"
+		-o "Dir::Etc::SourceParts=-"
+		-o "Dir::State::Lists=$apt_root/lists"
+		-o "Dir::Cache=$apt_root/cache"
+		-o "Dir::State::status=/var/lib/dpkg/status"
+		-o "APT::Get::List-Cleanup=0"
+		-o "Acquire::Languages=none"
+		# Our cache lives in root's home, which the _apt user cannot write; verification of
+		# the signed index and the package hash does not depend on the sandbox.
+		-o "APT::Sandbox::User=root"
+	)
+}
+
+# private_apt_download PACKAGE VERSION: the verified .deb in $apt_root/debs (apt-get
+# download writes the file only after checking its hash against the signed index, so a
+# .deb already there is a verified, complete one). Prints its path.
+private_apt_download() {
+	local pkg=$1 version=$2 deb
+	deb=$(ls "$apt_root/debs/${pkg}_${version//:/%3a}_"*.deb 2>/dev/null | head -n1 || true)
+	if [[ -z $deb ]]; then
+		log "downloading $pkg $version (apt verifies it against the signed index)"
+		(cd "$apt_root/debs" && apt-get "${apt_opts[@]}" -q download "$pkg=$version" >&2) ||
+			die "apt-get download $pkg=$version failed"
+		deb=$(ls "$apt_root/debs/${pkg}_${version//:/%3a}_"*.deb | head -n1)
+	fi
+	echo "$deb"
+}
+
+# debian_gen_init_cpio: the kernel's initramfs packer for the debian flavour (which has
+# no kernel build directory), compiled once from the fetched 7.3 source. Prints its path.
+debian_gen_init_cpio() {
+	local src bin="$FOLIOMAP_CACHE/debian/gen_init_cpio"
+	src=$("$FOLIOMAP_ROOT/scripts/fetch-kernel-source" | tail -n1)
+	if [[ ! -x $bin || $src/usr/gen_init_cpio.c -nt $bin ]]; then
+		mkdir -p "$FOLIOMAP_CACHE/debian"
+		cc -O2 -o "$bin.tmp" "$src/usr/gen_init_cpio.c" || die "compiling $src/usr/gen_init_cpio.c failed"
+		mv -f "$bin.tmp" "$bin"
+	fi
+	echo "$bin"
+}
+
+# debian_module_closure MODDIR NAME...: the files (relative to MODDIR) of the named
+# modules and of everything they depend on (modinfo's depends: no modules.dep in an
+# unpacked package), dependencies first, each once.
+debian_module_closure() {
+	local moddir=$1 name f dep
+	shift
+	declare -A done_mods=()
+	_closure_one() {
+		local n=${1//-/_} f dep
+		[[ -z ${done_mods[$n]:-} ]] || return 0
+		done_mods[$n]=1
+		f=$(cd "$moddir" && find kernel -name "$n.ko*" -o -name "${n//_/-}.ko*" | head -n1)
+		[[ -n $f ]] || die "module $n not found under $moddir"
+		for dep in $(modinfo -F depends "$moddir/$f" | tr , ' '); do
+			_closure_one "$dep"
+		done
+		echo "$f"
+	}
+	for name in "$@"; do
+		_closure_one "$name"
+	done
 }
 
 # Host TSC frequency in kHz (for tsc_early_khz=): without ACPI the guest cannot
