@@ -102,12 +102,13 @@ pub fn deltas(ev: &TraceEvent, out: &Outcome, nr_pages: u32, out_vec: &mut Vec<D
             }
         }
         T::SplitPmd => {
-            out_vec.push(Delta::Pmd { mm, add: false });
+            // __split_huge_pmd_locked adds the PTE mappings before it removes the PMD's
             if let Outcome::Split(s) = out {
                 if !s.frozen {
                     pte(out_vec, mm, 0, nr_pages, true);
                 }
             }
+            out_vec.push(Delta::Pmd { mm, add: false });
         }
         T::WpFaultPte => {
             if let Outcome::Cow(c) = out {
@@ -119,8 +120,8 @@ pub fn deltas(ev: &TraceEvent, out: &Outcome, nr_pages: u32, out_vec: &mut Vec<D
         T::WpFaultPmd => {
             if let Outcome::Cow(c) = out {
                 if c.decision == CowDecision::Fallback as u32 {
-                    out_vec.push(Delta::Pmd { mm, add: false });
                     pte(out_vec, mm, 0, nr_pages, true);
+                    out_vec.push(Delta::Pmd { mm, add: false });
                 }
             }
         }

@@ -276,7 +276,7 @@ pub fn parse(bytes: &[u8]) -> Result<Trace, FormatError> {
     }
     let body = &bytes[HEADER_SIZE..];
     let rs = TRACE_RECORD_SIZE as usize;
-    if body.len() % rs != 0 {
+    if !body.len().is_multiple_of(rs) {
         return Err(FormatError::PartialRecord(body.len() % rs));
     }
     let n = body.len() / rs;

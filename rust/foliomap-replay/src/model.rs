@@ -100,7 +100,7 @@ impl Model {
         use Outcome as O;
         Ok(match op {
             TraceOp::Init => {
-                drop(s);
+                let _ = s;
                 *self = Model::new(mode, ev.order as u32);
                 O::None
             }

@@ -49,6 +49,9 @@ impl Slots {
                 if self.lm != diff {
                     self.shared = true;
                 }
+            } else {
+                // no free slot: other mms certainly map it (with N = 2, S is already set)
+                self.shared = true;
             }
             return;
         }
@@ -74,9 +77,9 @@ impl Slots {
         }
     }
 
-    /// "Maybe mapped shared".
+    /// `folio_maybe_mapped_shared`: mapped more than once and S set.
     pub fn shared(&self) -> bool {
-        self.shared
+        self.lm > 1 && self.shared
     }
 
     /// Logical mapcount (all mappings).
@@ -111,12 +114,12 @@ impl Scheme for Slots {
         ctx.kernel
     }
     fn maybe_shared(&mut self, _ctx: &Ctx) -> Option<bool> {
-        Some(self.shared)
+        Some(self.shared())
     }
     fn pm_exclusive(&mut self, _page: u32, ctx: &Ctx) -> Option<bool> {
         Some(match self.mode {
             Mode::Pmc => ctx.base_pm_exclusive,
-            Mode::Nopmc => !self.shared,
+            Mode::Nopmc => !self.shared(),
         })
     }
     fn partially_mapped(&self, base_flag: bool) -> Option<bool> {
