@@ -3,7 +3,9 @@
 //! `CONFIG_PAGE_MAPCOUNT` are gone; `_entire_mapcount` becomes a total of mapped pages
 //! (a PMD adds 512, a PTE 1); MM-id owner tracking stays (so CoW decisions are 7.3's).
 //! A folio is detected partially mapped on removal when the average per-page mapcount
-//! (total / nr_pages) is below 1. `PM_MMAP_EXCLUSIVE` comes from
+//! (total / nr_pages) is below 1 (the cover letter: "the kernel now always behaves like
+//! CONFIG_NO_PAGE_MAPCOUNT currently does"; replays confirm: its detection equals 7.3
+//! nopmc's on every trace so far). `PM_MMAP_EXCLUSIVE` comes from
 //! `folio_maybe_mapped_shared()`.
 //!
 //! The cover letter names two misses of the detection, reproduced by the tests: (A) fork,
