@@ -189,6 +189,126 @@
 #define FM_EAGAIN -11
 
 /**
+ * `TraceHeader::magic`: `"FMTR"` in a little-endian file.
+ */
+#define FM_TRACE_MAGIC 1381256518
+
+/**
+ * `TraceHeader::version` of this layout.
+ */
+#define FM_TRACE_VERSION 1
+
+/**
+ * Size of every record (`TraceEvent`, `TraceState`, `TracePages`).
+ */
+#define FM_TRACE_RECORD_SIZE 64
+
+/**
+ * `TraceHeader::source`: written by `csim --trace`.
+ */
+#define FM_TRACE_SOURCE_CSIM 1
+
+/**
+ * `TraceHeader::source`: recorded by the kernel module from a live kernel.
+ */
+#define FM_TRACE_SOURCE_KERNEL 2
+
+/**
+ * `TraceEvent::flags`: `RMAP_EXCLUSIVE` (adds).
+ */
+#define FM_TRACE_ARG_EXCLUSIVE (1 << 0)
+
+/**
+ * `TraceEvent::flags`: the parent mm has `MMF_HAS_PINNED` (dup, fork).
+ */
+#define FM_TRACE_ARG_SRC_HAS_PINNED (1 << 1)
+
+/**
+ * `TraceEvent::flags`: split with freeze (migration entries).
+ */
+#define FM_TRACE_ARG_FREEZE (1 << 2)
+
+/**
+ * `TraceEvent::flags`: the PTE/PMD was writable (split, migrate unmap).
+ */
+#define FM_TRACE_ARG_WRITABLE (1 << 3)
+
+/**
+ * `TraceEvent::flags`: `deferred_split_folio(folio, partially_mapped = true)`.
+ */
+#define FM_TRACE_ARG_PARTIALLY_MAPPED (1 << 4)
+
+/**
+ * `TraceEvent::out_flags`: `RmapOutcome::partially_mapped`.
+ */
+#define FM_TRACE_OUT_PARTIALLY_MAPPED (1 << 0)
+
+/**
+ * `TraceEvent::out_flags`: `RmapOutcome::deferred_split`.
+ */
+#define FM_TRACE_OUT_DEFERRED_SPLIT (1 << 1)
+
+/**
+ * `TraceEvent::out_flags`: `RmapOutcome::newly_partially_mapped`.
+ */
+#define FM_TRACE_OUT_NEWLY_PARTIALLY_MAPPED (1 << 2)
+
+/**
+ * `TraceEvent::out_flags`: a write fault freed the swap cache.
+ */
+#define FM_TRACE_OUT_SWAPCACHE_FREED (1 << 3)
+
+/**
+ * `TraceEvent::out_flags`: a write fault drained a per-CPU LRU batch reference.
+ */
+#define FM_TRACE_OUT_LRU_DRAINED (1 << 4)
+
+/**
+ * `TraceEvent::out_flags`: a PMD was split (write-fault fallback, fork of a pinned PMD).
+ */
+#define FM_TRACE_OUT_PMD_SPLIT (1 << 5)
+
+/**
+ * `TraceEvent::out_flags`: fork: the child got the PMD mapping.
+ */
+#define FM_TRACE_OUT_PMD_SHARED (1 << 6)
+
+/**
+ * `TraceEvent::out_flags`: the split froze the mapping into migration entries.
+ */
+#define FM_TRACE_OUT_FROZEN (1 << 7)
+
+/**
+ * `TraceEvent::out_flags`: a freeze was refused (maybe pinned).
+ */
+#define FM_TRACE_OUT_FREEZE_FAILED (1 << 8)
+
+/**
+ * `TraceEvent::out_flags`: fork: at least one dup returned `-EBUSY`.
+ */
+#define FM_TRACE_OUT_DUP_BUSY (1 << 9)
+
+/**
+ * `TraceEvent::out_flags` (query): `folio_maybe_mapped_shared`.
+ */
+#define FM_TRACE_OUT_MAYBE_SHARED (1 << 10)
+
+/**
+ * `TraceEvent::out_flags` (query): `PM_MMAP_EXCLUSIVE` of the page.
+ */
+#define FM_TRACE_OUT_PM_MMAP_EXCLUSIVE (1 << 11)
+
+/**
+ * `TraceEvent::out_flags` (query): `PageAnonExclusive` of the page.
+ */
+#define FM_TRACE_OUT_ANON_EXCLUSIVE (1 << 12)
+
+/**
+ * Runs per `TracePages` record.
+ */
+#define FM_TRACE_PAGE_RUNS 3
+
+/**
  * `FM_FOLIO_MAGIC`: marks a `Folio` initialised by `Folio::init` / `fm_folio_init`.
  */
 #define FM_FOLIO_MAGIC 1718578281
@@ -492,6 +612,194 @@ enum fm_cow_reason
 typedef enum fm_cow_reason fm_cow_reason;
 #else
 typedef uint32_t fm_cow_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Operation codes: `TraceEvent::op`, and the record type of every record.
+ *
+ * Each names the `fm_folio_*` entry point (or kernel call site) it mirrors; its
+ * arguments go into the fields documented per variant. Fields an operation does not use
+ * are zero.
+ */
+enum fm_trace_op
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint16_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * `fm_folio_init`: a fresh folio (`order`; `arg` = mode). Starts a stream.
+     */
+    FM_TRACE_OP_INIT = 1,
+    /**
+     * `fm_folio_update_flags` (`arg` = set bits, `mm` = clear bits).
+     */
+    FM_TRACE_OP_UPDATE_FLAGS = 2,
+    /**
+     * `folio_add_new_anon_rmap` (`mm`, `flags` & `TRACE_ARG_EXCLUSIVE`).
+     */
+    FM_TRACE_OP_ADD_NEW_ANON = 3,
+    /**
+     * `folio_add_anon_rmap_ptes` (`first`, `nr`, `mm`, exclusive flag).
+     */
+    FM_TRACE_OP_ADD_ANON_PTES = 4,
+    /**
+     * `folio_add_anon_rmap_pmd` (`mm`, exclusive flag).
+     */
+    FM_TRACE_OP_ADD_ANON_PMD = 5,
+    /**
+     * `folio_add_file_rmap_ptes` (`first`, `nr`, `mm`).
+     */
+    FM_TRACE_OP_ADD_FILE_PTES = 6,
+    /**
+     * `folio_add_file_rmap_pmd` (`mm`).
+     */
+    FM_TRACE_OP_ADD_FILE_PMD = 7,
+    /**
+     * `folio_remove_rmap_ptes` (`first`, `nr`, `mm`).
+     */
+    FM_TRACE_OP_REMOVE_PTES = 8,
+    /**
+     * `folio_remove_rmap_pmd` (`mm`).
+     */
+    FM_TRACE_OP_REMOVE_PMD = 9,
+    /**
+     * `folio_try_dup_anon_rmap_ptes` (`first`, `nr`, `mm` = child, src-has-pinned flag).
+     */
+    FM_TRACE_OP_TRY_DUP_ANON_PTES = 10,
+    /**
+     * `folio_try_dup_anon_rmap_pmd` (`mm` = child, src-has-pinned flag).
+     */
+    FM_TRACE_OP_TRY_DUP_ANON_PMD = 11,
+    /**
+     * `folio_dup_file_rmap_ptes` (`first`, `nr`, `mm` = child).
+     */
+    FM_TRACE_OP_DUP_FILE_PTES = 12,
+    /**
+     * `folio_try_share_anon_rmap_pte/_pmd` (`first` = page).
+     */
+    FM_TRACE_OP_TRY_SHARE_ANON = 13,
+    /**
+     * `deferred_split_folio` (partially-mapped flag).
+     */
+    FM_TRACE_OP_DEFERRED_SPLIT = 14,
+    /**
+     * The first anon fault of a fresh folio (`mm`).
+     */
+    FM_TRACE_OP_FAULT_ANON = 15,
+    /**
+     * Fork of a PTE run (`first`, `nr`, `mm` = child, src-has-pinned flag).
+     */
+    FM_TRACE_OP_FORK_PTES = 16,
+    /**
+     * Fork of a PMD (`arg` = parent mm, `mm` = child, src-has-pinned flag).
+     */
+    FM_TRACE_OP_FORK_PMD = 17,
+    /**
+     * Zap of PTEs (`first`, `nr`, `mm`).
+     */
+    FM_TRACE_OP_ZAP_PTES = 18,
+    /**
+     * Zap of a PMD (`mm`).
+     */
+    FM_TRACE_OP_ZAP_PMD = 19,
+    /**
+     * `__split_huge_pmd_locked` (`mm`, freeze and writable flags).
+     */
+    FM_TRACE_OP_SPLIT_PMD = 20,
+    /**
+     * `try_to_migrate_one`, PTE (`first` = page, `mm`, writable flag).
+     */
+    FM_TRACE_OP_MIGRATE_UNMAP_PTE = 21,
+    /**
+     * `set_pmd_migration_entry` (`mm`, writable flag).
+     */
+    FM_TRACE_OP_MIGRATE_UNMAP_PMD = 22,
+    /**
+     * `remove_migration_pte` (`first` = page, `mm`, `arg` = entry type).
+     */
+    FM_TRACE_OP_MIGRATE_RESTORE_PTE = 23,
+    /**
+     * `remove_migration_pmd` (`mm`, `arg` = entry type).
+     */
+    FM_TRACE_OP_MIGRATE_RESTORE_PMD = 24,
+    /**
+     * `migrate_folio_move`, recorded on the source (`ret`; `arg` = low 32 bits of the
+     * destination's pfn).
+     */
+    FM_TRACE_OP_MIGRATE_MOVE = 25,
+    /**
+     * `migrate_folio_move`, recorded on the destination after the move; a `TraceState`
+     * of the destination follows (the state moved with the data).
+     */
+    FM_TRACE_OP_MIGRATE_MOVE_IN = 26,
+    /**
+     * The refcount precondition of a folio split (`arg` = new order, `nr` = caller refs).
+     */
+    FM_TRACE_OP_SPLIT_CHECK = 27,
+    /**
+     * The freeze step of a folio split (`ret`).
+     */
+    FM_TRACE_OP_SPLIT_FREEZE = 28,
+    /**
+     * Write / unshare fault on a PTE (`first` = page, `mm`, `facts`; outcome in
+     * `decision`, `reason`, `out_flags`, `nr_pages`, `mapcount_after`).
+     */
+    FM_TRACE_OP_WP_FAULT_PTE = 29,
+    /**
+     * Write / unshare fault on a PMD (`mm`, `facts`; outcome as for the PTE fault).
+     */
+    FM_TRACE_OP_WP_FAULT_PMD = 30,
+    /**
+     * `FOLL_PIN`.
+     */
+    FM_TRACE_OP_PIN = 31,
+    /**
+     * Unpin.
+     */
+    FM_TRACE_OP_UNPIN = 32,
+    /**
+     * References taken (`arg` = nr).
+     */
+    FM_TRACE_OP_GET = 33,
+    /**
+     * References dropped (`arg` = nr); the last one frees the folio.
+     */
+    FM_TRACE_OP_PUT = 34,
+    /**
+     * Added to the swap cache.
+     */
+    FM_TRACE_OP_SWAPCACHE_ADD = 35,
+    /**
+     * A query point (`first` = page; `mm` = the asking mm or 0): the answers of
+     * `folio_maybe_mapped_shared` and `PM_MMAP_EXCLUSIVE` in `out_flags`,
+     * `folio_mapcount` in `mapcount_after`.
+     */
+    FM_TRACE_OP_QUERY = 36,
+    /**
+     * The recorder stops following the folio (its struct was freed or replaced by the
+     * pieces of a folio split): ends the stream of `(pfn, epoch)`.
+     */
+    FM_TRACE_OP_RETIRE = 37,
+    /**
+     * The folio split replaced this folio by order-0 pieces (`arg` = new order); the
+     * pieces start their own streams.
+     */
+    FM_TRACE_OP_FOLIO_SPLIT = 38,
+    /**
+     * A [`TraceState`] record.
+     */
+    FM_TRACE_OP_STATE = 64,
+    /**
+     * A [`TracePages`] record.
+     */
+    FM_TRACE_OP_STATE_PAGES = 65,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum fm_trace_op fm_trace_op;
+#else
+typedef uint16_t fm_trace_op;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -873,6 +1181,289 @@ typedef struct fm_folio_diff {
      */
     uint32_t first_page;
 } fm_folio_diff;
+
+/**
+ * The file header.
+ */
+typedef struct fm_trace_header {
+    /**
+     * `TRACE_MAGIC`.
+     */
+    uint32_t magic;
+    /**
+     * `TRACE_VERSION`.
+     */
+    uint32_t version;
+    /**
+     * Size of this header (64).
+     */
+    uint32_t header_size;
+    /**
+     * Size of each record (`TRACE_RECORD_SIZE`).
+     */
+    uint32_t record_size;
+    /**
+     * The kernel configuration recorded: `FM_MODE_PMC` or `FM_MODE_NOPMC`.
+     */
+    uint32_t mode;
+    /**
+     * `TRACE_SOURCE_*`.
+     */
+    uint32_t source;
+    /**
+     * CPUs that recorded (per-CPU buffers merged by `seq`).
+     */
+    uint32_t nr_cpus;
+    /**
+     * Zero.
+     */
+    uint32_t reserved;
+    /**
+     * Records that follow the header.
+     */
+    uint64_t records;
+    /**
+     * Records the recorder had to drop (full buffer, failed allocation); 0 for csim.
+     */
+    uint64_t dropped;
+    /**
+     * Events (not state records) written.
+     */
+    uint64_t events;
+    /**
+     * `TraceState` records written.
+     */
+    uint64_t states;
+} fm_trace_header;
+
+/**
+ * The full header state of one folio (`op == TraceOp::State`); the pages follow in
+ * `nr_runs` runs carried by `TracePages` records.
+ */
+typedef struct fm_trace_state {
+    /**
+     * As `TraceEvent::seq`.
+     */
+    uint64_t seq;
+    /**
+     * As `TraceEvent::pfn`.
+     */
+    uint64_t pfn;
+    /**
+     * As `TraceEvent::epoch`.
+     */
+    uint32_t epoch;
+    /**
+     * As `TraceEvent::cpu`.
+     */
+    uint16_t cpu;
+    /**
+     * `TraceOp::State`.
+     */
+    uint16_t op;
+    /**
+     * Raw `_mm_ids` (lock bit clear).
+     */
+    uint64_t mm_ids;
+    /**
+     * Raw `_mm_id_mapcount[0..2]`.
+     */
+    int32_t mm_id_mapcount[2];
+    /**
+     * `_refcount`.
+     */
+    int32_t refcount;
+    /**
+     * `_pincount`.
+     */
+    int32_t pincount;
+    /**
+     * Raw `_large_mapcount`.
+     */
+    int32_t large_mapcount;
+    /**
+     * Raw `_entire_mapcount`.
+     */
+    int32_t entire_mapcount;
+    /**
+     * Raw `_nr_pages_mapped`.
+     */
+    int32_t nr_pages_mapped;
+    /**
+     * `FOLIO_*` flags.
+     */
+    uint8_t flags;
+    /**
+     * Folio order.
+     */
+    uint8_t order;
+    /**
+     * Page runs that follow (in `ceil(nr_runs / TRACE_PAGE_RUNS)` `TracePages`).
+     */
+    uint16_t nr_runs;
+} fm_trace_state;
+
+/**
+ * Pages `[first, first + nr)` all have raw `_mapcount` == `mapcount` and page flags
+ * == `flags`.
+ */
+typedef struct fm_trace_page_run {
+    /**
+     * First page of the run.
+     */
+    uint16_t first;
+    /**
+     * Pages in the run (0: unused slot).
+     */
+    uint16_t nr;
+    /**
+     * Raw `_mapcount`.
+     */
+    int32_t mapcount;
+    /**
+     * `PAGE_*` flags.
+     */
+    uint32_t flags;
+} fm_trace_page_run;
+
+/**
+ * Per-page state of the preceding `TraceState` (`op == TraceOp::StatePages`).
+ */
+typedef struct fm_trace_pages {
+    /**
+     * As `TraceEvent::seq`.
+     */
+    uint64_t seq;
+    /**
+     * As `TraceEvent::pfn`.
+     */
+    uint64_t pfn;
+    /**
+     * As `TraceEvent::epoch`.
+     */
+    uint32_t epoch;
+    /**
+     * As `TraceEvent::cpu`.
+     */
+    uint16_t cpu;
+    /**
+     * `TraceOp::StatePages`.
+     */
+    uint16_t op;
+    /**
+     * Index of this record among the state's page records (0, 1, ...).
+     */
+    uint16_t part;
+    /**
+     * Runs used in `runs` (1..=3).
+     */
+    uint8_t nr;
+    /**
+     * Zero.
+     */
+    uint8_t reserved;
+    /**
+     * The runs.
+     */
+    struct fm_trace_page_run runs[FM_TRACE_PAGE_RUNS];
+} fm_trace_pages;
+
+/**
+ * One event: a model operation on one folio, its arguments and the recorded outcome.
+ */
+typedef struct fm_trace_event {
+    /**
+     * Global sequence number (one counter for all CPUs).
+     */
+    uint64_t seq;
+    /**
+     * Head PFN of the folio (csim: folio serial number).
+     */
+    uint64_t pfn;
+    /**
+     * Generation of the folio at `pfn` (bumped when it is freed and reused).
+     */
+    uint32_t epoch;
+    /**
+     * CPU that recorded the event.
+     */
+    uint16_t cpu;
+    /**
+     * `TraceOp` value (below `TraceOp::State`).
+     */
+    uint16_t op;
+    /**
+     * Folio order.
+     */
+    uint8_t order;
+    /**
+     * `TRACE_ARG_*` bits.
+     */
+    uint8_t flags;
+    /**
+     * The `fm_status` of the model call (the kernel: always 0; only accepted calls are
+     * recorded by csim).
+     */
+    int8_t status;
+    /**
+     * Write faults: `CowDecision`; migration unmap and freezing split: the
+     * `MigrationEntry` type installed.
+     */
+    uint8_t decision;
+    /**
+     * The mm id (`dst_mm` for dup and fork; clear bits for `UPDATE_FLAGS`).
+     */
+    uint32_t mm;
+    /**
+     * First page (or the page) of the operation.
+     */
+    uint16_t first;
+    /**
+     * Number of pages (PTE batches); split check: caller references.
+     */
+    uint16_t nr;
+    /**
+     * Operation-specific argument (see `TraceOp`).
+     */
+    uint32_t arg;
+    /**
+     * The kernel function's return value (0, `-EBUSY`, `-EAGAIN`, `-EINVAL`).
+     */
+    int32_t ret;
+    /**
+     * Write faults: `CowReason`.
+     */
+    uint8_t reason;
+    /**
+     * Zero.
+     */
+    uint8_t reserved;
+    /**
+     * `TRACE_OUT_*` bits.
+     */
+    uint16_t out_flags;
+    /**
+     * Write faults: the facts the kernel observed (spec §7.3-7.6).
+     */
+    struct fm_cow_facts facts;
+    /**
+     * `RmapOutcome::nr_pages` (of the COPY's or FALLBACK's rmap for a write fault);
+     * fork: pages shared with the child.
+     */
+    int16_t nr_pages;
+    /**
+     * `RmapOutcome::nr_pmdmapped`; fork: pages copied for the child.
+     */
+    int16_t nr_other;
+    /**
+     * `folio_mapcount` after the event.
+     */
+    int32_t mapcount_after;
+    /**
+     * [`digest`] of the folio header after the event.
+     */
+    uint32_t digest;
+} fm_trace_event;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1333,6 +1924,52 @@ fm_status fm_folio_compare(const struct fm_folio *a,
  */
 const char *fm_field_name(uint32_t field);
 
+/**
+ * Fills `*out` with a fresh trace file header (`FM_TRACE_MAGIC`, version, sizes) for a
+ * trace of `mode` (`FM_MODE_*`) recorded by `source` (`FM_TRACE_SOURCE_*`) on
+ * `nr_cpus` CPUs; the counters start at 0.
+ *
+ * # Safety
+ * `out` NULL or writable.
+ */
+fm_status fm_trace_header_init(struct fm_trace_header *out,
+                               uint32_t mode,
+                               uint32_t source,
+                               uint32_t nr_cpus);
+
+/**
+ * `*out` = the trace digest of the folio's header state (`fm_trace_event.digest`).
+ *
+ * # Safety
+ * `folio` must follow the pointer contract; `out` NULL or writable.
+ */
+fm_status fm_folio_trace_digest(struct fm_folio *folio, uint32_t *out);
+
+/**
+ * `*out` = the folio's header state as a `fm_trace_state` record (identity fields
+ * `seq`, `pfn`, `epoch`, `cpu` zero: the caller sets them). Its `nr_runs` page runs
+ * follow through `fm_folio_trace_pages`.
+ *
+ * # Safety
+ * `folio` must follow the pointer contract; `out` NULL or writable.
+ */
+fm_status fm_folio_trace_state(struct fm_folio *folio, struct fm_trace_state *out);
+
+/**
+ * The next `fm_trace_pages` record of the folio's state: runs starting at page
+ * `*cursor` (0 for the first call), which is advanced. `*more` is false once the last
+ * page was covered by an earlier call (then `*out` has no runs). `part` and the identity
+ * fields are the caller's.
+ *
+ * # Safety
+ * `folio` must follow the pointer contract; `cursor` valid for reads and writes; `out`
+ * and `more` writable.
+ */
+fm_status fm_folio_trace_pages(struct fm_folio *folio,
+                               uint32_t *cursor,
+                               struct fm_trace_pages *out,
+                               bool *more);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
@@ -1440,10 +2077,83 @@ _Static_assert(sizeof(struct fm_folio_diff) == 8, "struct fm_folio_diff: size");
 _Static_assert(_Alignof(struct fm_folio_diff) == 4, "struct fm_folio_diff: alignment");
 _Static_assert(offsetof(struct fm_folio_diff, fields) == 0, "struct fm_folio_diff: offset of fields");
 _Static_assert(offsetof(struct fm_folio_diff, first_page) == 4, "struct fm_folio_diff: offset of first_page");
+_Static_assert(sizeof(struct fm_trace_header) == 64, "struct fm_trace_header: size");
+_Static_assert(_Alignof(struct fm_trace_header) == 8, "struct fm_trace_header: alignment");
+_Static_assert(offsetof(struct fm_trace_header, magic) == 0, "struct fm_trace_header: offset of magic");
+_Static_assert(offsetof(struct fm_trace_header, version) == 4, "struct fm_trace_header: offset of version");
+_Static_assert(offsetof(struct fm_trace_header, header_size) == 8, "struct fm_trace_header: offset of header_size");
+_Static_assert(offsetof(struct fm_trace_header, record_size) == 12, "struct fm_trace_header: offset of record_size");
+_Static_assert(offsetof(struct fm_trace_header, mode) == 16, "struct fm_trace_header: offset of mode");
+_Static_assert(offsetof(struct fm_trace_header, source) == 20, "struct fm_trace_header: offset of source");
+_Static_assert(offsetof(struct fm_trace_header, nr_cpus) == 24, "struct fm_trace_header: offset of nr_cpus");
+_Static_assert(offsetof(struct fm_trace_header, reserved) == 28, "struct fm_trace_header: offset of reserved");
+_Static_assert(offsetof(struct fm_trace_header, records) == 32, "struct fm_trace_header: offset of records");
+_Static_assert(offsetof(struct fm_trace_header, dropped) == 40, "struct fm_trace_header: offset of dropped");
+_Static_assert(offsetof(struct fm_trace_header, events) == 48, "struct fm_trace_header: offset of events");
+_Static_assert(offsetof(struct fm_trace_header, states) == 56, "struct fm_trace_header: offset of states");
+_Static_assert(sizeof(struct fm_trace_event) == 64, "struct fm_trace_event: size");
+_Static_assert(_Alignof(struct fm_trace_event) == 8, "struct fm_trace_event: alignment");
+_Static_assert(offsetof(struct fm_trace_event, seq) == 0, "struct fm_trace_event: offset of seq");
+_Static_assert(offsetof(struct fm_trace_event, pfn) == 8, "struct fm_trace_event: offset of pfn");
+_Static_assert(offsetof(struct fm_trace_event, epoch) == 16, "struct fm_trace_event: offset of epoch");
+_Static_assert(offsetof(struct fm_trace_event, cpu) == 20, "struct fm_trace_event: offset of cpu");
+_Static_assert(offsetof(struct fm_trace_event, op) == 22, "struct fm_trace_event: offset of op");
+_Static_assert(offsetof(struct fm_trace_event, order) == 24, "struct fm_trace_event: offset of order");
+_Static_assert(offsetof(struct fm_trace_event, flags) == 25, "struct fm_trace_event: offset of flags");
+_Static_assert(offsetof(struct fm_trace_event, status) == 26, "struct fm_trace_event: offset of status");
+_Static_assert(offsetof(struct fm_trace_event, decision) == 27, "struct fm_trace_event: offset of decision");
+_Static_assert(offsetof(struct fm_trace_event, mm) == 28, "struct fm_trace_event: offset of mm");
+_Static_assert(offsetof(struct fm_trace_event, first) == 32, "struct fm_trace_event: offset of first");
+_Static_assert(offsetof(struct fm_trace_event, nr) == 34, "struct fm_trace_event: offset of nr");
+_Static_assert(offsetof(struct fm_trace_event, arg) == 36, "struct fm_trace_event: offset of arg");
+_Static_assert(offsetof(struct fm_trace_event, ret) == 40, "struct fm_trace_event: offset of ret");
+_Static_assert(offsetof(struct fm_trace_event, reason) == 44, "struct fm_trace_event: offset of reason");
+_Static_assert(offsetof(struct fm_trace_event, reserved) == 45, "struct fm_trace_event: offset of reserved");
+_Static_assert(offsetof(struct fm_trace_event, out_flags) == 46, "struct fm_trace_event: offset of out_flags");
+_Static_assert(offsetof(struct fm_trace_event, facts) == 48, "struct fm_trace_event: offset of facts");
+_Static_assert(offsetof(struct fm_trace_event, nr_pages) == 52, "struct fm_trace_event: offset of nr_pages");
+_Static_assert(offsetof(struct fm_trace_event, nr_other) == 54, "struct fm_trace_event: offset of nr_other");
+_Static_assert(offsetof(struct fm_trace_event, mapcount_after) == 56, "struct fm_trace_event: offset of mapcount_after");
+_Static_assert(offsetof(struct fm_trace_event, digest) == 60, "struct fm_trace_event: offset of digest");
+_Static_assert(sizeof(struct fm_trace_state) == 64, "struct fm_trace_state: size");
+_Static_assert(_Alignof(struct fm_trace_state) == 8, "struct fm_trace_state: alignment");
+_Static_assert(offsetof(struct fm_trace_state, seq) == 0, "struct fm_trace_state: offset of seq");
+_Static_assert(offsetof(struct fm_trace_state, pfn) == 8, "struct fm_trace_state: offset of pfn");
+_Static_assert(offsetof(struct fm_trace_state, epoch) == 16, "struct fm_trace_state: offset of epoch");
+_Static_assert(offsetof(struct fm_trace_state, cpu) == 20, "struct fm_trace_state: offset of cpu");
+_Static_assert(offsetof(struct fm_trace_state, op) == 22, "struct fm_trace_state: offset of op");
+_Static_assert(offsetof(struct fm_trace_state, mm_ids) == 24, "struct fm_trace_state: offset of mm_ids");
+_Static_assert(offsetof(struct fm_trace_state, mm_id_mapcount) == 32, "struct fm_trace_state: offset of mm_id_mapcount");
+_Static_assert(offsetof(struct fm_trace_state, refcount) == 40, "struct fm_trace_state: offset of refcount");
+_Static_assert(offsetof(struct fm_trace_state, pincount) == 44, "struct fm_trace_state: offset of pincount");
+_Static_assert(offsetof(struct fm_trace_state, large_mapcount) == 48, "struct fm_trace_state: offset of large_mapcount");
+_Static_assert(offsetof(struct fm_trace_state, entire_mapcount) == 52, "struct fm_trace_state: offset of entire_mapcount");
+_Static_assert(offsetof(struct fm_trace_state, nr_pages_mapped) == 56, "struct fm_trace_state: offset of nr_pages_mapped");
+_Static_assert(offsetof(struct fm_trace_state, flags) == 60, "struct fm_trace_state: offset of flags");
+_Static_assert(offsetof(struct fm_trace_state, order) == 61, "struct fm_trace_state: offset of order");
+_Static_assert(offsetof(struct fm_trace_state, nr_runs) == 62, "struct fm_trace_state: offset of nr_runs");
+_Static_assert(sizeof(struct fm_trace_page_run) == 12, "struct fm_trace_page_run: size");
+_Static_assert(_Alignof(struct fm_trace_page_run) == 4, "struct fm_trace_page_run: alignment");
+_Static_assert(offsetof(struct fm_trace_page_run, first) == 0, "struct fm_trace_page_run: offset of first");
+_Static_assert(offsetof(struct fm_trace_page_run, nr) == 2, "struct fm_trace_page_run: offset of nr");
+_Static_assert(offsetof(struct fm_trace_page_run, mapcount) == 4, "struct fm_trace_page_run: offset of mapcount");
+_Static_assert(offsetof(struct fm_trace_page_run, flags) == 8, "struct fm_trace_page_run: offset of flags");
+_Static_assert(sizeof(struct fm_trace_pages) == 64, "struct fm_trace_pages: size");
+_Static_assert(_Alignof(struct fm_trace_pages) == 8, "struct fm_trace_pages: alignment");
+_Static_assert(offsetof(struct fm_trace_pages, seq) == 0, "struct fm_trace_pages: offset of seq");
+_Static_assert(offsetof(struct fm_trace_pages, pfn) == 8, "struct fm_trace_pages: offset of pfn");
+_Static_assert(offsetof(struct fm_trace_pages, epoch) == 16, "struct fm_trace_pages: offset of epoch");
+_Static_assert(offsetof(struct fm_trace_pages, cpu) == 20, "struct fm_trace_pages: offset of cpu");
+_Static_assert(offsetof(struct fm_trace_pages, op) == 22, "struct fm_trace_pages: offset of op");
+_Static_assert(offsetof(struct fm_trace_pages, part) == 24, "struct fm_trace_pages: offset of part");
+_Static_assert(offsetof(struct fm_trace_pages, nr) == 26, "struct fm_trace_pages: offset of nr");
+_Static_assert(offsetof(struct fm_trace_pages, reserved) == 27, "struct fm_trace_pages: offset of reserved");
+_Static_assert(offsetof(struct fm_trace_pages, runs) == 28, "struct fm_trace_pages: offset of runs");
 _Static_assert(sizeof(fm_mode) == 4, "fm_mode: size");
 _Static_assert(sizeof(fm_status) == 4, "fm_status: size");
 _Static_assert(sizeof(fm_level) == 4, "fm_level: size");
 _Static_assert(sizeof(fm_migration_entry) == 4, "fm_migration_entry: size");
 _Static_assert(sizeof(fm_cow_decision) == 4, "fm_cow_decision: size");
 _Static_assert(sizeof(fm_cow_reason) == 4, "fm_cow_reason: size");
+_Static_assert(sizeof(fm_trace_op) == 2, "fm_trace_op: size");
 #endif /* !__cplusplus */

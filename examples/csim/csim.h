@@ -32,6 +32,7 @@
 /* A simulated folio: the library's accounting state plus what the simulator needs. */
 struct folio {
 	fm_folio f;
+	uint64_t serial;		 /* identity in a trace (trace.c), never reused */
 	fm_page *pages;
 	unsigned int order;
 	int node;

@@ -6,6 +6,7 @@
  * against the exact number of mms mapping each folio (kept by the page tables).
  */
 #include "csim.h"
+#include "trace.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -254,7 +255,7 @@ int gen_run(const struct gen_opts *o, FILE *out)
 		if (!f->order)
 			continue;
 		large++;
-		if (fm_folio_query(&f->f, 0, &q) != FM_OK) {
+		if (t_query(f, 0, &q) != FM_OK) {
 			fprintf(stderr, "csim: internal error: fm_folio_query\n");
 			exit(3);
 		}

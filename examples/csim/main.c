@@ -3,11 +3,14 @@
  * csim [--mode pmc|nopmc] FILE.scn
  * csim --generate --procs N --events E [--seed S] [--mode pmc|nopmc] [--quiet]
  * csim --gen-scn [--seed S] [--count N] [--steps K] --out DIR   (random scenario files)
+ * --trace FILE (with a scenario or --generate): every model call on a folio is written
+ * to FILE in the record-and-replay format (trace.h), for rust/foliomap-replay.
  *
  * Exit status: 0 ok, 1 an expectation failed, 2 bad usage or scenario error,
  * 3 internal error (the simulator and the model disagree, or a refused library call).
  */
 #include "csim.h"
+#include "trace.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +18,9 @@
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: csim [--mode pmc|nopmc] FILE.scn\n"
+		"usage: csim [--mode pmc|nopmc] [--trace FILE] FILE.scn\n"
 		"       csim --generate --procs N --events E [--seed S] [--mode pmc|nopmc] "
-		"[--quiet]\n"
+		"[--quiet] [--trace FILE]\n"
 		"       csim --gen-scn [--seed S] [--count N] [--steps K] --out DIR\n");
 	return 2;
 }
@@ -37,8 +40,9 @@ int main(int argc, char **argv)
 	struct gen_opts g = { .procs = 8, .events = 100000, .seed = 1, .mode = FM_MODE_PMC };
 	struct fuzz_opts fz = { .count = 1, .steps = 40 };
 	bool generate = false, gen_scn = false;
-	const char *file = NULL;
+	const char *file = NULL, *trace = NULL;
 	uint64_t v;
+	int rc;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -73,6 +77,8 @@ int main(int argc, char **argv)
 				return usage();
 		} else if (!strcmp(a, "--out") && i + 1 < argc) {
 			fz.dir = argv[++i];
+		} else if (!strcmp(a, "--trace") && i + 1 < argc) {
+			trace = argv[++i];
 		} else if (!strcmp(a, "--quiet")) {
 			g.quiet = true;
 		} else if (a[0] == '-' || file) {
@@ -82,14 +88,21 @@ int main(int argc, char **argv)
 		}
 	}
 	if (gen_scn) {
-		if (generate || file || !fz.dir)
+		if (generate || file || !fz.dir || trace)
 			return usage();
 		fz.seed = g.seed;
 		return fuzz_gen(&fz);
 	}
-	if (generate)
-		return file ? usage() : gen_run(&g, stdout);
-	if (!file)
+	if (generate ? file != NULL : !file)
 		return usage();
-	return scenario_run(file, g.mode, stdout);
+	if (trace && trace_open(trace, g.mode)) {
+		fprintf(stderr, "csim: cannot write the trace %s\n", trace);
+		return 2;
+	}
+	rc = generate ? gen_run(&g, stdout) : scenario_run(file, g.mode, stdout);
+	if (trace_close()) {
+		fprintf(stderr, "csim: writing the trace %s failed\n", trace);
+		return 3;
+	}
+	return rc;
 }

@@ -5,6 +5,7 @@
  * whole file (syntax errors: file:line, exit 2), pass 2 runs it.
  */
 #include "csim.h"
+#include "trace.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -164,7 +165,7 @@ static fm_query query_page(struct run *r, struct folio *f, unsigned int page)
 {
 	fm_query q;
 
-	if (fm_folio_query(&f->f, page, &q) != FM_OK) {
+	if (t_query(f, page, &q) != FM_OK) {
 		fprintf(stderr, "%s: internal error: fm_folio_query\n", r->path);
 		exit(3);
 	}
@@ -384,7 +385,7 @@ static void run_expect(struct run *r, const struct step *st)
 			expect_failed(r, st, "expected %s, got no folio", w);
 			return;
 		}
-		if (fm_folio_query(&f->f, page, &q) != FM_OK)
+		if (t_query(f, page, &q) != FM_OK)
 			scn_die(r->path, st->line, "internal error: fm_folio_query");
 		if (q.maybe_mapped_shared != !strcmp(w, "shared"))
 			expect_failed(r, st, "expected %s, got %s", w,

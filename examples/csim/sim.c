@@ -5,6 +5,7 @@
  * sites make (spec §3.11), with the kernel's batch sizes (spec §3.7, §5.2, §6.2).
  */
 #include "csim.h"
+#include "trace.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -68,7 +69,7 @@ static struct folio *folio_new(struct sim *s, unsigned int order, int node)
 	f->node = node;
 	f->pages = xcalloc(n, sizeof(fm_page));
 	f->nonzero = xcalloc(n, 1);
-	FM(fm_folio_init(&f->f, s->mode, order, 0, f->pages, n));
+	FM(t_init(f, s->mode, order, f->pages, n));
 	f->next = s->folios;
 	if (s->folios)
 		s->folios->prev = f;
@@ -80,6 +81,7 @@ static struct folio *folio_new(struct sim *s, unsigned int order, int node)
 
 static void folio_free(struct sim *s, struct folio *f)
 {
+	t_retire(f);
 	if (f->prev)
 		f->prev->next = f->next;
 	else
@@ -438,7 +440,7 @@ static void split_huge_pmd(struct sim *s, struct proc *p, struct pmd *d)
 			map_pte(s, p, &d->table[k], NULL, 0, PTE_ZERO);
 		return;
 	}
-	FM(fm_folio_split_pmd(&f->f, p->mm_id, false, writable, &o));
+	FM(t_split_pmd(f, p->mm_id, false, writable, &o));
 	count_pm(s, &o.add);
 	count_pm(s, &o.remove);
 	f->maps[slot_of(s, p)]--;
@@ -475,7 +477,7 @@ static void zap_huge_pmd(struct sim *s, struct proc *p, struct pmd *d)
 	fm_rmap_outcome o;
 
 	if (f) {
-		FM(fm_folio_zap_pmd(&f->f, p->mm_id, &o));
+		FM(t_zap_pmd(f, p->mm_id, &o));
 		count_pm(s, &o);
 		f->maps[slot_of(s, p)]--;
 	}
@@ -502,7 +504,7 @@ static void zap_ptes(struct sim *s, struct proc *p, struct pmd *d, unsigned int 
 		while (j < end && (d->table[j].flags & PTE_PRESENT) && d->table[j].folio == f &&
 		       d->table[j].page == d->table[j - 1].page + 1)
 			j++;
-		FM(fm_folio_zap_ptes(&f->f, pte->page, j - k, p->mm_id, &o));
+		FM(t_zap_ptes(f, pte->page, j - k, p->mm_id, &o));
 		count_pm(s, &o);
 		for (; k < j; k++)
 			clear_pte(s, p, &d->table[k]);
@@ -652,7 +654,7 @@ static void wp_pte(struct sim *s, struct proc *p, struct pte *pte, bool unshare,
 
 	if (!f) { /* the zeropage: wp_page_copy into a zeroed order-0 folio */
 		n = folio_new(s, 0, 0);
-		FM(fm_folio_fault_anon(&n->f, p->mm_id, NULL));
+		FM(t_fault_anon(n, p->mm_id, NULL));
 		n->clean = unshare; /* wp_page_copy: pte_mkdirty only for a write */
 		clear_pte(s, p, pte);
 		map_pte(s, p, pte, n, 0, unshare ? 0 : PTE_WRITE);
@@ -661,7 +663,7 @@ static void wp_pte(struct sim *s, struct proc *p, struct pte *pte, bool unshare,
 	}
 	mms = sim_mms_mapping(f);
 	facts.unshare = unshare;
-	FM(fm_folio_wp_fault_pte(&f->f, pte->page, p->mm_id, &facts, &co));
+	FM(t_wp_fault_pte(f, pte->page, p->mm_id, &facts, &co));
 	if (co.decision == FM_COW_DECISION_REUSE) {
 		if (!unshare)
 			pte->flags |= PTE_WRITE;
@@ -677,7 +679,7 @@ static void wp_pte(struct sim *s, struct proc *p, struct pte *pte, bool unshare,
 			s->st.copies_false_shared++;
 	}
 	n = folio_new(s, 0, 0);
-	FM(fm_folio_fault_anon(&n->f, p->mm_id, NULL));
+	FM(t_fault_anon(n, p->mm_id, NULL));
 	n->nonzero[0] = f->nonzero[pte->page];
 	n->clean = unshare;
 	f->maps[slot_of(s, p)]--;
@@ -697,7 +699,7 @@ static void wp_huge(struct sim *s, struct proc *p, struct pmd *d, uint64_t addr,
 
 	if (!f) { /* huge zeropage: do_huge_zero_wp_pmd maps a new THP (spec §7.6 step 1) */
 		f = folio_new(s, FM_PMD_ORDER, 0);
-		FM(fm_folio_fault_anon(&f->f, p->mm_id, NULL));
+		FM(t_fault_anon(f, p->mm_id, NULL));
 		d->huge = f;
 		d->flags = PTE_PRESENT | PTE_WRITE;
 		f->maps[slot_of(s, p)]++;
@@ -705,7 +707,7 @@ static void wp_huge(struct sim *s, struct proc *p, struct pmd *d, uint64_t addr,
 		return;
 	}
 	facts.unshare = unshare;
-	FM(fm_folio_wp_fault_pmd(&f->f, p->mm_id, &facts, &co));
+	FM(t_wp_fault_pmd(f, p->mm_id, &facts, &co));
 	if (co.decision == FM_COW_DECISION_REUSE) {
 		if (!unshare)
 			d->flags |= PTE_WRITE;
@@ -764,7 +766,7 @@ static void fault_missing(struct sim *s, struct proc *p, struct vma *v, uint64_t
 			return;
 		}
 		f = folio_new(s, FM_PMD_ORDER, 0);
-		FM(fm_folio_fault_anon(&f->f, p->mm_id, NULL)); /* spec §3.11, S16 */
+		FM(t_fault_anon(f, p->mm_id, NULL)); /* spec §3.11, S16 */
 		d->huge = f;
 		d->flags = PTE_PRESENT | PTE_WRITE;
 		f->maps[slot_of(s, p)]++;
@@ -781,7 +783,7 @@ static void fault_missing(struct sim *s, struct proc *p, struct vma *v, uint64_t
 	order = anon_fault_order(s, p, v, addr);
 	start = addr & ~((CSIM_PAGE_SIZE << order) - 1);
 	f = folio_new(s, order, 0);
-	FM(fm_folio_fault_anon(&f->f, p->mm_id, NULL)); /* map_anon_folio_pte_nopf */
+	FM(t_fault_anon(f, p->mm_id, NULL)); /* map_anon_folio_pte_nopf */
 	for (unsigned int k = 0; k < 1u << order; k++)
 		map_pte(s, p, &d->table[pte_index(start) + k], f, k, PTE_WRITE);
 	*out = ACC_NEW;
@@ -875,7 +877,7 @@ static void child_copy(struct sim *s, struct proc *c, struct pte *cpte, struct f
 {
 	struct folio *n = folio_new(s, 0, 0);
 
-	FM(fm_folio_fault_anon(&n->f, c->mm_id, NULL));
+	FM(t_fault_anon(n, c->mm_id, NULL));
 	n->nonzero[0] = f->nonzero[page];
 	map_pte(s, c, cpte, n, 0, writable ? PTE_WRITE : 0);
 }
@@ -909,7 +911,7 @@ static void fork_ptes(struct sim *s, struct proc *par, struct proc *c, struct pm
 		while (j < end && (d->table[j].flags & PTE_PRESENT) && d->table[j].folio == f &&
 		       d->table[j].page == d->table[j - 1].page + 1)
 			j++;
-		FM(fm_folio_fork_ptes(&f->f, pte->page, j - k, c->mm_id, par->has_pinned, &fo));
+		FM(t_fork_ptes(f, pte->page, j - k, c->mm_id, par->has_pinned, &fo));
 		for (; k < j; k++) {
 			pte = &d->table[k];
 			if (copied_bit(&fo, pte->page)) {
@@ -934,7 +936,7 @@ static void fork_huge(struct sim *s, struct proc *par, struct proc *c, struct pm
 		*cd = *d;
 		return;
 	}
-	FM(fm_folio_fork_pmd(&f->f, par->mm_id, c->mm_id, par->has_pinned, &fo));
+	FM(t_fork_pmd(f, par->mm_id, c->mm_id, par->has_pinned, &fo));
 	if (fo.pmd_shared) {
 		d->flags &= (uint8_t)~PTE_WRITE;
 		cd->huge = f;
@@ -1013,7 +1015,7 @@ static void unpin_one(struct sim *s, struct proc *p, int i)
 {
 	struct folio *f = p->pins[i].folio;
 
-	FM(fm_folio_unpin(&f->f));
+	FM(t_unpin(f));
 	p->pins[i] = p->pins[--p->nr_pins];
 	folio_reap(s, f);
 }
@@ -1046,7 +1048,7 @@ int sim_pin(struct sim *s, struct proc *p, uint64_t addr, bool write, enum acces
 	}
 	if (sim_lookup(s, p, addr, &f, &page) != LOOK_FOLIO)
 		return fail(s, "%s: nothing to pin", p->name);
-	FM(fm_folio_pin(&f->f));
+	FM(t_pin(f));
 	if (p->nr_pins == p->cap_pins) {
 		p->cap_pins = p->cap_pins ? 2 * p->cap_pins : 16;
 		p->pins = realloc(p->pins, (size_t)p->cap_pins * sizeof(*p->pins));
@@ -1383,7 +1385,7 @@ static bool unmap_to_migration_entries(struct sim *s, struct folio *f, bool spli
 			if (split_pmd) {
 				fm_split_pmd_outcome so;
 
-				FM(fm_folio_split_pmd(&f->f, p->mm_id, true, w, &so));
+				FM(t_split_pmd(f, p->mm_id, true, w, &so));
 				count_pm(s, &so.remove);
 				if (!so.frozen) { /* maybe pinned: split normally, fail below */
 					f->maps[slot_of(s, p)]--;
@@ -1404,7 +1406,7 @@ static bool unmap_to_migration_entries(struct sim *s, struct folio *f, bool spli
 				d->flags = 0;
 				continue;
 			}
-			FM(fm_folio_migrate_unmap_pmd(&f->f, p->mm_id, w, &mo));
+			FM(t_migrate_unmap_pmd(f, p->mm_id, w, &mo));
 			if (mo.ret) {
 				ok = false;
 				continue;
@@ -1417,7 +1419,7 @@ static bool unmap_to_migration_entries(struct sim *s, struct folio *f, bool spli
 		}
 		if (!(e[i].pte->flags & PTE_PRESENT))
 			continue;
-		FM(fm_folio_migrate_unmap_pte(&f->f, e[i].pte->page, p->mm_id,
+		FM(t_migrate_unmap_pte(f, e[i].pte->page, p->mm_id,
 					      e[i].pte->flags & PTE_WRITE, &mo));
 		if (mo.ret) {
 			ok = false;
@@ -1451,7 +1453,7 @@ static void remove_migration_entries(struct sim *s, struct folio *src, struct fo
 
 			if (!(d->flags & PTE_MIGRATION))
 				continue;
-			FM(fm_folio_migrate_restore_pmd(&dst->f, p->mm_id, entry, &o));
+			FM(t_migrate_restore_pmd(dst, p->mm_id, entry, &o));
 			d->huge = dst;
 			d->flags = PTE_PRESENT |
 				   (entry == FM_MIGRATION_ENTRY_WRITABLE ? PTE_WRITE : 0);
@@ -1473,7 +1475,7 @@ static void remove_migration_entries(struct sim *s, struct folio *src, struct fo
 				map_pte(s, p, pte, NULL, 0, PTE_ZERO);
 				continue;
 			}
-			FM(fm_folio_migrate_restore_pte(&t->f, tpage, p->mm_id, entry, &o));
+			FM(t_migrate_restore_pte(t, tpage, p->mm_id, entry, &o));
 			memset(pte, 0, sizeof(*pte));
 			map_pte(s, p, pte, t, tpage,
 				entry == FM_MIGRATION_ENTRY_WRITABLE ? PTE_WRITE : 0);
@@ -1490,10 +1492,10 @@ static bool split_folio(struct sim *s, struct folio *f, struct folio ***pieces, 
 	struct folio **newf;
 	int32_t ret;
 
-	FM(fm_folio_get(&f->f, 1)); /* the caller's reference */
-	FM(fm_folio_split_check(&f->f, 0, 1, &ret));
+	FM(t_get(f, 1)); /* the caller's reference */
+	FM(t_split_check(f, 0, 1, &ret));
 	if (ret) {
-		FM(fm_folio_put(&f->f, 1));
+		FM(t_put(f, 1));
 		return false;
 	}
 	if (!unmap_to_migration_entries(s, f, true) || f->f.refcount != 1) {
@@ -1506,16 +1508,17 @@ static bool split_folio(struct sim *s, struct folio *f, struct folio ***pieces, 
 	for (unsigned int k = 0; k < n; k++) {
 		newf[k] = folio_new(s, 0, f->node);
 		s->st.folios_by_order[0]--; /* not an allocation */
-		FM(fm_folio_update_flags(&newf[k]->f, FM_FOLIO_ANON, 0));
+		FM(t_update_flags(newf[k], FM_FOLIO_ANON, 0));
 		newf[k]->nonzero[0] = f->nonzero[k];
 		newf[k]->clean = f->clean;
 	}
 	remove_migration_entries(s, f, NULL, newf, true);
+	t_folio_split(f, 0);
 	folio_free(s, f); /* the old struct folio is now newf[0]'s head */
 	if (nr_pieces)
 		*nr_pieces = 0;
 	for (unsigned int k = 0; k < n; k++) {
-		FM(fm_folio_put(&newf[k]->f, 1)); /* free_folio_and_swap_cache / caller */
+		FM(t_put(newf[k], 1)); /* free_folio_and_swap_cache / caller */
 		if (newf[k]->f.refcount == 0) {
 			folio_free(s, newf[k]);
 			continue;
@@ -1540,7 +1543,7 @@ int sim_split(struct sim *s, struct proc *p, uint64_t addr, bool *split)
 	if (sim_lookup(s, p, addr, &f, &page) != LOOK_FOLIO || f->order == 0)
 		return 0;
 	/* split_huge_pages_pid skips folios with extra references silently (spec §9, S25) */
-	FM(fm_folio_split_check(&f->f, 0, 0, &ret));
+	FM(t_split_check(f, 0, 0, &ret));
 	if (ret)
 		return 0;
 	*split = split_folio(s, f, NULL, NULL);
@@ -1551,22 +1554,22 @@ int sim_split(struct sim *s, struct proc *p, uint64_t addr, bool *split)
  * moved. */
 static bool migrate_folio(struct sim *s, struct folio *f, int node, int passes)
 {
-	FM(fm_folio_get(&f->f, 1)); /* isolation */
+	FM(t_get(f, 1)); /* isolation */
 	for (int pass = 0; pass < passes; pass++) {
 		if (unmap_to_migration_entries(s, f, false)) {
 			struct folio *dst = folio_new(s, f->order, node);
 			int32_t ret;
 
 			s->st.folios_by_order[f->order]--; /* not a fault */
-			FM(fm_folio_migrate_move(&f->f, &dst->f, &ret));
+			FM(t_migrate_move(f, dst, &ret));
 			if (ret == 0) {
 				memcpy(dst->nonzero, f->nonzero, 1u << f->order);
 				/* clean entries stay clean (try_to_migrate_one marks the folio
 				 * dirty only for a dirty PTE) */
 				dst->clean = f->clean;
 				remove_migration_entries(s, f, dst, NULL, false);
-				FM(fm_folio_put(&dst->f, 1)); /* migrate_folio_move */
-				FM(fm_folio_put(&f->f, 1));	/* the isolation reference */
+				FM(t_put(dst, 1)); /* migrate_folio_move */
+				FM(t_put(f, 1));	/* the isolation reference */
 				folio_reap(s, dst);
 				folio_reap(s, f);
 				return true;
@@ -1575,7 +1578,7 @@ static bool migrate_folio(struct sim *s, struct folio *f, int node, int passes)
 		}
 		remove_migration_entries(s, f, f, NULL, false); /* migration undone */
 	}
-	FM(fm_folio_put(&f->f, 1));
+	FM(t_put(f, 1));
 	folio_reap(s, f);
 	return false;
 }

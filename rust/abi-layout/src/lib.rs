@@ -35,6 +35,11 @@ macro_rules! for_each_abi_struct {
         $m!($crate::foliomap::types::FolioQuery => fm_query { mapcount, large_mapcount, entire_mapcount, nr_pages_mapped, average_page_mapcount, expected_ref_count, precise_page_mapcount, kpagecount, mapped, maybe_mapped_shared, maybe_dma_pinned, pm_mmap_exclusive, anon_exclusive, reserved });
         $m!($crate::foliomap::ffi::MmIds => fm_mm_ids { magic, nr_words, bitmap });
         $m!($crate::foliomap::diff::FolioDiff => fm_folio_diff { fields, first_page });
+        $m!($crate::foliomap::trace::TraceHeader => fm_trace_header { magic, version, header_size, record_size, mode, source, nr_cpus, reserved, records, dropped, events, states });
+        $m!($crate::foliomap::trace::TraceEvent => fm_trace_event { seq, pfn, epoch, cpu, op, order, flags, status, decision, mm, first, nr, arg, ret, reason, reserved, out_flags, facts, nr_pages, nr_other, mapcount_after, digest });
+        $m!($crate::foliomap::trace::TraceState => fm_trace_state { seq, pfn, epoch, cpu, op, mm_ids, mm_id_mapcount, refcount, pincount, large_mapcount, entire_mapcount, nr_pages_mapped, flags, order, nr_runs });
+        $m!($crate::foliomap::trace::TracePageRun => fm_trace_page_run { first, nr, mapcount, flags });
+        $m!($crate::foliomap::trace::TracePages => fm_trace_pages { seq, pfn, epoch, cpu, op, part, nr, reserved, runs });
     };
 }
 
@@ -48,6 +53,7 @@ macro_rules! for_each_abi_enum {
         $m!($crate::foliomap::types::MigrationEntry: u32 => fm_migration_entry { Readable = FM_MIGRATION_ENTRY_READABLE, ReadableExclusive = FM_MIGRATION_ENTRY_READABLE_EXCLUSIVE, Writable = FM_MIGRATION_ENTRY_WRITABLE });
         $m!($crate::foliomap::types::CowDecision: u32 => fm_cow_decision { None = FM_COW_DECISION_NONE, Reuse = FM_COW_DECISION_REUSE, Copy = FM_COW_DECISION_COPY, Fallback = FM_COW_DECISION_FALLBACK });
         $m!($crate::foliomap::types::CowReason: u32 => fm_cow_reason { None = FM_COW_REASON_NONE, AnonExclusive = FM_COW_REASON_ANON_EXCLUSIVE, NotAnon = FM_COW_REASON_NOT_ANON, Ksm = FM_COW_REASON_KSM, SmallRefcountOne = FM_COW_REASON_SMALL_REFCOUNT_ONE, SmallRefcountHigh = FM_COW_REASON_SMALL_REFCOUNT_HIGH, TrylockFailed = FM_COW_REASON_TRYLOCK_FAILED, LargeMapcountOne = FM_COW_REASON_LARGE_MAPCOUNT_ONE, MaybeShared = FM_COW_REASON_MAYBE_SHARED, RefcountNotMapcount = FM_COW_REASON_REFCOUNT_NOT_MAPCOUNT, LargeExclusive = FM_COW_REASON_LARGE_EXCLUSIVE, PmdRefcountOne = FM_COW_REASON_PMD_REFCOUNT_ONE, PmdRefcountHigh = FM_COW_REASON_PMD_REFCOUNT_HIGH });
+        $m!($crate::foliomap::trace::TraceOp: u16 => fm_trace_op { Init = FM_TRACE_OP_INIT, UpdateFlags = FM_TRACE_OP_UPDATE_FLAGS, AddNewAnon = FM_TRACE_OP_ADD_NEW_ANON, AddAnonPtes = FM_TRACE_OP_ADD_ANON_PTES, AddAnonPmd = FM_TRACE_OP_ADD_ANON_PMD, AddFilePtes = FM_TRACE_OP_ADD_FILE_PTES, AddFilePmd = FM_TRACE_OP_ADD_FILE_PMD, RemovePtes = FM_TRACE_OP_REMOVE_PTES, RemovePmd = FM_TRACE_OP_REMOVE_PMD, TryDupAnonPtes = FM_TRACE_OP_TRY_DUP_ANON_PTES, TryDupAnonPmd = FM_TRACE_OP_TRY_DUP_ANON_PMD, DupFilePtes = FM_TRACE_OP_DUP_FILE_PTES, TryShareAnon = FM_TRACE_OP_TRY_SHARE_ANON, DeferredSplit = FM_TRACE_OP_DEFERRED_SPLIT, FaultAnon = FM_TRACE_OP_FAULT_ANON, ForkPtes = FM_TRACE_OP_FORK_PTES, ForkPmd = FM_TRACE_OP_FORK_PMD, ZapPtes = FM_TRACE_OP_ZAP_PTES, ZapPmd = FM_TRACE_OP_ZAP_PMD, SplitPmd = FM_TRACE_OP_SPLIT_PMD, MigrateUnmapPte = FM_TRACE_OP_MIGRATE_UNMAP_PTE, MigrateUnmapPmd = FM_TRACE_OP_MIGRATE_UNMAP_PMD, MigrateRestorePte = FM_TRACE_OP_MIGRATE_RESTORE_PTE, MigrateRestorePmd = FM_TRACE_OP_MIGRATE_RESTORE_PMD, MigrateMove = FM_TRACE_OP_MIGRATE_MOVE, MigrateMoveIn = FM_TRACE_OP_MIGRATE_MOVE_IN, SplitCheck = FM_TRACE_OP_SPLIT_CHECK, SplitFreeze = FM_TRACE_OP_SPLIT_FREEZE, WpFaultPte = FM_TRACE_OP_WP_FAULT_PTE, WpFaultPmd = FM_TRACE_OP_WP_FAULT_PMD, Pin = FM_TRACE_OP_PIN, Unpin = FM_TRACE_OP_UNPIN, Get = FM_TRACE_OP_GET, Put = FM_TRACE_OP_PUT, SwapcacheAdd = FM_TRACE_OP_SWAPCACHE_ADD, Query = FM_TRACE_OP_QUERY, Retire = FM_TRACE_OP_RETIRE, FolioSplit = FM_TRACE_OP_FOLIO_SPLIT, State = FM_TRACE_OP_STATE, StatePages = FM_TRACE_OP_STATE_PAGES });
     };
 }
 
@@ -100,6 +106,31 @@ macro_rules! for_each_abi_const {
         $m!(FM_FIELD_PAGE_MAPCOUNT = $crate::foliomap::diff::FIELD_PAGE_MAPCOUNT);
         $m!(FM_FIELD_PAGE_ANON_EXCLUSIVE = $crate::foliomap::diff::FIELD_PAGE_ANON_EXCLUSIVE);
         $m!(FM_FIELDS_ALL = $crate::foliomap::diff::FIELDS_ALL);
+        $m!(FM_TRACE_MAGIC = $crate::foliomap::trace::TRACE_MAGIC);
+        $m!(FM_TRACE_VERSION = $crate::foliomap::trace::TRACE_VERSION);
+        $m!(FM_TRACE_RECORD_SIZE = $crate::foliomap::trace::TRACE_RECORD_SIZE);
+        $m!(FM_TRACE_SOURCE_CSIM = $crate::foliomap::trace::TRACE_SOURCE_CSIM);
+        $m!(FM_TRACE_SOURCE_KERNEL = $crate::foliomap::trace::TRACE_SOURCE_KERNEL);
+        $m!(FM_TRACE_ARG_EXCLUSIVE = $crate::foliomap::trace::TRACE_ARG_EXCLUSIVE);
+        $m!(FM_TRACE_ARG_SRC_HAS_PINNED = $crate::foliomap::trace::TRACE_ARG_SRC_HAS_PINNED);
+        $m!(FM_TRACE_ARG_FREEZE = $crate::foliomap::trace::TRACE_ARG_FREEZE);
+        $m!(FM_TRACE_ARG_WRITABLE = $crate::foliomap::trace::TRACE_ARG_WRITABLE);
+        $m!(FM_TRACE_ARG_PARTIALLY_MAPPED = $crate::foliomap::trace::TRACE_ARG_PARTIALLY_MAPPED);
+        $m!(FM_TRACE_OUT_PARTIALLY_MAPPED = $crate::foliomap::trace::TRACE_OUT_PARTIALLY_MAPPED);
+        $m!(FM_TRACE_OUT_DEFERRED_SPLIT = $crate::foliomap::trace::TRACE_OUT_DEFERRED_SPLIT);
+        $m!(FM_TRACE_OUT_NEWLY_PARTIALLY_MAPPED =
+            $crate::foliomap::trace::TRACE_OUT_NEWLY_PARTIALLY_MAPPED);
+        $m!(FM_TRACE_OUT_SWAPCACHE_FREED = $crate::foliomap::trace::TRACE_OUT_SWAPCACHE_FREED);
+        $m!(FM_TRACE_OUT_LRU_DRAINED = $crate::foliomap::trace::TRACE_OUT_LRU_DRAINED);
+        $m!(FM_TRACE_OUT_PMD_SPLIT = $crate::foliomap::trace::TRACE_OUT_PMD_SPLIT);
+        $m!(FM_TRACE_OUT_PMD_SHARED = $crate::foliomap::trace::TRACE_OUT_PMD_SHARED);
+        $m!(FM_TRACE_OUT_FROZEN = $crate::foliomap::trace::TRACE_OUT_FROZEN);
+        $m!(FM_TRACE_OUT_FREEZE_FAILED = $crate::foliomap::trace::TRACE_OUT_FREEZE_FAILED);
+        $m!(FM_TRACE_OUT_DUP_BUSY = $crate::foliomap::trace::TRACE_OUT_DUP_BUSY);
+        $m!(FM_TRACE_OUT_MAYBE_SHARED = $crate::foliomap::trace::TRACE_OUT_MAYBE_SHARED);
+        $m!(FM_TRACE_OUT_PM_MMAP_EXCLUSIVE = $crate::foliomap::trace::TRACE_OUT_PM_MMAP_EXCLUSIVE);
+        $m!(FM_TRACE_OUT_ANON_EXCLUSIVE = $crate::foliomap::trace::TRACE_OUT_ANON_EXCLUSIVE);
+        $m!(FM_TRACE_PAGE_RUNS = $crate::foliomap::trace::TRACE_PAGE_RUNS);
     };
 }
 

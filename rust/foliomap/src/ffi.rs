@@ -26,6 +26,9 @@ use crate::query;
 use crate::rmap::{self, Kind};
 use crate::store::{validate_header, FolioMut, FolioStore};
 use crate::sync::{AtomicFolio, AtomicPage, SyncFolio};
+use crate::trace::{
+    self, TraceHeader, TracePages, TraceState, TRACE_SOURCE_CSIM, TRACE_SOURCE_KERNEL,
+};
 use crate::types::{
     CowFacts, CowOutcome, Folio, FolioQuery, ForkOutcome, MigrateUnmapOutcome, MigrationEntry,
     Mode, Page, RmapOutcome, SplitPmdOutcome, Status, FOLIO_FLAGS_ALL, FOLIO_OPT_CONCURRENT,
@@ -938,4 +941,85 @@ pub extern "C" fn fm_field_name(field: u32) -> *const c_char {
     crate::diff::field_name(field)
         .unwrap_or(c"unknown")
         .as_ptr()
+}
+
+/// Fills `*out` with a fresh trace file header (`FM_TRACE_MAGIC`, version, sizes) for a
+/// trace of `mode` (`FM_MODE_*`) recorded by `source` (`FM_TRACE_SOURCE_*`) on
+/// `nr_cpus` CPUs; the counters start at 0.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn fm_trace_header_init(
+    out: *mut TraceHeader,
+    mode: u32,
+    source: u32,
+    nr_cpus: u32,
+) -> Status {
+    status((|| {
+        aligned_nonnull(out)?;
+        Mode::from_raw(mode)?;
+        if source != TRACE_SOURCE_CSIM && source != TRACE_SOURCE_KERNEL {
+            return Err(Status::BadArgument);
+        }
+        // SAFETY: `out` is non-null and aligned; the caller guarantees it is writable.
+        unsafe { put(out, TraceHeader::new(mode, source, nr_cpus)) }
+    })())
+}
+
+/// `*out` = the trace digest of the folio's header state (`fm_trace_event.digest`).
+///
+/// # Safety
+/// `folio` must follow the pointer contract; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn fm_folio_trace_digest(folio: *mut Folio, out: *mut u32) -> Status {
+    folio_op!(folio, out, |s| Ok(trace::digest(&s)))
+}
+
+/// `*out` = the folio's header state as a `fm_trace_state` record (identity fields
+/// `seq`, `pfn`, `epoch`, `cpu` zero: the caller sets them). Its `nr_runs` page runs
+/// follow through `fm_folio_trace_pages`.
+///
+/// # Safety
+/// `folio` must follow the pointer contract; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn fm_folio_trace_state(folio: *mut Folio, out: *mut TraceState) -> Status {
+    folio_op!(folio, out, |s| Ok(trace::state(&s)))
+}
+
+/// The next `fm_trace_pages` record of the folio's state: runs starting at page
+/// `*cursor` (0 for the first call), which is advanced. `*more` is false once the last
+/// page was covered by an earlier call (then `*out` has no runs). `part` and the identity
+/// fields are the caller's.
+///
+/// # Safety
+/// `folio` must follow the pointer contract; `cursor` valid for reads and writes; `out`
+/// and `more` writable.
+#[no_mangle]
+pub unsafe extern "C" fn fm_folio_trace_pages(
+    folio: *mut Folio,
+    cursor: *mut u32,
+    out: *mut TracePages,
+    more: *mut bool,
+) -> Status {
+    status((|| {
+        aligned_nonnull(cursor)?;
+        aligned_nonnull(out)?;
+        aligned_nonnull(more)?;
+        // SAFETY: non-null and aligned; the caller guarantees validity.
+        let mut at = unsafe { ptr::read(cursor) };
+        let mut rec = TracePages::default();
+        // SAFETY: the caller follows the pointer contract for the folio.
+        let got = match unsafe { store(folio) }? {
+            Store::Plain(s) => trace::pages(&s, &mut at, &mut rec),
+            Store::Shared(s) => trace::pages(&s, &mut at, &mut rec),
+        };
+        // SAFETY: all three are non-null, aligned and writable per the contract.
+        unsafe {
+            ptr::write(cursor, at);
+            ptr::write(out, rec);
+            ptr::write(more, got);
+        }
+        Ok(())
+    })())
 }

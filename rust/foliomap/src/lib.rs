@@ -30,4 +30,5 @@ pub mod rmap;
 pub mod slots;
 pub mod store;
 pub mod sync;
+pub mod trace;
 pub mod types;

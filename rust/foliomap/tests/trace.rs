@@ -1,0 +1,87 @@
+//! The trace format's helpers: a folio's state encoded as `TraceState` + `TracePages`
+//! runs covers every page exactly once and decodes back to the same pages; the digest
+//! sees every folio-level field; the op codes decode.
+
+use foliomap::ops;
+use foliomap::store::FolioMut;
+use foliomap::trace::{self, TraceOp, TracePages, TRACE_PAGE_RUNS};
+use foliomap::types::{Folio, Mode, Page};
+
+fn decode(f: &mut FolioMut<'_>) -> (Vec<Page>, usize) {
+    let mut pages = vec![
+        Page {
+            mapcount: 99,
+            flags: 99
+        };
+        f.pages().len()
+    ];
+    let mut cursor = 0;
+    let mut rec = TracePages::default();
+    let mut records = 0;
+    while trace::pages(f, &mut cursor, &mut rec) {
+        records += 1;
+        assert!(rec.nr as usize <= TRACE_PAGE_RUNS && rec.nr > 0);
+        for run in &rec.runs[..rec.nr as usize] {
+            for k in run.first..run.first + run.nr {
+                assert_eq!(pages[k as usize].mapcount, 99, "page {k} covered twice");
+                pages[k as usize] = Page {
+                    mapcount: run.mapcount,
+                    flags: run.flags,
+                };
+            }
+        }
+    }
+    (pages, records)
+}
+
+#[test]
+fn state_pages_round_trip() {
+    for mode in [Mode::Pmc, Mode::Nopmc] {
+        let mut folio = Folio::new(mode, 9, 0).unwrap();
+        let mut pages = [Page::INIT; 512];
+        let mut f = FolioMut::new(&mut folio, &mut pages).unwrap();
+        ops::fault_anon(&mut f, 1).unwrap();
+        ops::split_pmd(&mut f, 1, false, true).unwrap();
+        // every other page zapped: the worst case of 512 runs in pmc
+        for k in (0..512).step_by(2) {
+            ops::zap_ptes(&mut f, k, 1, 1).unwrap();
+        }
+        let st = trace::state(&f);
+        let (decoded, records) = decode(&mut f);
+        assert_eq!(decoded, f.pages());
+        assert_eq!(st.nr_runs as usize, if mode == Mode::Pmc { 512 } else { 1 });
+        assert_eq!(records, (st.nr_runs as usize).div_ceil(TRACE_PAGE_RUNS));
+        assert_eq!(st.refcount, f.folio().refcount);
+        assert_eq!(st.large_mapcount, f.folio().large_mapcount);
+    }
+}
+
+#[test]
+fn digest_changes_with_every_header_field() {
+    let mut folio = Folio::new(Mode::Pmc, 4, 0).unwrap();
+    let mut pages = [Page::INIT; 16];
+    let mut f = FolioMut::new(&mut folio, &mut pages).unwrap();
+    let d0 = trace::digest(&f);
+    ops::get_refs(&mut f, 1).unwrap();
+    let d1 = trace::digest(&f);
+    assert_ne!(d0, d1, "refcount");
+    ops::put_refs(&mut f, 1).unwrap();
+    assert_eq!(trace::digest(&f), d0);
+    ops::fault_anon(&mut f, 1).unwrap();
+    let d2 = trace::digest(&f);
+    ops::fork_ptes(&mut f, 0, 16, 2, false).unwrap();
+    assert_ne!(trace::digest(&f), d2, "slots / mapcount");
+}
+
+#[test]
+fn op_codes_decode() {
+    for raw in 0..=100u16 {
+        if let Some(op) = TraceOp::from_raw(raw) {
+            assert_eq!(op as u16, raw);
+        }
+    }
+    assert_eq!(TraceOp::from_raw(0), None);
+    assert_eq!(TraceOp::from_raw(39), None);
+    assert_eq!(TraceOp::from_raw(64), Some(TraceOp::State));
+    assert_eq!((1..=38).filter_map(TraceOp::from_raw).count(), 38);
+}
