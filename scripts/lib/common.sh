@@ -10,7 +10,12 @@ FOLIOMAP_CACHE="${FOLIOMAP_CACHE:-$HOME/.cache/foliomap}"
 KERNEL_SOURCE_PACKAGE=linux-source-7.3
 KERNEL_SOURCE_SUITE=trixie-backports
 
+# The flavours the scripts run by default (vm-suite, scn-vm, mutants, ...).
 KERNEL_FLAVOURS=(pmc nopmc)
+# Every flavour --kernel accepts: the defaults plus "debug" (pmc + KASAN, kmemleak,
+# lockdep, DEBUG_ATOMIC_SLEEP, DEBUG_VM; kernel/debug.config), which is slow under TCG
+# and therefore run only when asked for.
+KERNEL_ALL_FLAVOURS=(pmc nopmc debug)
 
 # Bump when the way a kernel is configured or built changes (not the fragments: those are
 # hashed), so that cached build directories from the old recipe are not reused.
@@ -30,20 +35,35 @@ elapsed_since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'; 
 
 check_flavour() {
 	case "$1" in
-	pmc|nopmc) ;;
-	*) die "unknown kernel flavour '$1' (expected pmc or nopmc)" ;;
+	pmc|nopmc|debug) ;;
+	*) die "unknown kernel flavour '$1' (expected pmc, nopmc or debug)" ;;
 	esac
 }
 
-# Config fragments for a flavour, in merge order: nopmc is pmc plus one option.
+# Config fragments for a flavour, in merge order: nopmc and debug are pmc plus their own
+# fragment.
 kernel_fragments() {
 	local flavour=$1
 	check_flavour "$flavour"
 	echo "$FOLIOMAP_ROOT/kernel/pmc.config"
-	if [[ $flavour == nopmc ]]; then
-		echo "$FOLIOMAP_ROOT/kernel/nopmc.config"
-	fi
+	case $flavour in
+	nopmc) echo "$FOLIOMAP_ROOT/kernel/nopmc.config" ;;
+	debug) echo "$FOLIOMAP_ROOT/kernel/debug.config" ;;
+	esac
 }
+
+# The mapcount mode a flavour's kernel runs in (what the model and the simulator call
+# the mode): debug is a pmc kernel.
+flavour_mode() {
+	check_flavour "$1"
+	case $1 in
+	nopmc) echo nopmc ;;
+	*) echo pmc ;;
+	esac
+}
+
+# Whether a flavour is a debug kernel (KASAN, kmemleak, lockdep, DEBUG_VM).
+flavour_is_debug() { [[ $1 == debug ]]; }
 
 # The unpacked source tree's version string ("7.3.4"), from its Makefile.
 kernel_source_version() {
