@@ -264,7 +264,10 @@ static int inspect_release(struct inode *inode, struct file *file)
 	return single_release(inode, file);
 }
 
-/* "PID ADDR": decimal pid, address in hex (0x...) or decimal; a newline may follow. */
+/*
+ * "PID ADDR": decimal pid, address in hex (0x...) or decimal; a newline may follow.
+ * A refused write changes nothing: the file keeps answering its last request.
+ */
 static ssize_t inspect_write(struct file *file, const char __user *ubuf, size_t len,
 			     loff_t *ppos)
 {
@@ -279,8 +282,10 @@ static ssize_t inspect_write(struct file *file, const char __user *ubuf, size_t 
 		return -EINVAL;
 	if (copy_from_user(buf, ubuf, len))
 		return -EFAULT;
+	/* a NUL would hide what follows it from the parser */
+	if (memchr(buf, '\0', len))
+		return -EINVAL;
 	buf[len] = '\0';
-	req->valid = false;
 	sp = strim(buf);
 	addr = strchr(sp, ' ');
 	if (!addr)
@@ -293,9 +298,12 @@ static ssize_t inspect_write(struct file *file, const char __user *ubuf, size_t 
 	if (!task)
 		return -ESRCH;
 	put_task_struct(task);
+	/* seq_read() runs inspect_show() under m->lock: it sees a whole request */
+	mutex_lock(&m->lock);
 	req->pid = pid;
 	req->addr = a;
 	req->valid = true;
+	mutex_unlock(&m->lock);
 	return len;
 }
 
