@@ -209,19 +209,24 @@ static int inspect_show(struct seq_file *m, void *unused)
 		err = -EINTR;
 		goto out;
 	}
-	page = inspect_lookup(mm, req->addr, &zero);
+	/*
+	 * Only addresses inside one of the process's VMAs: the walk below must not reach
+	 * kernel page tables (the vsyscall page, any kernel address a writer names),
+	 * whose PTE tables have no split lock (a NULL one with ALLOC_SPLIT_PTLOCKS).
+	 */
+	vma = vma_lookup(mm, req->addr);
+	page = vma ? inspect_lookup(mm, req->addr, &zero) : NULL;
 	if (!page) {
 		mmap_read_unlock(mm);
 		err = -EFAULT;
 		goto out;
 	}
 	folio = page_folio(page);
-	vma = vma_lookup(mm, req->addr);
 	if (zero)
 		kind = "zero";
 	else if (folio_test_anon(folio))
 		kind = "anon";
-	else if (folio_order(folio) == HPAGE_PMD_ORDER && vma && vma_is_anonymous(vma))
+	else if (folio_order(folio) == HPAGE_PMD_ORDER && vma_is_anonymous(vma))
 		kind = "hugezero";	/* a non-anon PMD folio in an anonymous VMA */
 	else
 		kind = "file";
