@@ -8,7 +8,8 @@
  * then "version <library version>" and "mode pmc|nopmc" (the kernel configuration the
  * module was built for: CONFIG_PAGE_MAPCOUNT or CONFIG_NO_PAGE_MAPCOUNT).
  * Writing "reset" (a trailing newline is allowed) zeroes the counters; any other
- * write fails with EINVAL.
+ * write (a NUL byte in it too) fails with EINVAL, a bad buffer with EFAULT, and
+ * neither changes anything.
  */
 #ifndef FOLIOMAP_DEBUGFS_H
 #define FOLIOMAP_DEBUGFS_H
@@ -218,9 +219,12 @@ enum foliomap_stat {
  * userspace first, e.g. move_pages(0, 0, NULL, nodes, NULL, 0) with a non-NULL nodes
  * (it runs lru_cache_disable(), which drains every CPU).
  *
- * Errors: write EINVAL (malformed), ESRCH (no such process); read EINVAL (nothing
- * written), ESRCH (the process is gone or has no mm), EFAULT (nothing mapped at ADDR:
- * no VMA, no page, a migration entry).
+ * Errors: write EINVAL (malformed, 64 bytes or more, a NUL byte in it), EFAULT (bad
+ * buffer), ESRCH (no such process); a refused write changes nothing (the file keeps
+ * its last request). Read EINVAL (no request accepted yet), ESRCH (the process is gone
+ * or has no mm), EFAULT (nothing mapped at ADDR: no VMA, no page, a migration entry).
+ * Writers and readers of one open file may run concurrently: a read answers one
+ * whole request.
  */
 #define FOLIOMAP_INSPECT_FILE		"inspect"
 #define FOLIOMAP_INSPECT_PATH		"/sys/kernel/debug/" FOLIOMAP_DEBUGFS_DIR "/" FOLIOMAP_INSPECT_FILE

@@ -209,19 +209,24 @@ static int inspect_show(struct seq_file *m, void *unused)
 		err = -EINTR;
 		goto out;
 	}
-	page = inspect_lookup(mm, req->addr, &zero);
+	/*
+	 * Only addresses inside one of the process's VMAs: the walk below must not reach
+	 * kernel page tables (the vsyscall page, any kernel address a writer names),
+	 * whose PTE tables have no split lock (a NULL one with ALLOC_SPLIT_PTLOCKS).
+	 */
+	vma = vma_lookup(mm, req->addr);
+	page = vma ? inspect_lookup(mm, req->addr, &zero) : NULL;
 	if (!page) {
 		mmap_read_unlock(mm);
 		err = -EFAULT;
 		goto out;
 	}
 	folio = page_folio(page);
-	vma = vma_lookup(mm, req->addr);
 	if (zero)
 		kind = "zero";
 	else if (folio_test_anon(folio))
 		kind = "anon";
-	else if (folio_order(folio) == HPAGE_PMD_ORDER && vma && vma_is_anonymous(vma))
+	else if (folio_order(folio) == HPAGE_PMD_ORDER && vma_is_anonymous(vma))
 		kind = "hugezero";	/* a non-anon PMD folio in an anonymous VMA */
 	else
 		kind = "file";
@@ -264,7 +269,10 @@ static int inspect_release(struct inode *inode, struct file *file)
 	return single_release(inode, file);
 }
 
-/* "PID ADDR": decimal pid, address in hex (0x...) or decimal; a newline may follow. */
+/*
+ * "PID ADDR": decimal pid, address in hex (0x...) or decimal; a newline may follow.
+ * A refused write changes nothing: the file keeps answering its last request.
+ */
 static ssize_t inspect_write(struct file *file, const char __user *ubuf, size_t len,
 			     loff_t *ppos)
 {
@@ -279,8 +287,10 @@ static ssize_t inspect_write(struct file *file, const char __user *ubuf, size_t 
 		return -EINVAL;
 	if (copy_from_user(buf, ubuf, len))
 		return -EFAULT;
+	/* a NUL would hide what follows it from the parser */
+	if (memchr(buf, '\0', len))
+		return -EINVAL;
 	buf[len] = '\0';
-	req->valid = false;
 	sp = strim(buf);
 	addr = strchr(sp, ' ');
 	if (!addr)
@@ -293,9 +303,12 @@ static ssize_t inspect_write(struct file *file, const char __user *ubuf, size_t 
 	if (!task)
 		return -ESRCH;
 	put_task_struct(task);
+	/* seq_read() runs inspect_show() under m->lock: it sees a whole request */
+	mutex_lock(&m->lock);
 	req->pid = pid;
 	req->addr = a;
 	req->valid = true;
+	mutex_unlock(&m->lock);
 	return len;
 }
 

@@ -108,7 +108,8 @@ static ssize_t foliomap_stats_write(struct file *file, const char __user *ubuf,
 	if (copy_from_user(buf, ubuf, len))
 		return -EFAULT;
 	buf[len] = '\0';
-	if (!sysfs_streq(buf, FOLIOMAP_STATS_RESET))
+	/* sysfs_streq() stops at a NUL: "reset\0junk" is not "reset" */
+	if (strlen(buf) != len || !sysfs_streq(buf, FOLIOMAP_STATS_RESET))
 		return -EINVAL;
 
 	for (i = 0; i < FOLIOMAP_NR_STATS; i++) {

@@ -10,7 +10,12 @@ FOLIOMAP_CACHE="${FOLIOMAP_CACHE:-$HOME/.cache/foliomap}"
 KERNEL_SOURCE_PACKAGE=linux-source-7.3
 KERNEL_SOURCE_SUITE=trixie-backports
 
+# The flavours the scripts run by default (vm-suite, scn-vm, mutants, ...).
 KERNEL_FLAVOURS=(pmc nopmc)
+# Every flavour --kernel accepts: the defaults, "debian" (Debian's stock kernel, below)
+# and "debug" (pmc + KASAN, kmemleak, lockdep, DEBUG_ATOMIC_SLEEP, DEBUG_VM;
+# kernel/debug.config), slow under TCG and therefore run only when asked for.
+KERNEL_ALL_FLAVOURS=(pmc nopmc debug debian)
 
 # The stock Debian kernel of the same suite (scripts/vm-run --kernel debian; not in the
 # default runs): its ABI name and flavour, the packages of its image, modules, config
@@ -47,16 +52,18 @@ elapsed_since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'; 
 
 check_flavour() {
 	case "$1" in
-	pmc|nopmc|debian) ;;
-	*) die "unknown kernel flavour '$1' (expected pmc, nopmc or debian)" ;;
+	pmc|nopmc|debug|debian) ;;
+	*) die "unknown kernel flavour '$1' (expected pmc, nopmc, debug or debian)" ;;
 	esac
 }
 
-# The accounting mode of a flavour's kernel (pmc or nopmc), from its configuration.
+# The accounting mode of a flavour's kernel (pmc or nopmc): debug is a pmc kernel, the
+# debian kernel's comes from its configuration.
 flavour_mode() {
 	check_flavour "$1"
 	case "$1" in
 	pmc|nopmc) echo "$1" ;;
+	debug) echo pmc ;;
 	debian)
 		local cfg
 		cfg="$("$FOLIOMAP_ROOT/scripts/fetch-debian-kernel" | tail -n1)/usr/src/linux-headers-$DEBIAN_KERNEL_RELEASE/.config"
@@ -64,16 +71,21 @@ flavour_mode() {
 	esac
 }
 
-# Config fragments for a flavour, in merge order: nopmc is pmc plus one option.
+# Config fragments for a flavour, in merge order: nopmc and debug are pmc plus their own
+# fragment.
 kernel_fragments() {
 	local flavour=$1
 	check_flavour "$flavour"
 	[[ $flavour != debian ]] || die "the debian kernel is Debian's build: it has no fragments"
 	echo "$FOLIOMAP_ROOT/kernel/pmc.config"
-	if [[ $flavour == nopmc ]]; then
-		echo "$FOLIOMAP_ROOT/kernel/nopmc.config"
-	fi
+	case $flavour in
+	nopmc) echo "$FOLIOMAP_ROOT/kernel/nopmc.config" ;;
+	debug) echo "$FOLIOMAP_ROOT/kernel/debug.config" ;;
+	esac
 }
+
+# Whether a flavour is a debug kernel (KASAN, kmemleak, lockdep, DEBUG_VM).
+flavour_is_debug() { [[ $1 == debug ]]; }
 
 # The unpacked source tree's version string ("7.3.4"), from its Makefile.
 kernel_source_version() {
