@@ -952,8 +952,10 @@ fm_status fm_folio_init(struct fm_folio *folio,
  * state is kept as it is, `pages` / `pages_len` become the given storage (which must
  * already hold the state's pages: copy them first) and the header is sealed to its new
  * address. The header's magic, mode, order and options must be valid; its seal is not
- * checked (that is the point). The adopted copy is then independent of the original
- * when `pages` is its own.
+ * checked (that is the point). Nobody holds the adopted header's mapcount lock, so a lock
+ * bit copied with it (a header copied while the lock was held) is cleared; its `in_use`
+ * is reset. The adopted copy is then independent of the original when `pages` is its
+ * own.
  *
  * # Safety
  * `folio` must be NULL or valid for reads and writes of a `fm_folio`; `pages` NULL or
