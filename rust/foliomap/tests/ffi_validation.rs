@@ -917,3 +917,64 @@ fn forked_mthp_with(mode: Mode, options: u32) -> Owned {
     }
     o
 }
+
+/// Model operations that used to change the folio before refusing (found by
+/// scripts/fuzz): each now refuses first.
+#[test]
+fn model_refusals_found_by_the_fuzzer_change_nothing() {
+    for mode in [Mode::Pmc, Mode::Nopmc] {
+        // A file-mapped mTHP whose references were all dropped.
+        let mut o = Owned::new(mode, 4, 0);
+        unsafe {
+            assert_eq!(
+                fm_folio_add_file_ptes(o.f(), 0, 4, 1, ptr::null_mut()),
+                Status::Ok
+            );
+            assert_eq!(fm_folio_put(o.f(), 1), Status::Ok);
+        }
+        refused(
+            "migrate unmap without a reference",
+            Status::BadState,
+            &mut o,
+            |f| unsafe { fm_folio_migrate_unmap_pte(f, 0, 1, false, ptr::null_mut()) },
+        );
+        // A pinned folio whose references were dropped behind the pin.
+        let mut o = forked_mthp(mode);
+        unsafe {
+            assert_eq!(fm_folio_pin(o.f()), Status::Ok);
+            let refs = o.folio.refcount;
+            assert_eq!(fm_folio_put(o.f(), refs), Status::Ok);
+        }
+        refused(
+            "unpin without the pin's reference",
+            Status::BadState,
+            &mut o,
+            |f| unsafe { fm_folio_unpin(f) },
+        );
+        // A COPY that would drop a reference that is not there.
+        let mut o = forked_mthp(mode);
+        let refs = o.folio.refcount;
+        unsafe {
+            assert_eq!(fm_folio_put(o.f(), refs), Status::Ok);
+        }
+        let facts = CowFacts::default();
+        refused(
+            "write fault without references",
+            Status::BadState,
+            &mut o,
+            |f| unsafe { fm_folio_wp_fault_pte(f, 0, 1, &facts, ptr::null_mut()) },
+        );
+        // A PMD-mapped THP whose references were dropped: a freeze has none to drop.
+        let mut o = Owned::new(mode, 9, 0);
+        unsafe {
+            assert_eq!(fm_folio_fault_anon(o.f(), 1, ptr::null_mut()), Status::Ok);
+            assert_eq!(fm_folio_put(o.f(), 1), Status::Ok);
+        }
+        refused(
+            "freeze without a reference",
+            Status::BadState,
+            &mut o,
+            |f| unsafe { fm_folio_split_pmd(f, 1, true, true, ptr::null_mut()) },
+        );
+    }
+}
