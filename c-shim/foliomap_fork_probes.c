@@ -278,12 +278,12 @@ static int copy_page_range_entry(struct kretprobe_instance *ri, struct pt_regs *
 static int fork_predict(struct fork_probe *p, struct fork_folio *e, struct fm_snap *pred)
 {
 	unsigned int start, end, n = 1u << e->before.order;
-	int st = FM_OK;
+	int st;
 
+	/* The header copied by value is adopted with pred's own pages (fm_folio_rebind). */
 	pred->folio = e->before;
-	pred->folio.pages = pred->pages;
-	pred->folio.pages_len = FOLIOMAP_MAX_PAGES;
 	memcpy(pred->pages, e->pages, sizeof(fm_page) * n);
+	st = fm_folio_rebind(&pred->folio, pred->pages, FOLIOMAP_MAX_PAGES);
 	for (start = find_first_bit(e->pte_pages, n); start < n && st == FM_OK;
 	     start = find_next_bit(e->pte_pages, n, end)) {
 		end = find_next_zero_bit(e->pte_pages, n, start);

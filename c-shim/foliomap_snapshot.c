@@ -132,14 +132,18 @@ int foliomap_snapshot_into(struct folio *folio, fm_folio *f, fm_page *pages, u32
 	return snapshot(folio, f, pages, cap, NULL);
 }
 
-/* dst := src (a snapshot), with dst's own page storage; only the folio's pages. */
+/*
+ * dst := src (a snapshot), with dst's own page storage; only the folio's pages. The
+ * header copied by value is adopted at its new address (fm_folio_rebind): the library
+ * refuses a copied header that still names the original's pages. A src the library
+ * would refuse leaves dst refused as well (its calls fail with the status).
+ */
 void foliomap_snap_copy(struct fm_snap *dst, const struct fm_snap *src)
 {
 	dst->folio = src->folio;
 	dst->answers = src->answers;
-	dst->folio.pages = dst->pages;
-	dst->folio.pages_len = FOLIOMAP_MAX_PAGES;
 	memcpy(dst->pages, src->pages, sizeof(fm_page) << src->folio.order);
+	fm_folio_rebind(&dst->folio, dst->pages, FOLIOMAP_MAX_PAGES);
 }
 
 static bool answer_differs(const char *name, int model, int kernel, char *note, size_t len)
@@ -159,14 +163,18 @@ static bool answer_differs(const char *name, int model, int kernel, char *note, 
 int foliomap_compare_answers(const struct fm_snap *snap, char *note, size_t len)
 {
 	const struct fm_kernel_answers *k = &snap->answers;
-	fm_folio state = snap->folio;	/* fm_folio_query takes a mutable folio */
 	fm_query q;
 
 	if (!k->valid) {
 		snprintf(note, len, "no kernel answers (a snapshot taken before the operation)");
 		return -1;
 	}
-	if (fm_folio_query(&state, 0, &q) != FM_OK) {
+	/*
+	 * The snapshot itself, not a copy of its header (the library refuses a copied header
+	 * that names the original's pages). fm_folio_query only reads a plain folio; its
+	 * parameter is not const for the concurrent kind.
+	 */
+	if (fm_folio_query((fm_folio *)&snap->folio, 0, &q) != FM_OK) {
 		snprintf(note, len, "the model cannot query the folio");
 		return -1;
 	}

@@ -425,6 +425,32 @@ enum fm_status
      * Another argument was invalid (unknown flag bits, unknown enum value).
      */
     FM_ERR_BAD_ARGUMENT = -10,
+    /**
+     * The folio header is not where `fm_folio_init` / `fm_folio_rebind` left it: it was
+     * copied or moved by value (`fm_folio b = a;`), or its `pages`, mode, order or
+     * options were edited (its `seal` no longer matches). `fm_folio_rebind` adopts a
+     * copy that has its own page storage.
+     */
+    FM_ERR_MOVED = -11,
+    /**
+     * Memory that must be distinct overlaps: a folio header and its own pages, the two
+     * folios of a two-folio call (the same folio twice included) or their pages, or an
+     * output and what the call reads or writes.
+     */
+    FM_ERR_ALIAS = -12,
+    /**
+     * The object is in use: a plain folio another call is using right now (its `in_use`
+     * marker is set: two threads on a folio without `FM_FOLIO_OPT_CONCURRENT`), or a
+     * concurrent folio whose mapcount lock stayed held past the spin bound.
+     */
+    FM_ERR_BUSY = -13,
+    /**
+     * The object's state can only come from an edit behind the library's back: a
+     * concurrent folio whose `_mm_ids` lock bit is set while no call holds it (a raw
+     * kernel value copied in), or an mm-id allocator whose `nr_words` / `bitmap` was
+     * changed after `fm_mm_ids_init` (its `seal` no longer matches).
+     */
+    FM_ERR_CORRUPT = -14,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -887,9 +913,17 @@ typedef struct fm_folio {
      */
     uint32_t pages_len;
     /**
-     * Zero.
+     * Written by the library only, zero between calls. Plain folio: 1 while a call uses
+     * it, so a second thread's call on it is refused (`FM_ERR_BUSY`); concurrent folio:
+     * the number of calls in flight.
      */
-    uint32_t reserved;
+    uint32_t in_use;
+    /**
+     * Set by `fm_folio_init` / `fm_folio_rebind` from the header's own address, `pages`,
+     * mode, order and options; a header copied or moved by value, or with one of those
+     * edited, is refused (`FM_ERR_MOVED`).
+     */
+    uint64_t seal;
 } fm_folio;
 
 /**
@@ -1159,13 +1193,20 @@ typedef struct fm_mm_ids {
      */
     uint32_t magic;
     /**
-     * Number of 64-bit words at `bitmap`.
+     * Number of 64-bit words at `bitmap`; fixed at init.
      */
     uint32_t nr_words;
     /**
-     * Caller-owned bitmap; bit `i` set = id `i` in use (bit 0 = `MM_ID_DUMMY`).
+     * Caller-owned bitmap; bit `i` set = id `i` in use (bit 0 = `MM_ID_DUMMY`); fixed at
+     * init.
      */
     uint64_t *bitmap;
+    /**
+     * Set by `fm_mm_ids_init` from `bitmap` and `nr_words`: an allocator whose storage
+     * was edited afterwards (say `nr_words` enlarged past the real bitmap) is refused
+     * (`FM_ERR_CORRUPT`) before its bitmap is touched.
+     */
+    uint64_t seal;
 } fm_mm_ids;
 
 /**
@@ -1483,11 +1524,12 @@ const char *fm_status_str(int32_t status);
  * Initialises `folio` as a fresh folio of `order` (0..=9) in `mode` (`FM_MODE_PMC` /
  * `FM_MODE_NOPMC`): one reference (the allocation's), unmapped, no flags, as
  * `prep_compound_head` leaves it; `pages[0 .. 1 << order]` are reset too. `options`:
- * `FM_FOLIO_OPT_CONCURRENT` for a folio shared between threads.
+ * `FM_FOLIO_OPT_CONCURRENT` for a folio shared between threads. The header is sealed to
+ * its address: use it in place (a copy needs `fm_folio_rebind`).
  *
  * # Safety
  * `folio` must be NULL or valid for writes of a `fm_folio`; `pages` must be NULL or
- * valid for writes of `pages_len` entries, not overlapping `folio`.
+ * valid for writes of `pages_len` entries. Nobody else may use `folio` during the call.
  */
 fm_status fm_folio_init(struct fm_folio *folio,
                         uint32_t mode,
@@ -1497,9 +1539,27 @@ fm_status fm_folio_init(struct fm_folio *folio,
                         uint32_t pages_len);
 
 /**
+ * Adopts a header that was copied or moved by value (`fm_folio b = a;`, `memcpy`): its
+ * state is kept as it is, `pages` / `pages_len` become the given storage (which must
+ * already hold the state's pages: copy them first) and the header is sealed to its new
+ * address. The header's magic, mode, order and options must be valid; its seal is not
+ * checked (that is the point). Nobody holds the adopted header's mapcount lock, so a lock
+ * bit copied with it (a header copied while the lock was held) is cleared; its `in_use`
+ * is reset. The adopted copy is then independent of the original when `pages` is its
+ * own.
+ *
+ * # Safety
+ * `folio` must be NULL or valid for reads and writes of a `fm_folio`; `pages` NULL or
+ * valid for reads and writes of `pages_len` entries; nobody else may use `folio` during
+ * the call.
+ */
+fm_status fm_folio_rebind(struct fm_folio *folio, struct fm_page *pages, uint32_t pages_len);
+
+/**
  * Copies the accounting state of `src` (header and pages) into `dst`, which must have
  * been initialised with the same mode and order; `dst` keeps its own page storage and
- * options. For snapshots taken before an operation.
+ * options. For snapshots taken before an operation. The two folios and their pages must
+ * not overlap (`FM_ERR_ALIAS`, `dst == src` included).
  *
  * # Safety
  * Both must follow the pointer contract; neither may be used concurrently.
@@ -1775,10 +1835,11 @@ fm_status fm_folio_migrate_restore_pmd(struct fm_folio *folio,
  * `migrate_folio_move` from the unmapped `src` to the fresh `dst` (spec §6.6).
  * `*ret`: 0, or `-EAGAIN` when `src` has references beyond the migration's own.
  * Both folios must be plain (not `FM_FOLIO_OPT_CONCURRENT`): migration holds both
- * folio locks.
+ * folio locks. The two folios and their pages must not overlap (`FM_ERR_ALIAS`,
+ * `src == dst` included).
  *
  * # Safety
- * Both folios must follow the pointer contract and be distinct; `ret` NULL or writable.
+ * Both folios must follow the pointer contract; `ret` NULL or writable.
  */
 fm_status fm_folio_migrate_move(struct fm_folio *src, struct fm_folio *dst, int32_t *ret);
 
@@ -1906,7 +1967,8 @@ fm_status fm_mm_ids_free(struct fm_mm_ids *ids, uint32_t id);
 /**
  * Compares the `fields` (`FM_FIELD_*`) of two folio states of the same mode and order,
  * per-page fields over pages `[first, first + nr)` (clipped to the folio). Neither
- * folio may be concurrent or used concurrently.
+ * folio may be concurrent or used concurrently. Two distinct folios must not overlap
+ * each other or each other's pages (`FM_ERR_ALIAS`); `a == b` compares equal.
  *
  * # Safety
  * Both folios must follow the pointer contract; `out` NULL or writable.
@@ -1984,7 +2046,7 @@ _Static_assert(sizeof(struct fm_page) == 8, "struct fm_page: size");
 _Static_assert(_Alignof(struct fm_page) == 4, "struct fm_page: alignment");
 _Static_assert(offsetof(struct fm_page, mapcount) == 0, "struct fm_page: offset of mapcount");
 _Static_assert(offsetof(struct fm_page, flags) == 4, "struct fm_page: offset of flags");
-_Static_assert(sizeof(struct fm_folio) == 72, "struct fm_folio: size");
+_Static_assert(sizeof(struct fm_folio) == 80, "struct fm_folio: size");
 _Static_assert(_Alignof(struct fm_folio) == 8, "struct fm_folio: alignment");
 _Static_assert(offsetof(struct fm_folio, magic) == 0, "struct fm_folio: offset of magic");
 _Static_assert(offsetof(struct fm_folio, mode) == 4, "struct fm_folio: offset of mode");
@@ -2000,7 +2062,8 @@ _Static_assert(offsetof(struct fm_folio, mm_id_mapcount) == 40, "struct fm_folio
 _Static_assert(offsetof(struct fm_folio, mm_ids) == 48, "struct fm_folio: offset of mm_ids");
 _Static_assert(offsetof(struct fm_folio, pages) == 56, "struct fm_folio: offset of pages");
 _Static_assert(offsetof(struct fm_folio, pages_len) == 64, "struct fm_folio: offset of pages_len");
-_Static_assert(offsetof(struct fm_folio, reserved) == 68, "struct fm_folio: offset of reserved");
+_Static_assert(offsetof(struct fm_folio, in_use) == 68, "struct fm_folio: offset of in_use");
+_Static_assert(offsetof(struct fm_folio, seal) == 72, "struct fm_folio: offset of seal");
 _Static_assert(sizeof(struct fm_rmap_outcome) == 28, "struct fm_rmap_outcome: size");
 _Static_assert(_Alignof(struct fm_rmap_outcome) == 4, "struct fm_rmap_outcome: alignment");
 _Static_assert(offsetof(struct fm_rmap_outcome, ret) == 0, "struct fm_rmap_outcome: offset of ret");
@@ -2068,11 +2131,12 @@ _Static_assert(offsetof(struct fm_query, maybe_dma_pinned) == 34, "struct fm_que
 _Static_assert(offsetof(struct fm_query, pm_mmap_exclusive) == 35, "struct fm_query: offset of pm_mmap_exclusive");
 _Static_assert(offsetof(struct fm_query, anon_exclusive) == 36, "struct fm_query: offset of anon_exclusive");
 _Static_assert(offsetof(struct fm_query, reserved) == 37, "struct fm_query: offset of reserved");
-_Static_assert(sizeof(struct fm_mm_ids) == 16, "struct fm_mm_ids: size");
+_Static_assert(sizeof(struct fm_mm_ids) == 24, "struct fm_mm_ids: size");
 _Static_assert(_Alignof(struct fm_mm_ids) == 8, "struct fm_mm_ids: alignment");
 _Static_assert(offsetof(struct fm_mm_ids, magic) == 0, "struct fm_mm_ids: offset of magic");
 _Static_assert(offsetof(struct fm_mm_ids, nr_words) == 4, "struct fm_mm_ids: offset of nr_words");
 _Static_assert(offsetof(struct fm_mm_ids, bitmap) == 8, "struct fm_mm_ids: offset of bitmap");
+_Static_assert(offsetof(struct fm_mm_ids, seal) == 16, "struct fm_mm_ids: offset of seal");
 _Static_assert(sizeof(struct fm_folio_diff) == 8, "struct fm_folio_diff: size");
 _Static_assert(_Alignof(struct fm_folio_diff) == 4, "struct fm_folio_diff: alignment");
 _Static_assert(offsetof(struct fm_folio_diff, fields) == 0, "struct fm_folio_diff: offset of fields");

@@ -25,7 +25,7 @@ pub use foliomap;
 macro_rules! for_each_abi_struct {
     ($m:ident) => {
         $m!($crate::foliomap::types::Page => fm_page { mapcount, flags });
-        $m!($crate::foliomap::types::Folio => fm_folio { magic, mode, order, options, flags, refcount, pincount, large_mapcount, entire_mapcount, nr_pages_mapped, mm_id_mapcount, mm_ids, pages, pages_len, reserved });
+        $m!($crate::foliomap::types::Folio => fm_folio { magic, mode, order, options, flags, refcount, pincount, large_mapcount, entire_mapcount, nr_pages_mapped, mm_id_mapcount, mm_ids, pages, pages_len, in_use, seal });
         $m!($crate::foliomap::types::RmapOutcome => fm_rmap_outcome { ret, nr_pages, nr_pmdmapped, mapped_stat_delta, pmdmapped_stat_delta, mapcount_after, partially_mapped, deferred_split, newly_partially_mapped, reserved });
         $m!($crate::foliomap::types::CowFacts => fm_cow_facts { unshare, trylock_fails, lru_drain_drops_ref, swap_free_succeeds });
         $m!($crate::foliomap::types::CowOutcome => fm_cow_outcome { decision, reason, swapcache_freed, lru_drained, pmd_split, reserved, rmap });
@@ -33,7 +33,7 @@ macro_rules! for_each_abi_struct {
         $m!($crate::foliomap::types::SplitPmdOutcome => fm_split_pmd_outcome { frozen, freeze_failed, reserved, entry, add, remove });
         $m!($crate::foliomap::types::MigrateUnmapOutcome => fm_migrate_unmap_outcome { ret, entry, rmap });
         $m!($crate::foliomap::types::FolioQuery => fm_query { mapcount, large_mapcount, entire_mapcount, nr_pages_mapped, average_page_mapcount, expected_ref_count, precise_page_mapcount, kpagecount, mapped, maybe_mapped_shared, maybe_dma_pinned, pm_mmap_exclusive, anon_exclusive, reserved });
-        $m!($crate::foliomap::ffi::MmIds => fm_mm_ids { magic, nr_words, bitmap });
+        $m!($crate::foliomap::ffi::MmIds => fm_mm_ids { magic, nr_words, bitmap, seal });
         $m!($crate::foliomap::diff::FolioDiff => fm_folio_diff { fields, first_page });
         $m!($crate::foliomap::trace::TraceHeader => fm_trace_header { magic, version, header_size, record_size, mode, source, nr_cpus, reserved, records, dropped, events, states });
         $m!($crate::foliomap::trace::TraceEvent => fm_trace_event { seq, pfn, epoch, cpu, op, order, flags, status, decision, mm, first, nr, arg, ret, reason, reserved, out_flags, facts, nr_pages, nr_other, mapcount_after, digest });
@@ -48,7 +48,7 @@ macro_rules! for_each_abi_struct {
 macro_rules! for_each_abi_enum {
     ($m:ident) => {
         $m!($crate::foliomap::types::Mode: u32 => fm_mode { Pmc = FM_MODE_PMC, Nopmc = FM_MODE_NOPMC });
-        $m!($crate::foliomap::types::Status: i32 => fm_status { Ok = FM_OK, NullPointer = FM_ERR_NULL_POINTER, NotInitialised = FM_ERR_NOT_INITIALISED, BadMode = FM_ERR_BAD_MODE, BadOrder = FM_ERR_BAD_ORDER, BadRange = FM_ERR_BAD_RANGE, BadMmId = FM_ERR_BAD_MM_ID, BadState = FM_ERR_BAD_STATE, PagesTooSmall = FM_ERR_PAGES_TOO_SMALL, Exhausted = FM_ERR_EXHAUSTED, BadArgument = FM_ERR_BAD_ARGUMENT });
+        $m!($crate::foliomap::types::Status: i32 => fm_status { Ok = FM_OK, NullPointer = FM_ERR_NULL_POINTER, NotInitialised = FM_ERR_NOT_INITIALISED, BadMode = FM_ERR_BAD_MODE, BadOrder = FM_ERR_BAD_ORDER, BadRange = FM_ERR_BAD_RANGE, BadMmId = FM_ERR_BAD_MM_ID, BadState = FM_ERR_BAD_STATE, PagesTooSmall = FM_ERR_PAGES_TOO_SMALL, Exhausted = FM_ERR_EXHAUSTED, BadArgument = FM_ERR_BAD_ARGUMENT, Moved = FM_ERR_MOVED, Alias = FM_ERR_ALIAS, Busy = FM_ERR_BUSY, Corrupt = FM_ERR_CORRUPT });
         $m!($crate::foliomap::types::Level: u32 => fm_level { Pte = FM_LEVEL_PTE, Pmd = FM_LEVEL_PMD });
         $m!($crate::foliomap::types::MigrationEntry: u32 => fm_migration_entry { Readable = FM_MIGRATION_ENTRY_READABLE, ReadableExclusive = FM_MIGRATION_ENTRY_READABLE_EXCLUSIVE, Writable = FM_MIGRATION_ENTRY_WRITABLE });
         $m!($crate::foliomap::types::CowDecision: u32 => fm_cow_decision { None = FM_COW_DECISION_NONE, Reuse = FM_COW_DECISION_REUSE, Copy = FM_COW_DECISION_COPY, Fallback = FM_COW_DECISION_FALLBACK });

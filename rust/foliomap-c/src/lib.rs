@@ -9,10 +9,26 @@
 pub use foliomap::ffi;
 
 // Not under `cfg(test)` (only `clippy --all-targets` builds that): std has its own.
-#[cfg(not(test))]
+#[cfg(all(not(test), not(foliomap_fuzz)))]
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
     loop {
         core::hint::spin_loop();
     }
+}
+
+// The fuzz build (scripts/fuzz: `--cfg foliomap_fuzz`, overflow checks and debug
+// assertions on) links with libc, and a panic there is a finding: abort, so that the
+// fuzzer reports it as a crash with the input that caused it.
+#[cfg(all(not(test), foliomap_fuzz))]
+extern "C" {
+    fn abort() -> !;
+}
+
+#[cfg(all(not(test), foliomap_fuzz))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
+    // SAFETY: libc's abort takes no arguments and never returns; the fuzz harness links
+    // libc.
+    unsafe { abort() }
 }

@@ -234,6 +234,12 @@ pub fn split_pmd<S: FolioStore>(
     if !s.test(FOLIO_ANON) || s.entire_mapcount() < 0 || query::mapcount(s) < 1 {
         return Err(Status::BadState);
     }
+    // What the removal of the PMD mapping and a freeze's put need, checked before
+    // anything changes (a refused call changes nothing; found by scripts/fuzz).
+    rmap::check_remove_pmd(s, mm)?;
+    if freeze && s.refcount() < 1 {
+        return Err(Status::BadState);
+    }
     let exclusive = page_exclusive(s, 0);
     let mut out = SplitPmdOutcome::default();
     let mut freeze = freeze;
@@ -281,6 +287,11 @@ pub fn migrate_unmap_pte<S: FolioStore>(
     check_mm(mm)?;
     check_range(s, k, 1)?;
     rmap::check_remove_ptes(s, k, 1, mm)?;
+    // The reference dropped below must exist before anything changes (a refused call
+    // changes nothing; found by scripts/fuzz).
+    if s.refcount() < 1 {
+        return Err(Status::BadState);
+    }
     let exclusive = page_exclusive(s, k);
     if exclusive && rmap::try_share_anon(s, k)? == EBUSY {
         return Ok(MigrateUnmapOutcome {
@@ -307,6 +318,10 @@ pub fn migrate_unmap_pmd<S: FolioStore>(
     check_mm(mm)?;
     check_pmd(s)?;
     rmap::check_remove_pmd(s, mm)?;
+    // As in migrate_unmap_pte: the reference must exist before anything changes.
+    if s.refcount() < 1 {
+        return Err(Status::BadState);
+    }
     let exclusive = page_exclusive(s, 0);
     if exclusive && rmap::try_share_anon(s, 0)? == EBUSY {
         return Ok(MigrateUnmapOutcome {
@@ -467,7 +482,9 @@ pub fn pin<S: FolioStore>(s: &mut S, pin: bool) -> Result<(), Status> {
     } else {
         query::maybe_dma_pinned(s)
     };
-    if !pinned {
+    // The pin's references must exist before the pincount drops (a refused call changes
+    // nothing; found by scripts/fuzz).
+    if !pinned || s.refcount() < refs {
         return Err(Status::BadState);
     }
     if s.is_large() {
@@ -507,6 +524,14 @@ pub fn wp_fault_pte<S: FolioStore>(
     check_range(s, k, 1)?;
     validate_facts(facts)?;
     rmap::check_remove_ptes(s, k, 1, mm)?;
+    // Every reference the fault may drop (the mapping's, a per-CPU LRU batch's, the swap
+    // cache's) must exist before anything changes: a refused call changes nothing (found
+    // by scripts/fuzz: a COPY removed the mapping, then failed to drop its reference).
+    let lru_batch = !s.is_large() && !s.test(FOLIO_LRU) && facts.lru_drain_drops_ref != 0;
+    let swap = s.test(FOLIO_SWAPCACHE) && facts.swap_free_succeeds != 0;
+    if s.refcount() < 1 + lru_batch as i32 + if swap { s.nr_pages() as i32 } else { 0 } {
+        return Err(Status::BadState);
+    }
     let mut out = CowOutcome::default();
     let reason = if !s.test(FOLIO_ANON) {
         CowReason::NotAnon
@@ -659,6 +684,9 @@ pub fn wp_fault_pmd<S: FolioStore>(
     if !s.test(FOLIO_ANON) || s.entire_mapcount() < 0 {
         return Err(Status::BadState);
     }
+    // The fallback's PMD split must be possible before the swap cache is freed (a refused
+    // call changes nothing).
+    rmap::check_remove_pmd(s, mm)?;
     let mut out = CowOutcome::default();
     // The folio lock is waited for here (never a trylock failure).
     let n = s.nr_pages() as i32;

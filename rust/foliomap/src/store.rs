@@ -119,7 +119,7 @@ impl<'a> FolioMut<'a> {
     }
 
     /// Copies the accounting state (header fields and pages) of `src`, which must have
-    /// this folio's mode and order; storage pointer and options stay this folio's.
+    /// this folio's mode and order; storage pointer, options, `in_use` and `seal` stay this folio's.
     pub fn copy_from(&mut self, src: &FolioMut<'_>) -> Result<(), Status> {
         if src.folio.mode != self.folio.mode || src.folio.order != self.folio.order {
             return Err(Status::BadArgument);
@@ -128,6 +128,8 @@ impl<'a> FolioMut<'a> {
             pages: self.folio.pages,
             pages_len: self.folio.pages_len,
             options: self.folio.options,
+            in_use: self.folio.in_use,
+            seal: self.folio.seal,
             ..*src.folio
         };
         for (dst, src) in self.pages.iter_mut().zip(src.pages.iter()) {

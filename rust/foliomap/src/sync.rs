@@ -79,8 +79,10 @@ pub struct AtomicFolio {
     pub pages: AtomicPtr<Page>,
     /// See `Folio::pages_len`.
     pub pages_len: AtomicU32,
-    /// Zero.
-    pub reserved: AtomicU32,
+    /// See `Folio::in_use`: calls in flight.
+    pub in_use: AtomicU32,
+    /// See `Folio::seal`.
+    pub seal: AtomicU64,
 }
 
 macro_rules! same_layout {
@@ -108,7 +110,8 @@ same_layout!(
     mm_ids,
     pages,
     pages_len,
-    reserved
+    in_use,
+    seal
 );
 
 impl AtomicFolio {
@@ -132,7 +135,8 @@ impl AtomicFolio {
             mm_ids: AtomicU64::new(folio.mm_ids),
             pages: AtomicPtr::new(folio.pages),
             pages_len: AtomicU32::new(folio.pages_len),
-            reserved: AtomicU32::new(folio.reserved),
+            in_use: AtomicU32::new(folio.in_use),
+            seal: AtomicU64::new(folio.seal),
         }
     }
 
@@ -155,7 +159,8 @@ impl AtomicFolio {
             mm_ids: mm_ids_pack(large.ids, large.shared),
             pages: self.pages.load(Acquire),
             pages_len: self.pages_len.load(Acquire),
-            reserved: self.reserved.load(Acquire),
+            in_use: self.in_use.load(Acquire),
+            seal: self.seal.load(Acquire),
         };
         unlock_large(self, &large);
         folio

@@ -83,6 +83,24 @@ pub enum Status {
     Exhausted = -9,
     /// Another argument was invalid (unknown flag bits, unknown enum value).
     BadArgument = -10,
+    /// The folio header is not where `fm_folio_init` / `fm_folio_rebind` left it: it was
+    /// copied or moved by value (`fm_folio b = a;`), or its `pages`, mode, order or
+    /// options were edited (its `seal` no longer matches). `fm_folio_rebind` adopts a
+    /// copy that has its own page storage.
+    Moved = -11,
+    /// Memory that must be distinct overlaps: a folio header and its own pages, the two
+    /// folios of a two-folio call (the same folio twice included) or their pages, or an
+    /// output and what the call reads or writes.
+    Alias = -12,
+    /// The object is in use: a plain folio another call is using right now (its `in_use`
+    /// marker is set: two threads on a folio without `FM_FOLIO_OPT_CONCURRENT`), or a
+    /// concurrent folio whose mapcount lock stayed held past the spin bound.
+    Busy = -13,
+    /// The object's state can only come from an edit behind the library's back: a
+    /// concurrent folio whose `_mm_ids` lock bit is set while no call holds it (a raw
+    /// kernel value copied in), or an mm-id allocator whose `nr_words` / `bitmap` was
+    /// changed after `fm_mm_ids_init` (its `seal` no longer matches).
+    Corrupt = -14,
 }
 
 /// One page of a folio: the per-page fields of `struct page` the model needs (spec §1.2).
@@ -151,8 +169,14 @@ pub struct Folio {
     pub pages: *mut Page,
     /// Number of entries at `pages`.
     pub pages_len: u32,
-    /// Zero.
-    pub reserved: u32,
+    /// Written by the library only, zero between calls. Plain folio: 1 while a call uses
+    /// it, so a second thread's call on it is refused (`FM_ERR_BUSY`); concurrent folio:
+    /// the number of calls in flight.
+    pub in_use: u32,
+    /// Set by `fm_folio_init` / `fm_folio_rebind` from the header's own address, `pages`,
+    /// mode, order and options; a header copied or moved by value, or with one of those
+    /// edited, is refused (`FM_ERR_MOVED`).
+    pub seal: u64,
 }
 
 impl Folio {
@@ -180,7 +204,8 @@ impl Folio {
             mm_ids: 0,
             pages: core::ptr::null_mut(),
             pages_len: 0,
-            reserved: 0,
+            in_use: 0,
+            seal: 0,
         })
     }
 
@@ -217,6 +242,27 @@ impl Folio {
     pub fn test(&self, flag: u32) -> bool {
         self.flags & flag != 0
     }
+}
+
+/// The `seal` of a folio header at address `addr` with page storage `pages` and the
+/// given mode, order and options: a bijective mix (splitmix64's finaliser) of their
+/// combination, so a change of any single one of them always changes the seal.
+pub fn folio_seal(addr: usize, pages: usize, mode: u32, order: u32, options: u32) -> u64 {
+    let fixed = mode as u64 | (order as u64) << 8 | (options as u64) << 16;
+    mix64(addr as u64 ^ (pages as u64).rotate_left(32) ^ fixed.rotate_left(48) ^ SEAL_KEY)
+}
+
+/// The `seal` of an mm-id allocator over `bitmap[nr_words]`.
+pub fn mm_ids_seal(bitmap: usize, nr_words: u32) -> u64 {
+    mix64(bitmap as u64 ^ (nr_words as u64).rotate_left(32) ^ SEAL_KEY.rotate_left(7))
+}
+
+const SEAL_KEY: u64 = 0x666f_6c69_6f6d_6170;
+
+fn mix64(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// Extracts the id of `slot` from a raw `_mm_ids` word.

@@ -246,8 +246,9 @@ fn bad_operations_change_nothing() {
                 (
                     "migrate into itself",
                     fm_folio_migrate_move(f, f, ptr::null_mut()),
-                    Status::BadArgument,
+                    Status::Alias,
                 ),
+                ("copy onto itself", fm_folio_copy(f, f), Status::Alias),
             ]
         };
         for (what, got, want) in cases {
@@ -292,7 +293,7 @@ fn misaligned_output_is_refused_before_the_operation() {
 
 #[test]
 fn status_strings_exist_for_every_status() {
-    for code in 0..=10 {
+    for code in 0..=14 {
         let text = unsafe { core::ffi::CStr::from_ptr(fm_status_str(-code)) };
         assert_ne!(text.to_str().unwrap(), "unknown status", "status {}", -code);
     }
@@ -306,6 +307,7 @@ fn mm_ids_lowest_free_first() {
         magic: 0,
         nr_words: 0,
         bitmap: ptr::null_mut(),
+        seal: 0,
     };
     let mut bits = [0u64; 2];
     let mut id = 0;
@@ -521,4 +523,458 @@ fn split_freeze_needs_an_unmapped_folio_and_only_the_callers_reference() {
         assert_eq!(ret, 0);
     }
     assert!(!o.folio.test(FOLIO_PARTIALLY_MAPPED) && !o.folio.test(FOLIO_DEFERRED_LIST));
+}
+
+// ---- Issue 13: the C ABI under hostile input. Every case is a broken input the call must
+// refuse with its status, and the refused call must change no byte of what it was given.
+
+/// The bytes of a header and of its 512 pages of storage.
+fn bytes(o: &Owned) -> Vec<u8> {
+    fn raw<T>(v: &T) -> &[u8] {
+        // SAFETY: plain old data, read as bytes.
+        unsafe { core::slice::from_raw_parts(v as *const T as *const u8, size_of::<T>()) }
+    }
+    let mut v = raw(&*o.folio).to_vec();
+    v.extend_from_slice(raw(&*o.pages));
+    v
+}
+
+use core::mem::size_of;
+use foliomap::kernel::MM_IDS_LOCK_BIT;
+
+/// Runs `call` on `o` (and `others`), which must refuse it with `want` and leave every
+/// byte of all of them as it was.
+fn refused(what: &str, want: Status, o: &mut Owned, call: impl FnOnce(*mut Folio) -> Status) {
+    let before = bytes(o);
+    let got = call(o.f());
+    assert_eq!(got, want, "{what}");
+    assert_eq!(
+        before,
+        bytes(o),
+        "{what}: the refused call changed the folio"
+    );
+}
+
+#[test]
+fn a_header_copied_by_value_is_refused_until_rebound() {
+    for options in [0, FOLIO_OPT_CONCURRENT] {
+        let a = forked_mthp_with(Mode::Pmc, options);
+        // `fm_folio b = a;`: same magic, same `pages` as a.
+        let mut b = Owned::new(Mode::Pmc, 4, 0);
+        *b.folio = *a.folio;
+        let a_before = bytes(&a);
+        for (what, call) in hostile_calls() {
+            refused(
+                &format!("copied header: {what}"),
+                Status::Moved,
+                &mut b,
+                call,
+            );
+            assert_eq!(a_before, bytes(&a), "{what}: the original changed");
+        }
+        // Adopted with its own pages (copied first), the copy is a folio of its own.
+        b.pages.copy_from_slice(&a.pages[..]);
+        let pages = b.pages.as_mut_ptr();
+        unsafe {
+            assert_eq!(fm_folio_rebind(b.f(), pages, 512), Status::Ok);
+            assert_eq!(
+                fm_folio_zap_ptes(b.f(), 0, 16, 2, ptr::null_mut()),
+                Status::Ok
+            );
+        }
+        assert_eq!(
+            a_before,
+            bytes(&a),
+            "ops on the rebound copy change the original"
+        );
+        assert_eq!(b.folio.refcount, a.folio.refcount - 16);
+    }
+}
+
+#[test]
+fn edited_fixed_fields_are_refused() {
+    let mut other = [Page::INIT; 512];
+    let mut o = forked_mthp(Mode::Pmc);
+    type Edit = fn(&mut Folio, *mut Page);
+    let edits: Vec<(&str, Edit)> = vec![
+        ("pages re-pointed", |f, p| f.pages = p),
+        ("order shrunk", |f, _| f.order = 3),
+        ("mode switched", |f, _| f.mode = Mode::Nopmc as u32),
+        ("options switched", |f, _| f.options = FOLIO_OPT_CONCURRENT),
+        ("seal forged to 0", |f, _| f.seal = 0),
+    ];
+    for (what, edit) in edits {
+        let saved = *o.folio;
+        edit(&mut o.folio, other.as_mut_ptr());
+        refused(what, Status::Moved, &mut o, |f| unsafe {
+            fm_folio_fault_anon(f, 3, ptr::null_mut())
+        });
+        refused(what, Status::Moved, &mut o, |f| unsafe {
+            fm_folio_query(f, 0, ptr::null_mut())
+        });
+        *o.folio = saved;
+    }
+    assert!(
+        other.iter().all(|p| *p == Page::INIT),
+        "the other storage was written"
+    );
+}
+
+#[test]
+fn two_folio_calls_refuse_overlapping_folios() {
+    for mode in [Mode::Pmc, Mode::Nopmc] {
+        let mut a = forked_mthp(mode);
+        // b: its own header at its own address, but a's pages (a "rebound" alias).
+        let mut b = Owned::new(mode, 4, 0);
+        let shared = a.pages.as_mut_ptr();
+        let b_before = bytes(&b);
+        unsafe {
+            assert_eq!(fm_folio_rebind(b.f(), shared, 512), Status::Ok);
+        }
+        let a_before = bytes(&a);
+        let (fa, fb) = (a.f(), b.f());
+        let mut ret = 0;
+        let mut diff = foliomap::diff::FolioDiff::default();
+        unsafe {
+            assert_eq!(fm_folio_copy(fb, fa), Status::Alias, "{mode:?} copy");
+            assert_eq!(fm_folio_copy(fa, fb), Status::Alias, "{mode:?} copy back");
+            assert_eq!(
+                fm_folio_compare(fa, fb, 0, 16, foliomap::diff::FIELDS_ALL, &mut diff),
+                Status::Alias,
+                "{mode:?} compare"
+            );
+            assert_eq!(
+                fm_folio_migrate_move(fa, fb, &mut ret),
+                Status::Alias,
+                "{mode:?} migrate"
+            );
+        }
+        assert_eq!(ret, 0);
+        assert_eq!(a_before, bytes(&a), "{mode:?}: a refused call changed a");
+        // Back to b's own pages: the calls go through again.
+        let own = b.pages.as_mut_ptr();
+        unsafe {
+            assert_eq!(fm_folio_rebind(b.f(), own, 512), Status::Ok);
+            assert_eq!(fm_folio_copy(b.f(), a.f()), Status::Ok);
+        }
+        assert_ne!(b_before, bytes(&b));
+    }
+}
+
+/// Storage for a header and its pages in one buffer, to place them as a hostile caller
+/// would.
+#[repr(C, align(8))]
+struct Arena([u64; 1024]);
+
+#[test]
+fn a_header_overlapping_pages_is_refused() {
+    let mut arena = Box::new(Arena([0x5a5a_5a5a_5a5a_5a5a; 1024]));
+    let base = arena.0.as_mut_ptr();
+    let folio = base as *mut Folio;
+    // Pages starting inside the header, and a header inside another folio's pages.
+    let pages = unsafe { base.add(2) } as *mut Page;
+    let before = arena.0.to_vec();
+    unsafe {
+        assert_eq!(
+            fm_folio_init(folio, 1, 4, 0, pages, 16),
+            Status::Alias,
+            "init over its own header"
+        );
+    }
+    assert_eq!(before, arena.0.to_vec(), "the refused init wrote");
+    let mut a = forked_mthp(Mode::Pmc);
+    let header = bytes(&a);
+    unsafe {
+        assert_eq!(
+            fm_folio_rebind(a.f(), a.f().cast::<Page>().add(4), 512),
+            Status::Alias,
+            "rebind with pages inside the header"
+        );
+    }
+    assert_eq!(header, bytes(&a));
+    // A header moved into its pages' memory by hand is refused as moved, before the
+    // overlap is even looked at; both refuse.
+    let mut b = Owned::new(Mode::Pmc, 2, 0);
+    let slot = unsafe { b.pages.as_mut_ptr().add(64) } as *mut Folio;
+    if slot.is_aligned() {
+        unsafe {
+            ptr::write(slot, *b.folio);
+            let st = fm_folio_fault_anon(slot, 1, ptr::null_mut());
+            assert!(st == Status::Moved || st == Status::Alias, "{st:?}");
+        }
+    }
+}
+
+#[test]
+fn outputs_overlapping_the_folio_are_refused() {
+    let mut o = forked_mthp(Mode::Pmc);
+    refused("query into the pages", Status::Alias, &mut o, |f| unsafe {
+        let into = (*f).pages.add(2) as *mut FolioQuery;
+        fm_folio_query(f, 0, into)
+    });
+    refused(
+        "zap outcome into the header",
+        Status::Alias,
+        &mut o,
+        |f| unsafe { fm_folio_zap_ptes(f, 0, 1, 1, f as *mut RmapOutcome) },
+    );
+    refused("ret into the header", Status::Alias, &mut o, |f| unsafe {
+        fm_folio_split_freeze(f, ptr::addr_of_mut!((*f).refcount))
+    });
+    let mut dst = Owned::new(Mode::Pmc, 4, 0);
+    let dst_before = bytes(&dst);
+    refused("migrate ret into dst", Status::Alias, &mut o, |f| unsafe {
+        fm_folio_migrate_move(f, dst.f(), ptr::addr_of_mut!((*dst.f()).refcount))
+    });
+    assert_eq!(dst_before, bytes(&dst));
+}
+
+#[test]
+fn an_allocator_edited_after_init_is_refused() {
+    let mut bits = [0u64; 4];
+    let mut ids = MmIds {
+        magic: 0,
+        nr_words: 0,
+        bitmap: ptr::null_mut(),
+        seal: 0,
+    };
+    let mut id = 0;
+    unsafe {
+        assert_eq!(fm_mm_ids_init(&mut ids, bits.as_mut_ptr(), 2), Status::Ok);
+        assert_eq!(fm_mm_ids_alloc(&mut ids, &mut id), Status::Ok);
+        assert_eq!(id, 1);
+    }
+    let saved = (ids.nr_words, ids.bitmap);
+    type Edit = fn(&mut MmIds, *mut u64);
+    let edits: Vec<(&str, Edit)> = vec![
+        ("nr_words enlarged", |ids, _| ids.nr_words = 1000),
+        ("nr_words shrunk", |ids, _| ids.nr_words = 1),
+        ("bitmap re-pointed", |ids, p| ids.bitmap = p),
+    ];
+    for (what, edit) in edits {
+        edit(&mut ids, unsafe { bits.as_mut_ptr().add(2) });
+        let before = bits;
+        unsafe {
+            assert_eq!(
+                fm_mm_ids_alloc(&mut ids, &mut id),
+                Status::Corrupt,
+                "{what}"
+            );
+            assert_eq!(fm_mm_ids_free(&mut ids, 1), Status::Corrupt, "{what}");
+        }
+        assert_eq!(before, bits, "{what}: the refused call wrote the bitmap");
+        assert_eq!(id, 1, "{what}: the refused call wrote the id");
+        (ids.nr_words, ids.bitmap) = saved;
+    }
+    // An id output inside the bitmap or the allocator itself.
+    let before = bits;
+    unsafe {
+        let inside = bits.as_mut_ptr() as *mut u32;
+        assert_eq!(fm_mm_ids_alloc(&mut ids, inside), Status::Alias);
+        let own = ptr::addr_of_mut!(ids.nr_words);
+        assert_eq!(fm_mm_ids_alloc(&mut ids, own), Status::Alias);
+        // A bitmap overlapping the allocator at init.
+        let mut arena = Arena([0; 1024]);
+        let at = arena.0.as_mut_ptr();
+        assert_eq!(
+            fm_mm_ids_init(at as *mut MmIds, at.add(1), 8),
+            Status::Alias
+        );
+        assert!(arena.0.iter().all(|w| *w == 0));
+    }
+    assert_eq!(before, bits);
+    unsafe {
+        assert_eq!(fm_mm_ids_alloc(&mut ids, &mut id), Status::Ok);
+    }
+    assert_eq!(id, 2);
+}
+
+#[test]
+fn a_lock_bit_nobody_holds_is_refused_not_spun_on() {
+    for mode in [Mode::Pmc, Mode::Nopmc] {
+        let mut o = forked_mthp_with(mode, FOLIO_OPT_CONCURRENT);
+        // A raw kernel `_mm_ids` read while the kernel held the mapcount lock.
+        o.folio.mm_ids |= MM_IDS_LOCK_BIT;
+        let start = std::time::Instant::now();
+        for (what, call) in hostile_calls() {
+            refused(
+                &format!("{mode:?} lock bit: {what}"),
+                Status::Corrupt,
+                &mut o,
+                call,
+            );
+        }
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "refusing took {:?}",
+            start.elapsed()
+        );
+        o.folio.mm_ids &= !MM_IDS_LOCK_BIT;
+        unsafe {
+            assert_eq!(
+                fm_folio_zap_ptes(o.f(), 0, 4, 2, ptr::null_mut()),
+                Status::Ok
+            );
+        }
+        assert_eq!(o.folio.in_use, 0, "calls in flight counted back to 0");
+    }
+    // A plain folio never spins: the stale bit is simply not part of the state.
+    let mut o = forked_mthp(Mode::Pmc);
+    o.folio.mm_ids |= MM_IDS_LOCK_BIT;
+    unsafe {
+        assert_eq!(
+            fm_folio_zap_ptes(o.f(), 0, 4, 2, ptr::null_mut()),
+            Status::Ok
+        );
+    }
+    assert_eq!(o.folio.mm_ids & MM_IDS_LOCK_BIT, 0);
+}
+
+#[test]
+fn a_lock_held_past_the_bound_gives_busy() {
+    let mut o = forked_mthp_with(Mode::Pmc, FOLIO_OPT_CONCURRENT);
+    // As if another call were in flight and held the lock for ever.
+    o.folio.mm_ids |= MM_IDS_LOCK_BIT;
+    o.folio.in_use = 1;
+    refused(
+        "lock held by a call in flight",
+        Status::Busy,
+        &mut o,
+        |f| unsafe { fm_folio_query(f, 0, ptr::null_mut()) },
+    );
+}
+
+#[test]
+fn a_plain_folio_in_use_by_another_call_is_refused() {
+    let mut o = forked_mthp(Mode::Pmc);
+    let mut dst = Owned::new(Mode::Pmc, 4, 0);
+    // What a call on another thread leaves set while it runs.
+    o.folio.in_use = 1;
+    for (what, call) in hostile_calls() {
+        refused(&format!("in use: {what}"), Status::Busy, &mut o, call);
+    }
+    let dst_before = bytes(&dst);
+    refused(
+        "copy from a folio in use",
+        Status::Busy,
+        &mut o,
+        |f| unsafe { fm_folio_copy(dst.f(), f) },
+    );
+    assert_eq!(dst_before, bytes(&dst));
+    o.folio.in_use = 0;
+    unsafe {
+        assert_eq!(
+            fm_folio_zap_ptes(o.f(), 0, 4, 2, ptr::null_mut()),
+            Status::Ok
+        );
+        assert_eq!(fm_folio_copy(dst.f(), o.f()), Status::Ok);
+        assert_eq!(fm_folio_query(o.f(), 0, ptr::null_mut()), Status::Ok);
+    }
+    assert_eq!(
+        (o.folio.in_use, dst.folio.in_use),
+        (0, 0),
+        "marks cleared after the calls"
+    );
+}
+
+/// Calls of every kind (mutating, read-only, PTE, fork) that would succeed on a sound
+/// forked mTHP.
+#[allow(clippy::type_complexity)]
+fn hostile_calls() -> Vec<(&'static str, Box<dyn FnOnce(*mut Folio) -> Status>)> {
+    vec![
+        (
+            "zap",
+            Box::new(|f| unsafe { fm_folio_zap_ptes(f, 0, 4, 2, ptr::null_mut()) }),
+        ),
+        (
+            "fork",
+            Box::new(|f| unsafe { fm_folio_fork_ptes(f, 0, 16, 3, false, ptr::null_mut()) }),
+        ),
+        ("get", Box::new(|f| unsafe { fm_folio_get(f, 1) })),
+        (
+            "query",
+            Box::new(|f| unsafe { fm_folio_query(f, 0, ptr::null_mut()) }),
+        ),
+        (
+            "split check",
+            Box::new(|f| unsafe { fm_folio_split_check(f, 0, 1, ptr::null_mut()) }),
+        ),
+        (
+            "flags",
+            Box::new(|f| unsafe { fm_folio_update_flags(f, FOLIO_LRU, 0) }),
+        ),
+    ]
+}
+
+fn forked_mthp_with(mode: Mode, options: u32) -> Owned {
+    let mut o = Owned::new(mode, 4, options);
+    unsafe {
+        assert_eq!(fm_folio_fault_anon(o.f(), 1, ptr::null_mut()), Status::Ok);
+        assert_eq!(
+            fm_folio_fork_ptes(o.f(), 0, 16, 2, false, ptr::null_mut()),
+            Status::Ok
+        );
+    }
+    o
+}
+
+/// Model operations that used to change the folio before refusing (found by
+/// scripts/fuzz): each now refuses first.
+#[test]
+fn model_refusals_found_by_the_fuzzer_change_nothing() {
+    for mode in [Mode::Pmc, Mode::Nopmc] {
+        // A file-mapped mTHP whose references were all dropped.
+        let mut o = Owned::new(mode, 4, 0);
+        unsafe {
+            assert_eq!(
+                fm_folio_add_file_ptes(o.f(), 0, 4, 1, ptr::null_mut()),
+                Status::Ok
+            );
+            assert_eq!(fm_folio_put(o.f(), 1), Status::Ok);
+        }
+        refused(
+            "migrate unmap without a reference",
+            Status::BadState,
+            &mut o,
+            |f| unsafe { fm_folio_migrate_unmap_pte(f, 0, 1, false, ptr::null_mut()) },
+        );
+        // A pinned folio whose references were dropped behind the pin.
+        let mut o = forked_mthp(mode);
+        unsafe {
+            assert_eq!(fm_folio_pin(o.f()), Status::Ok);
+            let refs = o.folio.refcount;
+            assert_eq!(fm_folio_put(o.f(), refs), Status::Ok);
+        }
+        refused(
+            "unpin without the pin's reference",
+            Status::BadState,
+            &mut o,
+            |f| unsafe { fm_folio_unpin(f) },
+        );
+        // A COPY that would drop a reference that is not there.
+        let mut o = forked_mthp(mode);
+        let refs = o.folio.refcount;
+        unsafe {
+            assert_eq!(fm_folio_put(o.f(), refs), Status::Ok);
+        }
+        let facts = CowFacts::default();
+        refused(
+            "write fault without references",
+            Status::BadState,
+            &mut o,
+            |f| unsafe { fm_folio_wp_fault_pte(f, 0, 1, &facts, ptr::null_mut()) },
+        );
+        // A PMD-mapped THP whose references were dropped: a freeze has none to drop.
+        let mut o = Owned::new(mode, 9, 0);
+        unsafe {
+            assert_eq!(fm_folio_fault_anon(o.f(), 1, ptr::null_mut()), Status::Ok);
+            assert_eq!(fm_folio_put(o.f(), 1), Status::Ok);
+        }
+        refused(
+            "freeze without a reference",
+            Status::BadState,
+            &mut o,
+            |f| unsafe { fm_folio_split_pmd(f, 1, true, true, ptr::null_mut()) },
+        );
+    }
 }
