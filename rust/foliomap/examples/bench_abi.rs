@@ -118,9 +118,14 @@ fn setup(mode: Mode, order: u32, options: u32, shared: bool) -> (Folio, Vec<Page
             ok(ops::fork_ptes(&mut s, 0, 1 << order, MM2, false));
         }
     }
-    folio.pages = pages.as_mut_ptr();
-    folio.pages_len = pages.len() as u32;
     (folio, pages)
+}
+
+/// Seals `folio` (moved out of `setup`) to its final address with its pages, as the C
+/// ABI requires of a header that was moved or copied.
+fn place(folio: &mut Folio, pages: &mut [Page]) {
+    // SAFETY: both are valid, exclusively borrowed, and `pages` holds the folio's state.
+    check(unsafe { ffi::fm_folio_rebind(folio, pages.as_mut_ptr(), pages.len() as u32) });
 }
 
 type AddFn = unsafe extern "C" fn(*mut Folio, u32, u32, u32, u32, *mut RmapOutcome) -> Status;
@@ -132,6 +137,7 @@ fn bench_abi(cfg: &Cfg, mode: Mode, concurrent: bool, batch: u32) {
     let layer = if concurrent { "concurrent" } else { "plain" };
     let first = ((1 << order) - batch) / 2;
     let (mut folio, mut pages) = setup(mode, order, options, false);
+    place(&mut folio, &mut pages);
     // The same state as the atomic layer's own copy, for its Rust API.
     let afolio = AtomicFolio::new(folio);
     let apages: Vec<AtomicPage> = pages.iter().map(|&p| AtomicPage::new(p)).collect();
@@ -241,6 +247,7 @@ fn bench_abi(cfg: &Cfg, mode: Mode, concurrent: bool, batch: u32) {
 /// `folio_maybe_mapped_shared` through the Rust API on a folio mapped by two mms.
 fn bench_mms(cfg: &Cfg, mode: Mode, concurrent: bool, order: u32) {
     let (mut folio, mut pages) = setup(mode, order, 0, true);
+    place(&mut folio, &mut pages);
     let afolio = AtomicFolio::new(folio);
     let apages: Vec<AtomicPage> = pages.iter().map(|&p| AtomicPage::new(p)).collect();
     let mut samples = Samples::default();

@@ -1360,14 +1360,25 @@ pub unsafe extern "C" fn fm_folio_trace_pages(
         aligned_nonnull(cursor)?;
         aligned_nonnull(out)?;
         aligned_nonnull(more)?;
+        // SAFETY: the caller follows the contract for `folio`.
+        let c = unsafe { check(folio) }?;
+        let spans = [c.header, c.page_span];
+        check_out(cursor, &spans)?;
+        check_out(out, &spans)?;
+        check_out(more, &spans)?;
         // SAFETY: non-null and aligned; the caller guarantees validity.
         let mut at = unsafe { ptr::read(cursor) };
         let mut rec = TracePages::default();
-        // SAFETY: the caller follows the pointer contract for the folio.
-        let got = match unsafe { store(folio) }? {
+        // SAFETY: `c` comes from check; leave follows below.
+        unsafe { enter(&c, Access::Read) }?;
+        // SAFETY: entered; the store lives only inside this expression.
+        let got = unsafe { store(&c) }.map(|st| match st {
             Store::Plain(s) => trace::pages(&s, &mut at, &mut rec),
             Store::Shared(s) => trace::pages(&s, &mut at, &mut rec),
-        };
+        });
+        // SAFETY: entered above; the store was consumed.
+        unsafe { leave(&c, Access::Read) };
+        let got = got?;
         // SAFETY: all three are non-null, aligned and writable per the contract.
         unsafe {
             ptr::write(cursor, at);
