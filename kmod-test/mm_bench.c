@@ -44,6 +44,7 @@
 #include "mm_probe.h"
 
 #define THP_DIR "/sys/kernel/mm/transparent_hugepage"
+#define KHUGEPAGED_SLEEP THP_DIR "/khugepaged/scan_sleep_millisecs"
 #define PAGE 4096UL
 #define PMD_KB 2048UL
 #define MAX_SIZES 16
@@ -331,7 +332,7 @@ int main(int argc, char **argv)
 	int n_all, n_sizes = 0, i, j, run, o, k;
 	bool want[NR_OPS] = { false }, any_op = false;
 	const char *tag = "-";
-	char clock[64] = "?", saved[MAX_SIZES][64], path[128];
+	char clock[64] = "?", saved[MAX_SIZES][64], path[128], khugepaged_sleep[32];
 
 	for (i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -391,6 +392,14 @@ int main(int argc, char **argv)
 			saved[j][n] = 0;
 		}
 	}
+	/*
+	 * khugepaged would collapse the PTE-mapped 2 MiB folios back into PMD mappings
+	 * while the runs look at them (seen: a flip undone before its check): it sleeps
+	 * for a day between scans while the benchmark runs.
+	 */
+	if (read_line(KHUGEPAGED_SLEEP, khugepaged_sleep, sizeof(khugepaged_sleep)) ||
+	    write_str(KHUGEPAGED_SLEEP, "86400000"))
+		die(1, "cannot set %s", KHUGEPAGED_SLEEP);
 	warm_up(2 * (mib << 20));
 	read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource", clock, sizeof(clock));
 	printf("# clocksource %s\n# region %lu MiB, %lu runs, sizes", clock, mib, runs);
@@ -415,5 +424,6 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof(path), THP_DIR "/hugepages-%lukB/enabled", all[j]);
 		write_str(path, saved[j]);
 	}
+	write_str(KHUGEPAGED_SLEEP, khugepaged_sleep);
 	return 0;
 }
