@@ -433,10 +433,17 @@ pub fn split_check<S: FolioStore>(s: &S, new_order: u32, caller_refs: i32) -> Re
     {
         return Ok(EINVAL);
     }
+    // In i64: a refcount and caller_refs far apart must not overflow (found by
+    // scripts/fuzz: a panic with overflow checks on, a wrong answer without them).
+    let (refs, callers, expected) = (
+        s.refcount() as i64,
+        caller_refs as i64,
+        query::expected_ref_count(s) as i64,
+    );
     if mutant!(
         "split-check-extra-ref",
-        s.refcount() - caller_refs - query::expected_ref_count(s) > 1,
-        query::expected_ref_count(s) != s.refcount() - caller_refs
+        refs - callers - expected > 1,
+        expected != refs - callers
     ) {
         return Ok(EAGAIN);
     }

@@ -978,3 +978,21 @@ fn model_refusals_found_by_the_fuzzer_change_nothing() {
         );
     }
 }
+
+/// A hostile refcount and caller_refs far apart (found by scripts/fuzz): no overflow (a
+/// panic in a build with overflow checks), an answer, nothing changed.
+#[test]
+fn split_check_survives_extreme_reference_counts() {
+    let mut o = forked_mthp(Mode::Pmc);
+    o.folio.refcount = i32::MIN + 3;
+    let before = bytes(&o);
+    let mut ret = 0;
+    unsafe {
+        assert_eq!(
+            fm_folio_split_check(o.f(), 0, i32::MAX, &mut ret),
+            Status::Ok
+        );
+    }
+    assert_eq!(ret, -11, "-EAGAIN: the references do not add up");
+    assert_eq!(before, bytes(&o));
+}
