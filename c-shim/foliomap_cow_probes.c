@@ -29,6 +29,7 @@ struct cow_probe {
 	bool pmd;
 	bool unshare;
 	bool locked;		/* the folio lock was held when the fault began */
+	bool rebased;		/* c->predicted holds the state its act starts from */
 	struct vm_fault *vmf;
 	struct folio *folio;
 	unsigned long pfn;
@@ -88,6 +89,22 @@ static enum fmw_progress cow_progress(const void *ctx)
 	       FMW_DONE : FMW_NOT_YET;
 }
 
+/*
+ * One CPU, the first time others changed the folio while the fault slept before acting:
+ * the state its act will start from, a copy of the entry state (->predicted is free in
+ * a CoW check), kept apart because a PTE fault decided on the entry state itself.
+ */
+static fm_folio *cow_rebase(void *ctx)
+{
+	struct cow_probe *p = ctx;
+
+	if (!p->rebased) {
+		foliomap_snap_copy(&p->c->predicted, &p->c->before);
+		p->rebased = true;
+	}
+	return &p->c->predicted.folio;
+}
+
 static void cow_begin(struct cow_probe *p, const char *op, struct folio *folio, u32 page,
 		      u32 mm)
 {
@@ -107,12 +124,9 @@ static void cow_begin(struct cow_probe *p, const char *op, struct folio *folio, 
 	p->folio = folio;
 	p->page = page;
 	p->mm = mm;
+	p->rebased = false;
 	p->c = c;
-	/* The rebase: the folio as the fault's act finds it (->predicted is free here). */
-	if (fmw_rebases()) {
-		foliomap_snap_copy(&c->predicted, &c->before);
-		fmw_set_rebase(p->window, &c->predicted.folio, cow_progress, p);
-	}
+	fmw_set_rebase(p->window, cow_rebase, cow_progress, p);
 	fmw_opened(p->window);
 }
 
@@ -162,11 +176,11 @@ static void cow_finish(struct cow_probe *p, u32 observed)
 	snprintf(r.args, sizeof(r.args),
 		 "page=%u mm=%u unshare=%d locked=%d drained=%d swapfreed=%d%s",
 		 p->page, p->mm, p->unshare, facts.trylock_fails, facts.lru_drain_drops_ref,
-		 facts.swap_free_succeeds, v.rebased ? " slept=1" : "");
+		 facts.swap_free_succeeds, p->rebased ? " slept=1" : "");
 	/* A PMD fault that slept decides after it; a PTE fault before, and acts after it. */
-	foliomap_snap_copy(&s->predicted, v.rebased && p->pmd ? &c->predicted : &c->before);
+	foliomap_snap_copy(&s->predicted, p->rebased && p->pmd ? &c->predicted : &c->before);
 	r.model_status = wp_model(p, &s->predicted.folio, &facts, &out);
-	if (v.rebased && !p->pmd && r.model_status == FM_OK) {
+	if (p->rebased && !p->pmd && r.model_status == FM_OK) {
 		u32 decided = out.decision;
 
 		foliomap_snap_copy(&s->predicted, &c->predicted);

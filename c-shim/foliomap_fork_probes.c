@@ -132,6 +132,12 @@ static enum fmw_progress fork_progress(const void *ctx)
 	return pte_none(ptep_get(pte_offset_kernel(pmd, e->addr))) ? FMW_NOT_YET : FMW_DONE;
 }
 
+/* The state a fork that has not copied the folio yet starts from: its snapshot. */
+static fm_folio *fork_rebase(void *ctx)
+{
+	return &((struct fork_folio *)ctx)->before;
+}
+
 /* The arena entry of @folio, added (window opened, snapshot taken) the first time. */
 static struct fork_folio *fork_entry(struct fork_arena *a, struct folio *folio,
 				     unsigned long addr, struct mm_struct *dst_mm)
@@ -163,7 +169,7 @@ static struct fork_folio *fork_entry(struct fork_arena *a, struct folio *folio,
 	e->one_range = true;
 	e->addr = addr;
 	e->dst_mm = dst_mm;
-	fmw_set_rebase(e->window, &e->before, fork_progress, e);
+	fmw_set_rebase(e->window, fork_rebase, fork_progress, e);
 	fmw_opened(e->window);
 	bitmap_zero(e->pte_pages, FOLIOMAP_MAX_PAGES);
 	a->last = a->used;

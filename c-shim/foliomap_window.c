@@ -69,12 +69,11 @@ struct fm_window {
 	struct fm_delta *delta;
 	struct fm_snap *mid;		/* one CPU: the folio when the task was switched out */
 	bool mid_valid;
-	fm_folio *rebase;		/* fmw_set_rebase() */
+	fm_folio *(*rebase)(void *ctx);	/* fmw_set_rebase() */
 	enum fmw_progress (*progress)(const void *ctx);
-	const void *progress_ctx;
+	void *progress_ctx;
 	bool rebase_pending;		/* the sleep came before the operation acted */
 	bool acted;			/* the sleep came after the operation acted, completely */
-	bool rebased;			/* a measured foreign change went into rebase */
 	const char *unmeasured;		/* why a sleep's foreign change was not measured */
 	struct task_struct *task;	/* NULL: free */
 	struct folio *folio;
@@ -249,7 +248,6 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 	w->rebase = NULL;
 	w->rebase_pending = false;
 	w->acted = false;
-	w->rebased = false;
 	w->unmeasured = NULL;
 	atomic_inc(&windows_open);
 	w->seq = atomic64_inc_return(&fmw_seq);
@@ -292,19 +290,14 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 	return i;
 }
 
-bool fmw_rebases(void)
-{
-	return one_cpu;
-}
-
-void fmw_set_rebase(int i, fm_folio *before, enum fmw_progress (*progress)(const void *ctx),
-		    const void *ctx)
+void fmw_set_rebase(int i, fm_folio *(*rebase)(void *ctx),
+		    enum fmw_progress (*progress)(const void *ctx), void *ctx)
 {
 	if (i < 0 || !one_cpu)
 		return;
 	windows[i].progress = progress;
 	windows[i].progress_ctx = ctx;
-	windows[i].rebase = before;
+	windows[i].rebase = rebase;
 }
 
 void fmw_opened(int i)
@@ -464,8 +457,8 @@ static void switch_probe(void *data, bool preempt, struct task_struct *prev,
 
 				delta_clear(v.delta);
 				delta_add(v.delta, &w->mid->folio, &now->folio, 0);
-				fmw_apply_delta(&v, w->log ? &w->log->state.folio : w->rebase);
-				w->rebased |= !w->log;
+				fmw_apply_delta(&v, w->log ? &w->log->state.folio
+							   : w->rebase(w->progress_ctx));
 				continue;
 			}
 			if (!w->delta)
@@ -629,7 +622,6 @@ void fmw_close_end(int i, struct fmw_verdict *v, const fm_folio *before, const f
 		mark(w, FOREIGN_OP, w->pending_op, w->pending_pid);
 	v->pushes = w->pushes;
 	v->unmeasured = w->unmeasured;
-	v->rebased = w->rebased;
 	v->delta = w->delta;
 	w->delta = NULL;
 	raw_spin_unlock_irqrestore(&w->lock, irqflags);

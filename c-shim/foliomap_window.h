@@ -60,7 +60,6 @@ struct fmw_verdict {
 	int pushes;		/* foreign operations that ran entirely inside it */
 	u32 marks;		/* fmw_mark_own() bits of its own nested operations */
 	const char *unmeasured;	/* one CPU: why a sleep's foreign change was not measured */
-	bool rebased;		/* one CPU: a measured foreign change was applied to the rebase */
 	struct fm_delta *delta;	/* their observed change (fmw_verdict_release) */
 	char culprit[64];	/* the first foreign event: "<function> pid <N>" */
 };
@@ -111,14 +110,13 @@ enum fmw_progress {
 
 /*
  * One CPU: a foreign change measured across a sleep that came before the operation acted
- * on the folio (@progress FMW_NOT_YET when the task left the CPU) is applied to @before,
- * the state the model then starts from; one after it (FMW_DONE) joins the prediction,
- * whatever it changed; otherwise a change of the slot owners cannot be ordered.
+ * on the folio (@progress FMW_NOT_YET when the task left the CPU) is applied to the state
+ * the model then starts from, which @rebase returns (asked only then, in the scheduler's
+ * context: it must not sleep); one after it (FMW_DONE) joins the prediction, whatever it
+ * changed; otherwise a change of the slot owners cannot be ordered.
  */
-void fmw_set_rebase(int w, fm_folio *before, enum fmw_progress (*progress)(const void *ctx),
-		    const void *ctx);
-/* Whether fmw_set_rebase() does anything (one CPU): else the caller needs no copy for it. */
-bool fmw_rebases(void);
+void fmw_set_rebase(int w, fm_folio *(*rebase)(void *ctx),
+		    enum fmw_progress (*progress)(const void *ctx), void *ctx);
 /* Before the caller reads the result. */
 void fmw_close_begin(int w);
 /*
