@@ -20,6 +20,7 @@
 #include <linux/pgtable.h>
 
 #include "foliomap_probes.h"
+#include "foliomap_trace.h"
 #include "foliomap_window.h"
 
 struct cow_probe {
@@ -113,7 +114,7 @@ static void cow_begin(struct cow_probe *p, const char *op, struct folio *folio, 
 	p->c = NULL;
 	if (!c)
 		return;
-	p->window = fmw_open(folio, op, WINDOW_FACTS, NULL);
+	p->window = fmw_open(folio, op, WINDOW_FACTS | WINDOW_RECORDED, NULL);
 	if (p->window < 0 || foliomap_snapshot(folio, &c->before)) {
 		fmw_abandon(p->window);
 		fm_check_put(p->idx);
@@ -150,6 +151,10 @@ static void cow_finish(struct cow_probe *p, u32 observed)
 	struct fmw_verdict v;
 	fm_cow_outcome out = { 0 };
 	fm_cow_facts facts;
+	fm_trace_event ev;
+	/* A fault that slept acted on a state others changed after its entry snapshot. */
+	struct foliomap_trace_op rec = { .folio = p->folio, .nr = 1, .ev = &ev,
+					 .unordered = p->rebased };
 	char note[96];
 
 	fmw_close_begin(p->window);
@@ -177,6 +182,11 @@ static void cow_finish(struct cow_probe *p, u32 observed)
 		 "page=%u mm=%u unshare=%d locked=%d drained=%d swapfreed=%d%s",
 		 p->page, p->mm, p->unshare, facts.trylock_fails, facts.lru_drain_drops_ref,
 		 facts.swap_free_succeeds, p->rebased ? " slept=1" : "");
+	ev = (fm_trace_event){
+		.op = p->pmd ? FM_TRACE_OP_WP_FAULT_PMD : FM_TRACE_OP_WP_FAULT_PTE,
+		.first = p->pmd ? 0 : p->page, .mm = p->mm, .facts = facts,
+		.decision = observed,
+	};
 	/* A PMD fault that slept decides after it; a PTE fault before, and acts after it. */
 	foliomap_snap_copy(&s->predicted, p->rebased && p->pmd ? &c->predicted : &c->before);
 	r.model_status = wp_model(p, &s->predicted.folio, &facts, &out);
@@ -209,7 +219,7 @@ static void cow_finish(struct cow_probe *p, u32 observed)
 			foliomap_count(FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED);
 		} else {
 			fm_finish_check(op, FOLIOMAP_STAT_OP_COW, r.args, &c->before.folio,
-					&s->predicted, &s->actual, FM_OK, OP_FIELDS, &v);
+					&s->predicted, &s->actual, FM_OK, OP_FIELDS, &v, &rec);
 		}
 		goto out;
 	}
@@ -237,6 +247,10 @@ static void cow_finish(struct cow_probe *p, u32 observed)
 	foliomap_count(FOLIOMAP_STAT_COW_CHECKED);
 	foliomap_count(FOLIOMAP_STAT_COW_MISMATCHES);
 	foliomap_record(&r, RECORD_MISMATCH);
+	/* The kernel's decision on the record too: a replay of the trace disagrees as well. */
+	if (read)
+		foliomap_trace_record(&rec, &c->before.folio, &s->actual.folio,
+				      s->predicted.folio.refcount, fmw_ordered(&v));
 out:
 	fmw_verdict_release(&v);
 	fm_check_put(p->idx);

@@ -20,6 +20,7 @@
 #include <linux/vmalloc.h>
 
 #include "foliomap_probes.h"
+#include "foliomap_trace.h"
 #include "foliomap_window.h"
 
 /* One large folio of the forking VMA, as it was before the copy. */
@@ -158,7 +159,7 @@ static struct fork_folio *fork_entry(struct fork_arena *a, struct folio *folio,
 	}
 	e = entry_at(a, a->used);
 	/* Open the folio's window before reading it, so no change slips in between. */
-	e->window = fmw_open(folio, "copy_page_range", 0, NULL);
+	e->window = fmw_open(folio, "copy_page_range", WINDOW_RECORDED, NULL);
 	if (e->window < 0 ||
 	    foliomap_snapshot_into(folio, &e->before, e->pages, 1u << order)) {
 		fmw_abandon(e->window);
@@ -277,11 +278,24 @@ static int copy_page_range_entry(struct kretprobe_instance *ri, struct pt_regs *
 	return 0;
 }
 
+/* The event recorder's view of one folio's fork: a ForkPtes per run, then a ForkPmd. */
+static void fork_event(struct foliomap_trace_op *rec, u16 op, u32 first, u32 nr, u32 arg,
+		       u32 dst_mm, bool pinned)
+{
+	if (rec->nr < FOLIOMAP_TRACE_SCRATCH)
+		rec->ev[rec->nr++] = (fm_trace_event){
+			.op = op, .first = first, .nr = nr, .arg = arg, .mm = dst_mm,
+			.flags = pinned ? FM_TRACE_ARG_SRC_HAS_PINNED : 0,
+		};
+}
+
 /*
  * The model's fork of one folio: each run of PTE-mapped pages, then the PMD. The final
  * state does not depend on how the kernel cut the runs into batches (spec §2.5.4, §5.5).
+ * With a recording running, @rec gets the same steps as events.
  */
-static int fork_predict(struct fork_probe *p, struct fork_folio *e, struct fm_snap *pred)
+static int fork_predict(struct fork_probe *p, struct fork_folio *e, struct fm_snap *pred,
+			struct foliomap_trace_op *rec)
 {
 	unsigned int start, end, n = 1u << e->before.order;
 	int st;
@@ -295,9 +309,16 @@ static int fork_predict(struct fork_probe *p, struct fork_folio *e, struct fm_sn
 		end = find_next_zero_bit(e->pte_pages, n, start);
 		st = fm_folio_fork_ptes(&pred->folio, start, end - start, p->dst_mm,
 					p->src_pinned, NULL);
+		if (rec)
+			fork_event(rec, FM_TRACE_OP_FORK_PTES, start, end - start, 0, p->dst_mm,
+				   p->src_pinned);
 	}
-	if (st == FM_OK && e->pmd)
+	if (st == FM_OK && e->pmd) {
 		st = fm_folio_fork_pmd(&pred->folio, p->src_mm, p->dst_mm, p->src_pinned, NULL);
+		if (rec)
+			fork_event(rec, FM_TRACE_OP_FORK_PMD, 0, 0, p->src_mm, p->dst_mm,
+				   p->src_pinned);
+	}
 	return st;
 }
 
@@ -316,6 +337,8 @@ static int copy_page_range_ret(struct kretprobe_instance *ri, struct pt_regs *re
 	if (!p->a)
 		return 0;
 	for_each_fork_folio(p->a, e, off) {
+		struct foliomap_trace_op rec = { .folio = e->folio,
+						 .ev = foliomap_trace_scratch() };
 		bool read;
 
 		fmw_close_begin(e->window);
@@ -330,12 +353,12 @@ static int copy_page_range_ret(struct kretprobe_instance *ri, struct pt_regs *re
 			}
 			continue;
 		}
-		st = fork_predict(p, e, &s->predicted);
+		st = fork_predict(p, e, &s->predicted, rec.ev ? &rec : NULL);
 		snprintf(args, sizeof(args), "src_mm=%u dst_mm=%u pinned=%d pmd=%d ptes=%u",
 			 p->src_mm, p->dst_mm, p->src_pinned, e->pmd,
 			 bitmap_weight(e->pte_pages, FOLIOMAP_MAX_PAGES));
 		fm_finish_check("copy_page_range", FOLIOMAP_STAT_OP_FORK, args, &e->before,
-				&s->predicted, &s->actual, st, OP_FIELDS, &v);
+				&s->predicted, &s->actual, st, OP_FIELDS, &v, &rec);
 	}
 	fmw_mover_end(&p->mover);
 	clear_bit_unlock(p->idx, arena_busy);

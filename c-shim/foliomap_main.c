@@ -22,6 +22,7 @@
 #include <generated/utsversion.h>
 
 #include "foliomap_shadow.h"
+#include "foliomap_trace.h"
 
 /* The kernel configuration this module was built against (one module per kernel). */
 #define FOLIOMAP_MODE \
@@ -166,6 +167,8 @@ static int __init foliomap_init(void)
 	if (!err)
 		err = foliomap_inspect_init(foliomap_debugfs_dir);
 	if (!err)
+		err = foliomap_trace_init(foliomap_debugfs_dir);
+	if (!err)
 		err = foliomap_hooks_init(foliomap_debugfs_dir);
 	if (err) {
 		debugfs_remove_recursive(foliomap_debugfs_dir);
@@ -184,6 +187,7 @@ static void __exit foliomap_exit(void)
 	/* Probes first: their handlers use the pools and the records. */
 	foliomap_hooks_exit();
 	debugfs_remove_recursive(foliomap_debugfs_dir);
+	foliomap_trace_exit();
 	pr_info("unloaded\n");
 }
 

@@ -21,6 +21,7 @@
 #include <linux/rmap.h>
 
 #include "foliomap_probes.h"
+#include "foliomap_trace.h"
 #include "foliomap_window.h"
 
 enum rmap_op {
@@ -68,6 +69,7 @@ struct rmap_probe {
 	u32 first, nr;			/* the pages a removal unmaps, for the zap check */
 	pmd_t *pmdp;			/* set_pmd_migration_entry: where the entry goes */
 	u32 model_entry;		/* ... and the one the model chooses */
+	fm_trace_event ev;		/* the operation for the event recorder */
 	char args[96];
 };
 
@@ -85,6 +87,14 @@ struct folio *foliomap_anon_pmd_folio(pmd_t pmdval)
 		return NULL;
 	folio = page_folio(pmd_page(pmdval));
 	return folio_test_anon(folio) ? folio : NULL;
+}
+
+/* The operation as the event recorder writes it (fields an op does not use stay 0). */
+static void rmap_event(struct rmap_probe *p, u16 op, u32 first, u32 nr, u32 mm, u8 flags,
+		       u32 arg)
+{
+	p->ev = (fm_trace_event){ .op = op, .first = first, .nr = nr, .mm = mm,
+				  .flags = flags, .arg = arg };
 }
 
 static u32 rmap_flags(unsigned long flags)
@@ -118,6 +128,7 @@ static struct fm_check *rmap_begin(struct rmap_probe *p, enum rmap_op op, struct
 	p->model_ret = 0;
 	p->mm = 0;
 	p->nr = 0;
+	p->ev.op = 0;
 	p->args[0] = '\0';
 	if (!folio)
 		return NULL;
@@ -181,6 +192,9 @@ static int rmap_end(struct kretprobe_instance *ri, struct pt_regs *regs)
 		/* Under the PMD lock still: the entry the kernel installed. */
 		softleaf_t entry = softleaf_from_pmd(pmdp_get_lockless(p->pmdp));
 
+		/* The recorder's outcome: what the kernel returned and installed. */
+		p->ev.ret = (int)regs_return_value(regs);
+		p->ev.decision = softleaf_is_migration(entry) ? migration_entry_type(entry) : 0;
 		if ((int)regs_return_value(regs) != p->model_ret)
 			p->model_status = -100;
 		else if (!p->model_ret && (!softleaf_is_migration(entry) ||
@@ -192,9 +206,12 @@ static int rmap_end(struct kretprobe_instance *ri, struct pt_regs *regs)
 		foliomap_count(FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED);
 		fmw_verdict_release(&v);
 	} else {
+		struct foliomap_trace_op rec = { .folio = p->folio, .nr = !!p->ev.op,
+						 .ev = &p->ev };
+
 		fm_finish_check(rmap_ops[p->op].name, p->stat, p->args, &p->c->before.folio,
 				&p->c->predicted, actual, p->model_status,
-				rmap_ops[p->op].fields, &v);
+				rmap_ops[p->op].fields, &v, &rec);
 	}
 	if (p->op == OP_REMOVE_PTES || p->op == OP_REMOVE_PMD)
 		zap_expect_set(p);
@@ -318,6 +335,7 @@ static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct fm_check *c = rmap_begin(p, op, folio);
 	bool ptes = op == OP_ADD_ANON_PTES || op == OP_ADD_FILE_PTES || op == OP_REMOVE_PTES;
 	u32 first = 0, nr = 0, mm = 0, flags = 0, restore = 0;
+	u8 excl;
 	struct fmw_log *log;
 	fm_folio *pred;
 	unsigned int k;
@@ -361,28 +379,36 @@ static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 				 first, mm, restore);
 			p->model_status = fm_folio_migrate_restore_pte(pred, first, mm, restore,
 								       NULL);
+			rmap_event(p, FM_TRACE_OP_MIGRATE_RESTORE_PTE, first, 0, mm, 0, restore);
 			return 0;
 		}
 	}
 
+	excl = flags & FM_RMAP_EXCLUSIVE ? FM_TRACE_ARG_EXCLUSIVE : 0;
 	switch (op) {
 	case OP_ADD_NEW_ANON:
+		rmap_event(p, FM_TRACE_OP_ADD_NEW_ANON, 0, 0, mm, excl, 0);
 		p->model_status = fm_folio_add_new_anon(pred, mm, flags, NULL);
 		fault_refs_check(folio, &c->before.folio, mm);
 		break;
 	case OP_ADD_ANON_PTES:
+		rmap_event(p, FM_TRACE_OP_ADD_ANON_PTES, first, nr, mm, excl, 0);
 		p->model_status = fm_folio_add_anon_ptes(pred, first, nr, mm, flags, NULL);
 		break;
 	case OP_ADD_ANON_PMD:
+		rmap_event(p, FM_TRACE_OP_ADD_ANON_PMD, 0, 0, mm, excl, 0);
 		p->model_status = fm_folio_add_anon_pmd(pred, mm, flags, NULL);
 		break;
 	case OP_ADD_FILE_PTES:
+		rmap_event(p, FM_TRACE_OP_ADD_FILE_PTES, first, nr, mm, 0, 0);
 		p->model_status = fm_folio_add_file_ptes(pred, first, nr, mm, NULL);
 		break;
 	case OP_ADD_FILE_PMD:
+		rmap_event(p, FM_TRACE_OP_ADD_FILE_PMD, 0, 0, mm, 0, 0);
 		p->model_status = fm_folio_add_file_pmd(pred, mm, NULL);
 		break;
 	case OP_REMOVE_PTES:
+		rmap_event(p, FM_TRACE_OP_REMOVE_PTES, first, nr, mm, 0, 0);
 		p->first = first;
 		p->nr = nr;
 		p->model_status = fm_folio_remove_ptes(pred, first, nr, mm, NULL);
@@ -398,6 +424,7 @@ static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 		}
 		break;
 	case OP_REMOVE_PMD:
+		rmap_event(p, FM_TRACE_OP_REMOVE_PMD, 0, 0, mm, 0, 0);
 		p->model_status = fm_folio_remove_pmd(pred, mm, NULL);
 		break;
 	case OP_DEFERRED_SPLIT: {	/* (folio, partially_mapped) */
@@ -408,6 +435,8 @@ static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 			pm = regs->si & 1;
 		snprintf(p->args, sizeof(p->args), "partially_mapped=%d (model %d)",
 			 (int)(regs->si & 1), pm);
+		rmap_event(p, FM_TRACE_OP_DEFERRED_SPLIT, 0, 0, 0,
+			   pm ? FM_TRACE_ARG_PARTIALLY_MAPPED : 0, 0);
 		p->model_status = fm_folio_deferred_split(pred, pm, NULL);
 		break;
 	}
@@ -439,6 +468,9 @@ static int split_pmd_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 		return 0;
 	snprintf(p->args, sizeof(p->args), "mm=%u freeze=%d writable=%d", mm, freeze,
 		 !!pmd_write(pmdval));
+	rmap_event(p, FM_TRACE_OP_SPLIT_PMD, 0, 0, mm,
+		   (freeze ? FM_TRACE_ARG_FREEZE : 0) |
+		   (pmd_write(pmdval) ? FM_TRACE_ARG_WRITABLE : 0), 0);
 	p->model_status = fm_folio_split_pmd(&c->predicted.folio, mm, freeze,
 					     pmd_write(pmdval), NULL);
 	log = fmw_own_log(folio, try_to_migrate_op);
@@ -462,6 +494,8 @@ static int migrate_unmap_pmd_entry(struct kretprobe_instance *ri, struct pt_regs
 	if (!c)
 		return 0;
 	snprintf(p->args, sizeof(p->args), "mm=%u writable=%d", mm, !!pmd_write(pmdval));
+	rmap_event(p, FM_TRACE_OP_MIGRATE_UNMAP_PMD, 0, 0, mm,
+		   pmd_write(pmdval) ? FM_TRACE_ARG_WRITABLE : 0, 0);
 	p->model_status = fm_folio_migrate_unmap_pmd(&c->predicted.folio, mm,
 						     pmd_write(pmdval), &out);
 	p->model_ret = out.ret;
@@ -491,6 +525,7 @@ static int migrate_restore_pmd_entry(struct kretprobe_instance *ri, struct pt_re
 		return 0;
 	type = migration_entry_type(entry);
 	snprintf(p->args, sizeof(p->args), "mm=%u entry=%u", mm, type);
+	rmap_event(p, FM_TRACE_OP_MIGRATE_RESTORE_PMD, 0, 0, mm, 0, type);
 	p->model_status = fm_folio_migrate_restore_pmd(&c->predicted.folio, mm, type, NULL);
 	log = fmw_own_log(folio, remove_migration_ptes_op);
 	if (log)
@@ -622,8 +657,9 @@ static int replay_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	} else {
 		foliomap_snap_copy(&s->predicted, &r->log.state);
 		replay_describe(&r->log, args, sizeof(args));
+		/* Not recorded: its nested operations are, and the rest arrives as drift. */
 		fm_finish_check(p->op, p->stat, args, &r->before.folio, &s->predicted, &s->actual,
-				r->log.status, OP_FIELDS, &v);
+				r->log.status, OP_FIELDS, &v, NULL);
 	}
 	fm_replay_put(p->idx);
 	p->r = NULL;

@@ -357,7 +357,7 @@ static int migrate_folio_ret(struct kretprobe_instance *ri, struct pt_regs *regs
 		if (read && kret == p->model_ret)
 			fm_finish_check("migrate_folio (source)", FOLIOMAP_STAT_OP_MIGRATE_MOVE,
 					p->args, &p->c->before.folio, &p->c->predicted, actual,
-					p->model_status, OP_FIELDS, &v);
+					p->model_status, OP_FIELDS, &v, NULL);
 		if (!kret && !p->model_ret)
 			requeue_expect(p->dst_folio, &p->dst->predicted.folio);
 	}

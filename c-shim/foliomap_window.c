@@ -29,6 +29,7 @@
 #include <linux/tracepoint.h>
 #include <linux/vmalloc.h>
 
+#include "foliomap_trace.h"
 #include "foliomap_window.h"
 
 enum { W_OPENING = 1, W_OPEN, W_CLOSING };
@@ -491,6 +492,11 @@ static void find_sched_switch(struct tracepoint *tp, void *priv)
  * event was seen; on one CPU, where every foreign change is measured (switch_probe), only
  * when a sleep could not be measured.
  */
+bool fmw_ordered(const struct fmw_verdict *v)
+{
+	return !v->delta && !v->pushes && !(v->foreign & ~FOREIGN_REFS);
+}
+
 bool fmw_may_race(const struct fmw_verdict *v)
 {
 	return !one_cpu || v->unmeasured;
@@ -553,6 +559,21 @@ static void unregister(struct fm_window *w, int i)
 	w->mid_valid = false;
 	atomic_dec(&windows_open);
 	slot_put(window_busy, i);
+}
+
+/* An older window of @w's task on the folio records its operation as a whole. */
+static bool inside_recorded(const struct fm_window *w)
+{
+	unsigned int j;
+
+	for_each_set_bit(j, window_busy, NR_WINDOWS) {
+		const struct fm_window *o = &windows[j];
+
+		if (o != w && READ_ONCE(o->task) == current && o->folio == w->folio &&
+		    o->seq < w->seq && (o->flags & WINDOW_RECORDED))
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -635,6 +656,7 @@ void fmw_close_end(int i, struct fmw_verdict *v, const fm_folio *before, const f
 	if (culprit)
 		snprintf(v->culprit, sizeof(v->culprit), "%s pid %d", culprit,
 			 READ_ONCE(w->culprit_pid));
+	v->in_recorded = inside_recorded(w);
 	tell_older(w, v->foreign, v->ref_delta, before, actual);
 	unregister(w, i);
 }
@@ -767,12 +789,15 @@ void fmw_mover_end(struct fmw_mover *m)
 void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *args,
 		     const fm_folio *before, struct fm_snap *predicted,
 		     const struct fm_snap *actual, int model_status, u32 fields,
-		     struct fmw_verdict *v)
+		     struct fmw_verdict *v, const struct foliomap_trace_op *rec)
 {
 	struct foliomap_check_report r = {
 		.op = op, .before = before, .predicted = &predicted->folio,
 		.actual = &actual->folio, .model_status = model_status,
 	};
+	/* What the model's operation alone leaves; the recorder's references (below). */
+	int model_refs = predicted->folio.refcount;
+	bool ordered = fmw_ordered(v);
 	char note[64];
 
 	fmw_apply_delta(v, &predicted->folio);
@@ -780,9 +805,16 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 		if (v->foreign & FOREIGN_REFS) {
 			fields &= ~FM_FIELD_REFCOUNT;
 			foliomap_count(FOLIOMAP_STAT_REFCOUNT_EXCLUDED);
-		} else if (v->ref_delta) {
-			predicted->folio.refcount += v->ref_delta;
-			foliomap_count(FOLIOMAP_STAT_REFS_ACCOUNTED);
+		} else {
+			if (v->ref_delta) {
+				predicted->folio.refcount += v->ref_delta;
+				foliomap_count(FOLIOMAP_STAT_REFS_ACCOUNTED);
+			}
+			/*
+			 * The operation defines its references: only the movers' are others'
+			 * (a disagreement on the rest shows in the replay as in this check).
+			 */
+			model_refs = actual->folio.refcount - v->ref_delta;
 		}
 		/*
 		 * Freed by the operation: what is left of the folio is the allocator's (a
@@ -793,6 +825,7 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 			if (actual->folio.refcount == 0) {
 				foliomap_count(FOLIOMAP_STAT_TRANSITIONS_CHECKED);
 				foliomap_count(op_stat);
+				ordered = false;	/* the allocator's now */
 				goto out;
 			}
 			fields = FM_FIELD_REFCOUNT;
@@ -809,6 +842,7 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 		if (fm_folio_query(&predicted->folio, 0, &q) == FM_OK && q.mapcount == 0) {
 			foliomap_count(FOLIOMAP_STAT_TRANSITIONS_CHECKED);
 			foliomap_count(op_stat);
+			ordered = false;
 			goto out;
 		}
 	}
@@ -825,6 +859,7 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 		r.note = note;
 		r.diff.first_page = U32_MAX;
 		foliomap_record(&r, RECORD_UNCHECKED);
+		ordered = false;
 		goto out;
 	}
 	if (model_status == FM_OK && !r.diff.fields) {
@@ -844,6 +879,7 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 		r.note = v->unmeasured;	/* on one CPU, the reason it may have raced */
 		foliomap_count(FOLIOMAP_STAT_TRANSITIONS_RACED);
 		foliomap_record(&r, RECORD_RACED);
+		ordered = false;
 		goto out;
 	}
 	foliomap_count(FOLIOMAP_STAT_TRANSITIONS_CHECKED);
@@ -851,6 +887,8 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 	foliomap_count(FOLIOMAP_STAT_TRANSITION_MISMATCHES);
 	foliomap_record(&r, RECORD_MISMATCH);
 out:
+	if (rec && !v->in_recorded)
+		foliomap_trace_record(rec, before, &actual->folio, model_refs, ordered);
 	fmw_verdict_release(v);
 }
 

@@ -48,8 +48,14 @@
 #define OWN_SWAP_FREED	(1u << 1)
 
 #define WINDOW_FACTS	(1u << 0)
+/*
+ * The event recorder writes the window's operation as a whole (a write fault, a fork):
+ * its task's nested operations on the folio are part of it, not recorded apart.
+ */
+#define WINDOW_RECORDED	(1u << 1)
 
 struct fm_delta;
+struct foliomap_trace_op;
 
 /* What a window saw between its open and its close. */
 struct fmw_verdict {
@@ -60,6 +66,7 @@ struct fmw_verdict {
 	int pushes;		/* foreign operations that ran entirely inside it */
 	u32 marks;		/* fmw_mark_own() bits of its own nested operations */
 	const char *unmeasured;	/* one CPU: why a sleep's foreign change was not measured */
+	bool in_recorded;	/* nested in its task's WINDOW_RECORDED window on the folio */
 	struct fm_delta *delta;	/* their observed change (fmw_verdict_release) */
 	char culprit[64];	/* the first foreign event: "<function> pid <N>" */
 };
@@ -135,6 +142,11 @@ bool fmw_close_read(int w, struct folio *folio, const fm_folio *before,
 		    struct fm_snap *actual, struct fmw_verdict *v);
 void fmw_apply_delta(const struct fmw_verdict *v, fm_folio *f);
 bool fmw_may_race(const struct fmw_verdict *v);
+/*
+ * Nothing but reference movers acted on the folio inside the window: the operation has
+ * a place in the folio's order (the event recorder writes it, foliomap_trace.h).
+ */
+bool fmw_ordered(const struct fmw_verdict *v);
 void fmw_verdict_release(struct fmw_verdict *v);
 /* Closes a window whose check was abandoned. */
 void fmw_abandon(int w);
@@ -209,12 +221,13 @@ void fmw_exit(void);
 /*
  * The end of a transition check: adjust the prediction by the window's movers and
  * foreign changes, compare @fields, count, record, release the verdict. @model_status is the model's answer (a refusal means it
- * considered the operation impossible).
+ * considered the operation impossible). @rec (NULL: none) is the operation for the event
+ * recorder (foliomap_trace.h).
  */
 void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *args,
 		     const fm_folio *before, struct fm_snap *predicted,
 		     const struct fm_snap *actual, int model_status, u32 fields,
-		     struct fmw_verdict *v);
+		     struct fmw_verdict *v, const struct foliomap_trace_op *rec);
 
 /* The probe families (foliomap_{rmap,cow,fork}_probes.c). */
 struct kretprobe_instance;

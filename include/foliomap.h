@@ -304,6 +304,13 @@
 #define FM_TRACE_OUT_ANON_EXCLUSIVE (1 << 12)
 
 /**
+ * `TraceEvent::out_flags`: a step inside one kernel operation whose state after it the
+ * recorder did not observe (fork of a folio in several page runs: only the last step's
+ * state is read); `digest` and `mapcount_after` are 0 and a replay does not compare them.
+ */
+#define FM_TRACE_OUT_UNOBSERVED (1 << 13)
+
+/**
  * Runs per `TracePages` record.
  */
 #define FM_TRACE_PAGE_RUNS 3
@@ -2006,6 +2013,15 @@ fm_status fm_trace_header_init(struct fm_trace_header *out,
  * `folio` must follow the pointer contract; `out` NULL or writable.
  */
 fm_status fm_folio_trace_digest(struct fm_folio *folio, uint32_t *out);
+
+/**
+ * `*out` = the trace digest of the folio `*state` describes (the same value as
+ * `fm_folio_trace_digest` of that folio).
+ *
+ * # Safety
+ * `state` NULL or readable; `out` NULL or writable.
+ */
+fm_status fm_trace_state_digest(const struct fm_trace_state *state, uint32_t *out);
 
 /**
  * `*out` = the folio's header state as a `fm_trace_state` record (identity fields

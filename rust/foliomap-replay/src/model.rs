@@ -15,6 +15,7 @@ use foliomap::trace::{
     TRACE_OUT_FREEZE_FAILED, TRACE_OUT_FROZEN, TRACE_OUT_LRU_DRAINED, TRACE_OUT_MAYBE_SHARED,
     TRACE_OUT_NEWLY_PARTIALLY_MAPPED, TRACE_OUT_PARTIALLY_MAPPED, TRACE_OUT_PMD_SHARED,
     TRACE_OUT_PMD_SPLIT, TRACE_OUT_PM_MMAP_EXCLUSIVE, TRACE_OUT_SWAPCACHE_FREED,
+    TRACE_OUT_UNOBSERVED,
 };
 use foliomap::types::{
     CowDecision, CowOutcome, Folio, ForkOutcome, MigrateUnmapOutcome, MigrationEntry, Mode, Page,
@@ -201,6 +202,7 @@ impl Model {
             ..*rec
         };
         e.status = 0;
+        e.out_flags = rec.out_flags & TRACE_OUT_UNOBSERVED;
         let rmap = |e: &mut TraceEvent, o: &RmapOutcome| {
             e.ret = o.ret;
             e.nr_pages = o.nr_pages as i16;
@@ -275,8 +277,10 @@ fn bits(o: &RmapOutcome) -> u16 {
         | flag(o.newly_partially_mapped, TRACE_OUT_NEWLY_PARTIALLY_MAPPED)
 }
 
-/// The fields of a recorded event that differ from the expected one.
-pub fn differences(rec: &TraceEvent, exp: &TraceEvent) -> Vec<String> {
+/// The fields of a recorded event that differ from the expected one. A kernel trace
+/// (`observed_only`) carries only what the kernel exposes (see `foliomap::trace`);
+/// an event marked `TRACE_OUT_UNOBSERVED` has no state after it.
+pub fn differences(rec: &TraceEvent, exp: &TraceEvent, observed_only: bool) -> Vec<String> {
     let mut d = Vec::new();
     macro_rules! cmp {
         ($($f:ident),*) => {$(
@@ -285,16 +289,12 @@ pub fn differences(rec: &TraceEvent, exp: &TraceEvent) -> Vec<String> {
             }
         )*};
     }
-    cmp!(
-        status,
-        ret,
-        decision,
-        reason,
-        out_flags,
-        nr_pages,
-        nr_other,
-        mapcount_after,
-        digest
-    );
+    cmp!(status, ret, decision);
+    if !observed_only {
+        cmp!(reason, out_flags, nr_pages, nr_other);
+    }
+    if rec.out_flags & TRACE_OUT_UNOBSERVED == 0 {
+        cmp!(mapcount_after, digest);
+    }
     d
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use foliomap::kernel::MAX_ORDER;
 use foliomap::query;
 use foliomap::store::FolioStore;
-use foliomap::trace::{TraceEvent, TraceOp, TraceState};
+use foliomap::trace::{TraceEvent, TraceOp, TraceState, TRACE_SOURCE_KERNEL};
 use foliomap::types::{
     CowDecision, Mode, Page, FOLIO_ANON, FOLIO_KSM, FOLIO_PARTIALLY_MAPPED, FOLIO_SWAPCACHE,
     PAGE_ANON_EXCLUSIVE,
@@ -278,8 +278,16 @@ fn assemble(st: &TraceState, recs: &[Rec]) -> Option<Vec<Page>> {
     (covered == nr && part as usize == st.nr_runs.div_ceil(3) as usize).then_some(pages)
 }
 
-fn replay_stream(
+/// What a stream is replayed against: the trace's accounting mode, and whether it is a
+/// kernel trace (only the observed outcome fields are compared, `foliomap::trace`).
+#[derive(Clone, Copy)]
+struct Source {
     mode: Mode,
+    observed_only: bool,
+}
+
+fn replay_stream(
+    src: Source,
     recs: &[Rec],
     gaps: &[u64],
     schemes: &mut [Box<dyn Scheme>],
@@ -313,7 +321,7 @@ fn replay_stream(
                 let tail = &recs[i..i + n];
                 i += n;
                 if let Some(pages) = assemble(st, tail) {
-                    let m = Model::from_state(mode, st, pages);
+                    let m = Model::from_state(src.mode, st, pages);
                     let order = m.folio.order;
                     // the ground truth can start only from an unmapped state
                     known = st.large_mapcount < 0 && st.entire_mapcount < 0;
@@ -343,7 +351,7 @@ fn replay_stream(
         part.events += 1;
         let op = TraceOp::from_raw(ev.op);
         if op == Some(TraceOp::Init) {
-            model = Some(Model::new(mode, ev.order as u32));
+            model = Some(Model::new(src.mode, ev.order as u32));
             truth = Exact::new(1 << ev.order.min(9));
             known = true;
             steps.push(Step {
@@ -424,7 +432,7 @@ fn replay_stream(
         part.checked += 1;
         if !matches!(op, Some(TraceOp::MigrateMoveIn)) {
             let exp = m.expected(ev, &out);
-            let d = differences(ev, &exp);
+            let d = differences(ev, &exp, src.observed_only);
             if !d.is_empty() {
                 part.differences += 1;
                 if part.examples.len() < MAX_EXAMPLES {
@@ -661,6 +669,10 @@ pub fn replay(trace: &Trace, names: &[String], threads: usize) -> Result<Report,
             ));
         }
     }
+    let src = Source {
+        mode,
+        observed_only: trace.header.source == TRACE_SOURCE_KERNEL,
+    };
     let tg = Instant::now();
     // counting sort of the records by stream (first appearance order), so that each
     // stream is contiguous in memory: replaying a stream then reads sequentially
@@ -729,7 +741,7 @@ pub fn replay(trace: &Trace, names: &[String], threads: usize) -> Result<Report,
                     };
                     let (mut steps, mut dv) = (Vec::new(), Vec::new());
                     for st in ch {
-                        replay_stream(mode, st, gaps, &mut schemes, &mut part, &mut steps, &mut dv);
+                        replay_stream(src, st, gaps, &mut schemes, &mut part, &mut steps, &mut dv);
                     }
                     part
                 })

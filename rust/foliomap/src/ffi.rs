@@ -1330,6 +1330,23 @@ pub unsafe extern "C" fn fm_folio_trace_digest(folio: *mut Folio, out: *mut u32)
     folio_op!(folio, out, |s| Ok(trace::digest(&s)))
 }
 
+/// `*out` = the trace digest of the folio `*state` describes (the same value as
+/// `fm_folio_trace_digest` of that folio).
+///
+/// # Safety
+/// `state` NULL or readable; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn fm_trace_state_digest(state: *const TraceState, out: *mut u32) -> Status {
+    status((|| {
+        aligned_nonnull(state)?;
+        aligned_nonnull(out)?;
+        // SAFETY: non-null and aligned; the caller guarantees `state` is readable.
+        let st = unsafe { ptr::read(state) };
+        // SAFETY: non-null and aligned; the caller guarantees `out` is writable.
+        unsafe { put(out, trace::state_digest(&st)) }
+    })())
+}
+
 /// `*out` = the folio's header state as a `fm_trace_state` record (identity fields
 /// `seq`, `pfn`, `epoch`, `cpu` zero: the caller sets them). Its `nr_runs` page runs
 /// follow through `fm_folio_trace_pages`.

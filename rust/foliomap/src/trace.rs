@@ -43,6 +43,17 @@
 //! that folio's next `TraceState` (so a recorder that dropped records emits a state for
 //! each folio at its next event).
 //!
+//! What a kernel trace (`TraceHeader::source == TRACE_SOURCE_KERNEL`) observed of each
+//! outcome: `digest` and `mapcount_after` (the folio read after the operation), `ret`
+//! where the kernel function returns a value, `decision` (write faults: read back from
+//! the page table; PMD migration: the entry installed). The other outcome fields
+//! (`reason`, `out_flags`, `nr_pages`, `nr_other`) are the kernel's internal values
+//! nothing exposes: they are zero, and a replay compares only the observed ones.
+//! References the kernel moved outside any recorded operation (LRU, GUP, page cache,
+//! TLB-batched frees, and inside an operation by other tasks) arrive as `Get`/`Put`
+//! events; any other change the recorder could not order gets the folio a new
+//! `TraceState` (and a new `epoch`).
+//!
 //! Event fields not used by an operation are zero. `digest` is [`digest`] of the folio
 //! header after the event (pages not included: they would cost a 512-page walk per event
 //! in the kernel), so a replay checks the whole folio-level state at every step.
@@ -276,6 +287,10 @@ pub const TRACE_OUT_MAYBE_SHARED: u16 = 1 << 10;
 pub const TRACE_OUT_PM_MMAP_EXCLUSIVE: u16 = 1 << 11;
 /// `TraceEvent::out_flags` (query): `PageAnonExclusive` of the page.
 pub const TRACE_OUT_ANON_EXCLUSIVE: u16 = 1 << 12;
+/// `TraceEvent::out_flags`: a step inside one kernel operation whose state after it the
+/// recorder did not observe (fork of a folio in several page runs: only the last step's
+/// state is read); `digest` and `mapcount_after` are 0 and a replay does not compare them.
+pub const TRACE_OUT_UNOBSERVED: u16 = 1 << 13;
 
 /// One event: a model operation on one folio, its arguments and the recorded outcome.
 #[repr(C)]
@@ -436,7 +451,7 @@ impl TraceHeader {
 pub fn digest<S: FolioStore>(s: &S) -> u32 {
     let large = s.large();
     let mm_ids = mm_ids_pack(large.ids, large.shared);
-    let words: [u32; 11] = [
+    digest_words([
         s.flags(),
         s.refcount() as u32,
         s.pincount() as u32,
@@ -448,7 +463,28 @@ pub fn digest<S: FolioStore>(s: &S) -> u32 {
         mm_ids as u32,
         (mm_ids >> 32) as u32,
         s.order(),
-    ];
+    ])
+}
+
+/// [`digest`] of the folio a `TraceState` describes (a recorder that adjusts a state's
+/// references or flags gets the digest of the adjusted state without a folio).
+pub fn state_digest(st: &TraceState) -> u32 {
+    digest_words([
+        st.flags as u32,
+        st.refcount as u32,
+        st.pincount as u32,
+        st.large_mapcount as u32,
+        st.entire_mapcount as u32,
+        st.nr_pages_mapped as u32,
+        st.mm_id_mapcount[0] as u32,
+        st.mm_id_mapcount[1] as u32,
+        st.mm_ids as u32,
+        (st.mm_ids >> 32) as u32,
+        st.order as u32,
+    ])
+}
+
+fn digest_words(words: [u32; 11]) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
     for w in words {
         for b in w.to_le_bytes() {

@@ -85,3 +85,23 @@ fn op_codes_decode() {
     assert_eq!(TraceOp::from_raw(64), Some(TraceOp::State));
     assert_eq!((1..=38).filter_map(TraceOp::from_raw).count(), 38);
 }
+
+#[test]
+fn state_digest_is_the_folio_digest() {
+    for mode in [Mode::Pmc, Mode::Nopmc] {
+        let mut folio = Folio::new(mode, 9, 0).unwrap();
+        let mut pages = [Page::INIT; 512];
+        let mut f = FolioMut::new(&mut folio, &mut pages).unwrap();
+        ops::fault_anon(&mut f, 1).unwrap();
+        ops::fork_pmd(&mut f, 1, 2, false).unwrap();
+        ops::split_pmd(&mut f, 2, false, true).unwrap();
+        let mut st = trace::state(&f);
+        assert_eq!(trace::state_digest(&st), trace::digest(&f));
+        // a recorder's adjusted state: the digest of the folio with that change
+        st.refcount += 3;
+        ops::get_refs(&mut f, 3).unwrap();
+        assert_eq!(trace::state_digest(&st), trace::digest(&f));
+        st.large_mapcount += 1;
+        assert_ne!(trace::state_digest(&st), trace::digest(&f));
+    }
+}
