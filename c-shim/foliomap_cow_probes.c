@@ -250,7 +250,8 @@ static void cow_finish(struct cow_probe *p, u32 observed)
 	/* The kernel's decision on the record too: a replay of the trace disagrees as well. */
 	if (read)
 		foliomap_trace_record(&rec, &c->before.folio, &s->actual.folio,
-				      s->predicted.folio.refcount, fmw_ordered(&v));
+				      s->predicted.folio.refcount, s->predicted.folio.flags,
+				      fmw_ordered(&v));
 out:
 	fmw_verdict_release(&v);
 	fm_check_put(p->idx);

@@ -93,7 +93,13 @@ static int snapshot(struct folio *folio, fm_folio *f, fm_page *pages, u32 cap,
 		kernel_answers(&copy, answers);
 
 	for (k = 0; k < nr; k++) {
-		struct page *page = folio_page(folio, k);
+		/*
+		 * A small folio's page is its struct folio: read it from the copy, which
+		 * the kernel's answers (folio_mapcount) read too. The live page may lose a
+		 * mapping to another CPU in between (seen: a concurrent zap of a shared file
+		 * page made the checker blame the model for folio_mapcount 4 vs 5).
+		 */
+		struct page *page = order ? folio_page(folio, k) : &copy.page;
 
 		pages[k].mapcount = atomic_read(&page->_mapcount);
 		/* PG_anon_exclusive aliases another flag on non-anon pages. */

@@ -22,7 +22,10 @@
  * moved outside any checked operation as Get/Put and UpdateFlags events, anything else
  * as a new fm_trace_state under a new epoch. References other paths moved inside the
  * window (the check's "movers", and any the model does not define for an rmap
- * primitive) arrive as a Get/Put right before the operation's events.
+ * primitive), and the flags no check compares (LRU, swap cache, KSM), arrive as an
+ * UpdateFlags and a Get/Put right after the operation's events, whose digest is then
+ * that of the kernel's state after it without them: the order the checker gives them
+ * (a write fault decides on the references and flags it found at entry).
  *
  * Probe context: no sleeping, no allocation; one spinlock per table bucket orders a
  * folio's records (each takes its seq under it), so sorting by seq restores each
@@ -52,6 +55,8 @@ module_param(trace_ring_kb, uint, 0400);
 MODULE_PARM_DESC(trace_ring_kb, "per-CPU trace ring size in KiB (default 16384)");
 
 #define REC_SIZE	FM_TRACE_RECORD_SIZE
+/* Folio flags no check compares: other paths move them inside a window. */
+#define OTHERS_FLAGS	(FM_FOLIO_LRU | FM_FOLIO_SWAPCACHE | FM_FOLIO_KSM)
 #define TABLE_BITS	16
 #define LOCK_BITS	10
 
@@ -206,13 +211,14 @@ static int mapcount_of(const fm_folio *f)
 }
 
 void foliomap_trace_record(const struct foliomap_trace_op *op, const fm_folio *before,
-			   const fm_folio *after, int model_refs, bool ordered)
+			   const fm_folio *after, int model_refs, u32 model_flags, bool ordered)
 {
 	fm_trace_state sb, sa;
 	u32 hash_before, hash_after;
 	struct folio_last *e;
 	unsigned long flags, slot;
-	int mapcount_before;
+	int mapcount_before, drift;
+	u8 moved_flags;
 	unsigned int i;
 	bool ok = true;
 	u64 pfn;
@@ -251,9 +257,15 @@ void foliomap_trace_record(const struct foliomap_trace_op *op, const fm_folio *b
 		if (e->st.refcount != sb.refcount)
 			ok &= put_refs(e, sb.refcount - e->st.refcount, mapcount_before);
 	}
-	/* References others moved inside the window. */
-	if (sa.refcount != model_refs)
-		ok &= put_refs(e, sa.refcount - model_refs, mapcount_before);
+	/*
+	 * The operation, on the references it found (a write fault decides on them);
+	 * those others moved inside the window follow it, as the checker orders them.
+	 */
+	drift = sa.refcount - model_refs;
+	sa.refcount = model_refs;
+	/* Flags no check compares (an LRU drain's, a swap-cache free's): the same. */
+	moved_flags = (sa.flags ^ model_flags) & OTHERS_FLAGS;
+	sa.flags ^= moved_flags;
 	for (i = 0; i < op->nr; i++) {
 		fm_trace_event *ev = &op->ev[i];
 
@@ -266,6 +278,10 @@ void foliomap_trace_record(const struct foliomap_trace_op *op, const fm_folio *b
 		ok &= put_event(e, ev);
 	}
 	e->st = sa;
+	if (moved_flags)
+		ok &= put_flags(e, sa.flags ^ moved_flags, mapcount_of(after));
+	if (drift)
+		ok &= put_refs(e, drift, mapcount_of(after));
 	e->pages_hash = hash_after;
 	/* A dropped record broke the stream: the next event restates the folio. */
 	e->valid = ok;

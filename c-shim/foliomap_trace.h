@@ -40,13 +40,14 @@ fm_trace_event *foliomap_trace_scratch(void);
 /*
  * Records @op: @before is the folio as the check read it before the operation, @after
  * as it read it after, @model_refs the reference count the model's operation alone left
- * (the rest of @after's moved by other paths inside the window: a Get/Put before the
- * events). @ordered false: another operation on the folio overlapped this one, so the
+ * (the rest of @after's moved by other paths inside the window: a Get/Put after the
+ * events), @model_flags the folio flags it left (LRU, swap-cache and KSM flags others
+ * changed inside the window: an UpdateFlags after the events). @ordered false: another operation on the folio overlapped this one, so the
  * events cannot be ordered; they are not recorded (counted) and the folio's next event
  * restates it.
  */
 void foliomap_trace_record(const struct foliomap_trace_op *op, const fm_folio *before,
-			   const fm_folio *after, int model_refs, bool ordered);
+			   const fm_folio *after, int model_refs, u32 model_flags, bool ordered);
 
 int foliomap_trace_init(struct dentry *dir);
 void foliomap_trace_exit(void);

@@ -888,7 +888,8 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 	foliomap_record(&r, RECORD_MISMATCH);
 out:
 	if (rec && !v->in_recorded)
-		foliomap_trace_record(rec, before, &actual->folio, model_refs, ordered);
+		foliomap_trace_record(rec, before, &actual->folio, model_refs,
+				      predicted->folio.flags, ordered);
 	fmw_verdict_release(v);
 }
 

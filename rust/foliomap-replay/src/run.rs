@@ -321,15 +321,26 @@ fn replay_stream(
                 let tail = &recs[i..i + n];
                 i += n;
                 if let Some(pages) = assemble(st, tail) {
+                    // the ground truth can start only from an unmapped state (a small
+                    // folio's mapcount is its page's)
+                    known = st.large_mapcount < 0
+                        && st.entire_mapcount < 0
+                        && pages.iter().all(|p| p.mapcount < 0);
                     let m = Model::from_state(src.mode, st, pages);
                     let order = m.folio.order;
-                    // the ground truth can start only from an unmapped state
-                    known = st.large_mapcount < 0 && st.entire_mapcount < 0;
                     truth = Exact::new(1 << order);
                     model = Some(m);
                     steps.push(Step {
                         point: Point::Init(order),
-                        ev: TraceEvent::default(),
+                        // what a scheme with a model of its own starts from (restore)
+                        ev: TraceEvent {
+                            op: TraceOp::State as u16,
+                            order: st.order,
+                            flags: st.flags,
+                            arg: st.refcount as u32,
+                            mm: st.pincount as u32,
+                            ..TraceEvent::default()
+                        },
                         order,
                         known,
                         ctx: empty_ctx(),
@@ -517,6 +528,9 @@ fn run_scheme(s: &mut dyn Scheme, steps: &[Step], dv: &[Delta], res: &mut Scheme
                 close_life(s, lo, &p, &mut res.by_order[lo as usize], true);
             }
             s.reset(order);
+            if step.ev.op == TraceOp::State as u16 && step.known {
+                s.restore(step.ev.arg as i32, step.ev.mm as i32, step.ev.flags as u32);
+            }
             life = Some((
                 order,
                 Partial {

@@ -71,6 +71,9 @@ pub trait Scheme {
     fn name(&self) -> String;
     /// A fresh, unmapped folio of `order`.
     fn reset(&mut self, order: u32);
+    /// After `reset`: the life starts mid-way from a recorded unmapped state with these
+    /// references, pins and `FOLIO_*` flags (schemes that run a model of their own).
+    fn restore(&mut self, _refcount: i32, _pincount: i32, _flags: u32) {}
     /// One mapping change (applied after the kernel's outcome).
     fn map(&mut self, d: &Delta);
     /// Every event with the model's state after it (schemes that run a model).

@@ -338,3 +338,52 @@ fn a_stream_that_starts_mid_life_from_a_state() {
         "an unmapped state is a known start"
     );
 }
+
+#[test]
+fn a_scheme_with_its_own_model_starts_from_the_recorded_state() {
+    // A kernel recorder restates a folio it first sees mid-life: unmapped, anonymous,
+    // its references already taken. A model of the other configuration must start from
+    // those references and flags, not from a fresh folio (which is not anonymous and
+    // holds one reference): else it copies where the kernel reuses, and a life whose
+    // events it could not follow was counted with a stale model.
+    let mut b = Builder {
+        m: Model::new(Mode::Pmc, 4),
+        recs: Vec::new(),
+        seq: 0,
+        order: 4,
+    };
+    b.m.folio.flags = foliomap::types::FOLIO_ANON;
+    b.m.folio.refcount = 2; // one more than a fresh folio (e.g. a per-CPU LRU batch's)
+    let mut st = foliomap::trace::state(&b.m.store());
+    b.seq += 1;
+    st.seq = b.seq;
+    st.pfn = 1;
+    b.recs.push(Rec::State(st));
+    let mut cursor = 0;
+    let mut pages = foliomap::trace::TracePages::default();
+    while foliomap::trace::pages(&b.m.store(), &mut cursor, &mut pages) {
+        b.seq += 1;
+        pages.seq = b.seq;
+        pages.pfn = 1;
+        b.recs.push(Rec::Pages(pages));
+    }
+    b.ev(TraceOp::AddNewAnon, |e| {
+        e.mm = 1;
+        e.flags = foliomap::trace::TRACE_ARG_EXCLUSIVE;
+    });
+    b.ev(TraceOp::Put, |e| e.arg = 1); // the batch's, before the fault
+    b.ev(TraceOp::Get, |e| e.arg = 15);
+    let k = b.ev(TraceOp::WpFaultPte, |e| {
+        e.mm = 1;
+        e.first = 3;
+    });
+    assert_eq!(
+        k.decision,
+        CowDecision::Reuse as u8,
+        "the kernel side reuses"
+    );
+    let rep = all(&b.trace());
+    assert_eq!(rep.differences, 0);
+    let other = total(&rep, "linux-7.3-nopmc");
+    assert_eq!((other.wp, other.reuse, other.more_copy), (1, 1, 0));
+}

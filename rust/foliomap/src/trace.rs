@@ -50,9 +50,12 @@
 //! (`reason`, `out_flags`, `nr_pages`, `nr_other`) are the kernel's internal values
 //! nothing exposes: they are zero, and a replay compares only the observed ones.
 //! References the kernel moved outside any recorded operation (LRU, GUP, page cache,
-//! TLB-batched frees, and inside an operation by other tasks) arrive as `Get`/`Put`
-//! events; any other change the recorder could not order gets the folio a new
-//! `TraceState` (and a new `epoch`).
+//! TLB-batched frees) arrive as `Get`/`Put` events before the operation that found them;
+//! those other tasks moved inside an operation's window, and the flags no check compares
+//! (LRU, swap cache, KSM), as an `UpdateFlags` and a `Get`/`Put` right after it (whose
+//! `digest` is then the state after it without them: a write fault decides on the
+//! references and flags it found). Any other change the recorder could not order gets the
+//! folio a new `TraceState` (and a new `epoch`).
 //!
 //! Event fields not used by an operation are zero. `digest` is [`digest`] of the folio
 //! header after the event (pages not included: they would cost a 512-page walk per event

@@ -37,6 +37,9 @@ impl Linux73 {
         let Some(m) = &self.own else {
             return ctx.kernel;
         };
+        if self.diverged {
+            return Verdict::Undefined;
+        }
         let mut m = m.clone();
         match m.apply(&ev) {
             Ok(Outcome::Cow(c)) if c.decision == CowDecision::Reuse as u32 => Verdict::Reuse,
@@ -59,6 +62,13 @@ impl Scheme for Linux73 {
             *m = Model::new(self.mode, order);
         }
         self.diverged = false;
+    }
+    fn restore(&mut self, refcount: i32, pincount: i32, flags: u32) {
+        if let Some(m) = &mut self.own {
+            m.folio.refcount = refcount;
+            m.folio.pincount = pincount;
+            m.folio.flags = flags;
+        }
     }
     fn map(&mut self, _d: &Delta) {}
     fn after_event(&mut self, ev: &TraceEvent) {
