@@ -237,4 +237,25 @@ enum foliomap_stat {
  */
 #define FOLIOMAP_HOOKS_FILE		"hooks"
 
+/*
+ * The event recorder (c-shim/foliomap_trace.c; the record format: fm_trace_* in
+ * include/foliomap.h), root only:
+ *  trace_ctl     write "start" (fresh rings, counters and folio table; a previous
+ *                recording's undrained records are discarded) or "stop" (a trailing
+ *                newline allowed; anything else: EINVAL, nothing changes); reads as
+ *                "name value" lines: recording, records, events, states, dropped,
+ *                unordered (operations that overlapped others on their folio: not
+ *                recorded, the folio restated at its next event), cpus, ring_records
+ *  trace         binary: reads and consumes the records recorded so far, whole
+ *                fm_trace_* records only (a read shorter than one record returns 0),
+ *                per CPU in order (sort by seq to merge); 0 bytes: nothing pending
+ *  trace_header  binary: a fm_trace_header with the counters so far; in front of the
+ *                drained records it makes a trace file (scripts/record)
+ */
+#define FOLIOMAP_TRACE_CTL_FILE		"trace_ctl"
+#define FOLIOMAP_TRACE_FILE		"trace"
+#define FOLIOMAP_TRACE_HEADER_FILE	"trace_header"
+#define FOLIOMAP_TRACE_START		"start"
+#define FOLIOMAP_TRACE_STOP		"stop"
+
 #endif /* FOLIOMAP_DEBUGFS_H */

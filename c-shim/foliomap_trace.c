@@ -5,16 +5,7 @@
  * fm_trace_pages; the format and what a kernel trace observes: the doc comment of
  * rust/foliomap/src/trace.rs) into per-CPU rings that userspace drains.
  *
- * debugfs (root only):
- *   trace_ctl     write "start" (fresh rings, counters and folio table; the previous
- *                 recording's undrained records are discarded) or "stop"; reads as
- *                 "name value" lines: recording, records, events, states, dropped,
- *                 unordered, cpus, ring_records
- *   trace         reads (and consumes) the records recorded so far, whole records only,
- *                 per CPU in order; 0 bytes: nothing pending. Records of several CPUs
- *                 interleave by seq: a reader sorts by seq (foliomap-replay does).
- *   trace_header  the file header (fm_trace_header) with the counters so far: written
- *                 in front of the drained records it makes a trace file.
+ * Its debugfs files (trace_ctl, trace, trace_header): foliomap_debugfs.h.
  *
  * A folio's stream must say everything that changed it. The recorder keeps, per folio
  * (a direct-mapped table by PFN), the state its stream last described; when a check's
@@ -357,12 +348,14 @@ static ssize_t trace_ctl_write(struct file *file, const char __user *ubuf, size_
 		return -EINVAL;
 	if (copy_from_user(buf, ubuf, len))
 		return -EFAULT;
+	if (memchr(buf, '\0', len))
+		return -EINVAL;
 	if (len && buf[len - 1] == '\n')
 		buf[len - 1] = '\0';
 	mutex_lock(&trace_mutex);
-	if (!strcmp(buf, "start")) {
+	if (!strcmp(buf, FOLIOMAP_TRACE_START)) {
 		err = trace_start();
-	} else if (!strcmp(buf, "stop")) {
+	} else if (!strcmp(buf, FOLIOMAP_TRACE_STOP)) {
 		trace_stop();
 		err = 0;
 	}
@@ -466,9 +459,11 @@ int foliomap_trace_init(struct dentry *dir)
 
 	for (i = 0; i < ARRAY_SIZE(table_locks); i++)
 		spin_lock_init(&table_locks[i]);
-	if (IS_ERR(debugfs_create_file("trace_ctl", 0600, dir, NULL, &trace_ctl_fops)) ||
-	    IS_ERR(debugfs_create_file("trace", 0400, dir, NULL, &trace_fops)) ||
-	    IS_ERR(debugfs_create_file("trace_header", 0400, dir, NULL, &trace_header_fops)))
+	if (IS_ERR(debugfs_create_file(FOLIOMAP_TRACE_CTL_FILE, 0600, dir, NULL,
+				       &trace_ctl_fops)) ||
+	    IS_ERR(debugfs_create_file(FOLIOMAP_TRACE_FILE, 0400, dir, NULL, &trace_fops)) ||
+	    IS_ERR(debugfs_create_file(FOLIOMAP_TRACE_HEADER_FILE, 0400, dir, NULL,
+				       &trace_header_fops)))
 		return -ENOMEM;
 	return 0;
 }

@@ -15,8 +15,12 @@
  *  - concurrent writers and readers on one open inspect file never see a request
  *    torn between two writes, and concurrent "reset" / garbage writes to stats leave
  *    it well-formed;
- *  - no file prints a kernel address (0xffff... or a bare ffff... word of 16 hex
- *    digits).
+ *  - no text file prints a kernel address (0xffff... or a bare ffff... word of 16
+ *    hex digits);
+ *  - the event recorder: garbage writes to trace_ctl fail with EINVAL and change
+ *    nothing; a recording of some transitions drains as whole records whose seq
+ *    numbers are exactly 1..records (nothing dropped), every op a known one, and
+ *    trace_header describes them; a read shorter than one record returns nothing.
  *
  * Without the module (vm-run --no-module) every case is skipped.
  */
@@ -37,6 +41,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "foliomap.h"
 #include "foliomap_debugfs.h"
 #include "ktap.h"
 
@@ -261,7 +266,8 @@ static void test_readonly_files(void)
 		int fd;
 
 		if (!strcmp(files[i], FOLIOMAP_STATS_FILE) ||
-		    !strcmp(files[i], FOLIOMAP_INSPECT_FILE))
+		    !strcmp(files[i], FOLIOMAP_INSPECT_FILE) ||
+		    !strcmp(files[i], FOLIOMAP_TRACE_CTL_FILE))
 			continue;
 		path_of(path, sizeof(path), files[i]);
 		fd = open(path, O_WRONLY);
@@ -827,6 +833,10 @@ static void test_no_kernel_addresses(void)
 		char *text;
 		size_t len;
 
+		/* Binary records of PFNs and counters (test_trace) */
+		if (!strcmp(files[i], FOLIOMAP_TRACE_FILE) ||
+		    !strcmp(files[i], FOLIOMAP_TRACE_HEADER_FILE))
+			continue;
 		if (!strcmp(files[i], FOLIOMAP_INSPECT_FILE)) {
 			char buf[4096];
 
@@ -859,6 +869,118 @@ out:
 		close(fd);
 }
 
+/* ---- the event recorder ---- */
+
+#define TRACE_CTL	DIR_PATH "/" FOLIOMAP_TRACE_CTL_FILE
+
+/* The value of @key in trace_ctl, or -1. */
+static long long trace_stat(const char *key)
+{
+	size_t len, klen = strlen(key);
+	long long v = -1;
+	char *text = slurp(TRACE_CTL, &len), *line;
+
+	for (line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (!strncmp(line, key, klen) && line[klen] == ' ')
+			v = strtoll(line + klen + 1, NULL, 10);
+	free(text);
+	return v;
+}
+
+static int trace_ctl(const char *s, size_t len)
+{
+	int fd = open(TRACE_CTL, O_WRONLY), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, len) != (ssize_t)len)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static void test_trace(void)
+{
+	const char *desc = "trace: garbage refused; a recording drains whole, numbered records";
+	static const struct bytes bad[] = {
+		BYTES("\n"), BYTES("go"), BYTES("start!"), BYTES("stop\n\n"), BYTES("START"),
+		BYTES("start\0"), BYTES("startstartstart"),
+	};
+	fm_trace_header h;
+	unsigned char *rec;
+	size_t len, n, k;
+	char path[256];
+	ssize_t r;
+	int fd;
+
+	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		int err = trace_ctl(bad[k].s, bad[k].len);
+
+		if (err != -EINVAL)
+			FAIL_RET("%s: writing %zu bytes '%.*s' to trace_ctl: %s", desc, bad[k].len,
+				 (int)bad[k].len, bad[k].s, err ? strerror(-err) : "accepted");
+		if (trace_stat("recording") != 0)
+			FAIL_RET("%s: a refused write started a recording", desc);
+	}
+	if (trace_ctl(FOLIOMAP_TRACE_START "\n", 6))
+		FAIL_RET("%s: start: %s", desc, strerror(errno));
+	make_transitions();
+	if (trace_ctl(FOLIOMAP_TRACE_STOP, 4) || trace_stat("recording") != 0)
+		FAIL_RET("%s: stop failed", desc);
+
+	path_of(path, sizeof(path), FOLIOMAP_TRACE_FILE);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		FAIL_RET("%s: open %s: %s", desc, path, strerror(errno));
+	/* Shorter than a record: nothing, and nothing consumed. */
+	r = read(fd, &h, FM_TRACE_RECORD_SIZE - 1);
+	close(fd);
+	if (r != 0)
+		FAIL_RET("%s: a %d-byte read returned %zd", desc, FM_TRACE_RECORD_SIZE - 1, r);
+	rec = (unsigned char *)slurp(path, &len);
+	if (!rec)
+		FAIL_RET("%s: reading %s: %s", desc, path, strerror(errno));
+	path_of(path, sizeof(path), FOLIOMAP_TRACE_HEADER_FILE);
+	fd = open(path, O_RDONLY);
+	r = fd < 0 ? -1 : read(fd, &h, sizeof(h));
+	if (fd >= 0)
+		close(fd);
+	n = len / FM_TRACE_RECORD_SIZE;
+	if (r != sizeof(h) || h.magic != FM_TRACE_MAGIC || h.version != FM_TRACE_VERSION ||
+	    h.record_size != FM_TRACE_RECORD_SIZE || h.source != FM_TRACE_SOURCE_KERNEL) {
+		free(rec);
+		FAIL_RET("%s: trace_header is not a kernel trace header (read %zd)", desc, r);
+	}
+	if (len % FM_TRACE_RECORD_SIZE || !n || h.records != n || h.dropped ||
+	    h.events + h.states > n) {
+		free(rec);
+		FAIL_RET("%s: %zu bytes drained; header: %" PRIu64 " records, %" PRIu64
+			 " events, %" PRIu64 " states, %" PRIu64 " dropped", desc, len,
+			 h.records, h.events, h.states, h.dropped);
+	}
+	/* Per CPU in order: every seq 1..n exactly once, every op known. */
+	{
+		unsigned char *seen = calloc(n + 1, 1);
+
+		for (k = 0; seen && k < n; k++) {
+			const fm_trace_event *e = (const void *)(rec + k * FM_TRACE_RECORD_SIZE);
+			bool known = (e->op >= FM_TRACE_OP_INIT && e->op <= FM_TRACE_OP_FOLIO_SPLIT) ||
+				     e->op == FM_TRACE_OP_STATE || e->op == FM_TRACE_OP_STATE_PAGES;
+
+			if (!e->seq || e->seq > n || seen[e->seq]++ || !known) {
+				ktap_test_fail("%s: record %zu: seq %" PRIu64 " op %u", desc, k,
+					       e->seq, e->op);
+				free(seen);
+				free(rec);
+				return;
+			}
+		}
+		free(seen);
+	}
+	free(rec);
+	ktap_test_pass("%s (%zu records, %" PRIu64 " events)", desc, n, h.events);
+}
+
 static const struct {
 	const char *desc;
 	void (*fn)(void);
@@ -871,6 +993,7 @@ static const struct {
 	{ "stats garbage", test_stats_garbage },
 	{ "stats concurrent", test_stats_concurrent },
 	{ "no kernel addresses", test_no_kernel_addresses },
+	{ "event recorder", test_trace },
 };
 
 int main(void)

@@ -387,3 +387,66 @@ fn a_scheme_with_its_own_model_starts_from_the_recorded_state() {
     let other = total(&rep, "linux-7.3-nopmc");
     assert_eq!((other.wp, other.reuse, other.more_copy), (1, 1, 0));
 }
+
+#[test]
+fn kernel_recorded_fixtures_replay_without_differences() {
+    // Recorded by the module from the real pmc and nopmc kernels (kmod-test cow_test,
+    // scripts/record; cut by scripts/lib/trace_head.py, see scripts/replay-fixtures).
+    for name in ["kernel-pmc-cow.trace", "kernel-nopmc-cow.trace"] {
+        let t = fixture(name);
+        assert_eq!(
+            t.header.source,
+            foliomap::trace::TRACE_SOURCE_KERNEL,
+            "{name}"
+        );
+        let rep = all(&t);
+        assert_eq!(rep.differences, 0, "{name}: {:?}", rep.examples);
+        assert_eq!(rep.orphan_events, 0, "{name}");
+        let k = total(&rep, "linux-7.3");
+        assert!(
+            k.reuse > 0 && k.copy > 0,
+            "{name}: write faults of both kinds"
+        );
+        assert_eq!(total(&rep, "exact").unsafe_folio, 0, "{name}");
+
+        // The offline check can fail: the kernel's decision flipped, or the state after
+        // an event that is not the model's.
+        let mut bad = fixture(name);
+        let i = bad
+            .records
+            .iter()
+            .position(|r| matches!(r, Rec::Event(e) if e.op == TraceOp::WpFaultPte as u16))
+            .expect("a write fault");
+        if let Rec::Event(e) = &mut bad.records[i] {
+            e.decision = if e.decision == CowDecision::Reuse as u8 {
+                CowDecision::Copy as u8
+            } else {
+                CowDecision::Reuse as u8
+            };
+        }
+        let rep = all(&bad);
+        assert!(
+            rep.differences >= 1,
+            "{name}: a flipped decision went unseen"
+        );
+        assert!(
+            rep.examples[0].what.contains("decision"),
+            "{:?}",
+            rep.examples
+        );
+        let mut bad = fixture(name);
+        let i = bad
+            .records
+            .iter()
+            .position(|r| matches!(r, Rec::Event(e) if e.op == TraceOp::RemovePtes as u16))
+            .expect("a removal");
+        if let Rec::Event(e) = &mut bad.records[i] {
+            e.mapcount_after += 1;
+        }
+        assert_eq!(
+            all(&bad).differences,
+            1,
+            "{name}: a wrong mapcount went unseen"
+        );
+    }
+}
