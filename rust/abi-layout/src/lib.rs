@@ -130,6 +130,7 @@ macro_rules! for_each_abi_const {
         $m!(FM_TRACE_OUT_MAYBE_SHARED = $crate::foliomap::trace::TRACE_OUT_MAYBE_SHARED);
         $m!(FM_TRACE_OUT_PM_MMAP_EXCLUSIVE = $crate::foliomap::trace::TRACE_OUT_PM_MMAP_EXCLUSIVE);
         $m!(FM_TRACE_OUT_ANON_EXCLUSIVE = $crate::foliomap::trace::TRACE_OUT_ANON_EXCLUSIVE);
+        $m!(FM_TRACE_OUT_UNOBSERVED = $crate::foliomap::trace::TRACE_OUT_UNOBSERVED);
         $m!(FM_TRACE_PAGE_RUNS = $crate::foliomap::trace::TRACE_PAGE_RUNS);
     };
 }
