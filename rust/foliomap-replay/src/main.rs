@@ -1,14 +1,15 @@
-//! `foliomap-replay TRACE [--scheme NAME]... [--threads N] [--csv FILE] [--json FILE]
-//! [--svg DIR] [--quiet]`: replays a trace; exit 1 when linux-7.3 differs from any
-//! recorded outcome, 2 on bad usage or an unreadable trace.
+//! `foliomap-replay TRACE [--scheme NAME]... [--fidelity-only] [--threads N] [--csv FILE]
+//! [--json FILE] [--svg DIR] [--quiet]`: replays a trace; exit 1 when linux-7.3 differs
+//! from any recorded outcome, 2 on bad usage or an unreadable trace.
 use std::process::ExitCode;
 
 use foliomap_replay::{format, report, run};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: foliomap-replay TRACE [--scheme NAME]... [--threads N] [--csv FILE] [--json FILE] [--svg DIR] [--quiet]\n\
-         schemes (all when none is named): linux-7.3, linux-7.3-<other mode>, exact, slots-N, pre-6.15, rfc-2026, thp-2015, precise-2016"
+        "usage: foliomap-replay TRACE [--scheme NAME]... [--fidelity-only] [--threads N] [--csv FILE] [--json FILE] [--svg DIR] [--quiet]\n\
+         schemes (all when none is named): linux-7.3, linux-7.3-<other mode>, exact, slots-N, pre-6.15, rfc-2026, thp-2015, precise-2016\n\
+         --fidelity-only: only the 7.3 model's check of every recorded outcome (no ground truth, no schemes)"
     );
     ExitCode::from(2)
 }
@@ -18,6 +19,7 @@ fn main() -> ExitCode {
     let (mut trace, mut schemes, mut csv, mut json, mut svg) = (None, Vec::new(), None, None, None);
     let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut quiet = false;
+    let mut fidelity_only = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--scheme" => match args.next() {
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
             "--json" => json = args.next(),
             "--svg" => svg = args.next(),
             "--quiet" => quiet = true,
+            "--fidelity-only" => fidelity_only = true,
             s if s.starts_with('-') => return usage(),
             _ if trace.is_some() => return usage(),
             _ => trace = Some(a),
@@ -54,7 +57,11 @@ fn main() -> ExitCode {
         }
     };
     let parse_secs = t.elapsed().as_secs_f64();
-    let rep = match run::replay(&trace, &schemes, threads) {
+    if fidelity_only && !schemes.is_empty() {
+        eprintln!("foliomap-replay: --fidelity-only replays no schemes: drop --scheme");
+        return ExitCode::from(2);
+    }
+    let rep = match run::replay_with(&trace, &schemes, threads, fidelity_only) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("foliomap-replay: {e}");

@@ -141,7 +141,12 @@ pub fn table(rep: &Report) -> String {
     }
     let _ = writeln!(
         o,
-        "\nspeed: base pass (7.3 model + fidelity + ground truth) {:.2} M events/s, grouping {:.3} s, wall {:.3} s on {} thread(s)",
+        "\nspeed: {} {:.2} M events/s, grouping {:.3} s, wall {:.3} s on {} thread(s)",
+        if rep.fidelity_only {
+            "fidelity pass (7.3 model, every outcome compared)"
+        } else {
+            "base pass (7.3 model + fidelity + ground truth)"
+        },
         rep.events as f64 / rep.base_secs.max(1e-9) / 1e6,
         rep.group_secs,
         rep.wall_secs,

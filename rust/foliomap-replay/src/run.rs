@@ -181,6 +181,8 @@ pub struct Report {
     pub wall_secs: f64,
     /// Threads used.
     pub threads: usize,
+    /// Only the fidelity pass ran (`replay_with(.., true)`): `base_secs` is its time.
+    pub fidelity_only: bool,
     /// Per scheme.
     pub schemes: Vec<SchemeResult>,
 }
@@ -421,41 +423,10 @@ fn replay_stream(
             _ => (0, false, false, 0),
         };
         // the 7.3 model: must reproduce the recorded outcome
-        let out = match m.apply(ev) {
-            Ok(o) => o,
-            Err(st) => {
-                if ev.status == 0 {
-                    part.differences += 1;
-                    if part.examples.len() < MAX_EXAMPLES {
-                        part.examples.push(Difference {
-                            seq: ev.seq,
-                            folio: (ev.pfn, ev.epoch),
-                            op: format!("{op:?}"),
-                            what: format!("the model refused the call: {st:?}"),
-                        });
-                    }
-                }
-                part.checked += 1;
-                model = None;
-                continue;
-            }
+        let Some(out) = check_event(m, ev, op, src, part) else {
+            model = None;
+            continue;
         };
-        part.checked += 1;
-        if !matches!(op, Some(TraceOp::MigrateMoveIn)) {
-            let exp = m.expected(ev, &out);
-            let d = differences(ev, &exp, src.observed_only);
-            if !d.is_empty() {
-                part.differences += 1;
-                if part.examples.len() < MAX_EXAMPLES {
-                    part.examples.push(Difference {
-                        seq: ev.seq,
-                        folio: (ev.pfn, ev.epoch),
-                        op: format!("{op:?}"),
-                        what: d.join("; "),
-                    });
-                }
-            }
-        }
         if let Outcome::Cow(c) = &out {
             ctx.kernel = verdict(c.decision);
         }
@@ -489,6 +460,88 @@ fn replay_stream(
         let t = Instant::now();
         run_scheme(s.as_mut(), steps, dv, &mut part.schemes[si]);
         part.schemes[si].secs += t.elapsed().as_secs_f64();
+    }
+}
+
+/// The 7.3 model's step on one recorded event: applied, its outcome compared with the
+/// recorded one (every difference counted, the first ones kept). `None`: the model
+/// refused the call (a difference unless the recorder saw it refused too).
+fn check_event(
+    m: &mut Model,
+    ev: &TraceEvent,
+    op: Option<TraceOp>,
+    src: Source,
+    part: &mut Part,
+) -> Option<Outcome> {
+    part.checked += 1;
+    let mut differ = |what: String| {
+        part.differences += 1;
+        if part.examples.len() < MAX_EXAMPLES {
+            part.examples.push(Difference {
+                seq: ev.seq,
+                folio: (ev.pfn, ev.epoch),
+                op: format!("{op:?}"),
+                what,
+            });
+        }
+    };
+    let out = match m.apply(ev) {
+        Ok(o) => o,
+        Err(st) => {
+            if ev.status == 0 {
+                differ(format!("the model refused the call: {st:?}"));
+            }
+            return None;
+        }
+    };
+    if !matches!(op, Some(TraceOp::MigrateMoveIn)) {
+        let exp = m.expected(ev, &out);
+        let d = differences(ev, &exp, src.observed_only);
+        if !d.is_empty() {
+            differ(d.join("; "));
+        }
+    }
+    Some(out)
+}
+
+/// The fidelity pass alone (`--fidelity-only`): each stream through the 7.3 model, every
+/// recorded outcome compared; no ground truth, no schemes.
+fn verify_stream(src: Source, recs: &[Rec], gaps: &[u64], part: &mut Part) {
+    let mut model: Option<Model> = None;
+    let mut last_seq = 0u64;
+    let mut i = 0;
+    while i < recs.len() {
+        let rec = &recs[i];
+        i += 1;
+        if model.is_some() && gaps.iter().any(|&g| g > last_seq && g < rec.seq()) {
+            model = None;
+        }
+        last_seq = rec.seq();
+        let ev = match rec {
+            Rec::State(st) => {
+                let n = recs[i..]
+                    .iter()
+                    .take_while(|r| matches!(r, Rec::Pages(_)))
+                    .count();
+                model = assemble(st, &recs[i..i + n]).map(|p| Model::from_state(src.mode, st, p));
+                i += n;
+                continue;
+            }
+            Rec::Pages(_) => continue,
+            Rec::Event(ev) => ev,
+        };
+        part.events += 1;
+        let op = TraceOp::from_raw(ev.op);
+        if op == Some(TraceOp::Init) {
+            model = Some(Model::new(src.mode, ev.order as u32));
+        }
+        let Some(m) = model.as_mut() else {
+            part.orphans += 1;
+            continue;
+        };
+        if check_event(m, ev, op, src, part).is_none() {
+            model = None;
+        }
     }
 }
 
@@ -667,10 +720,23 @@ impl std::hash::BuildHasher for BuildKeyHasher {
 
 /// Replays `trace` through the schemes `names` (all when empty) on `threads` threads.
 pub fn replay(trace: &Trace, names: &[String], threads: usize) -> Result<Report, String> {
+    replay_with(trace, names, threads, false)
+}
+
+/// `replay`, or with `fidelity_only` the 7.3 model's check of every recorded outcome and
+/// nothing else (no ground truth, no scheme results).
+pub fn replay_with(
+    trace: &Trace,
+    names: &[String],
+    threads: usize,
+    fidelity_only: bool,
+) -> Result<Report, String> {
     let wall = Instant::now();
     let mode = Mode::from_raw(trace.header.mode)
         .map_err(|_| format!("trace mode {} unknown", trace.header.mode))?;
-    let names: Vec<String> = if names.is_empty() {
+    let names: Vec<String> = if fidelity_only {
+        Vec::new()
+    } else if names.is_empty() {
         schemes::all_names(mode)
     } else {
         names.to_vec()
@@ -754,7 +820,14 @@ pub fn replay(trace: &Trace, names: &[String], threads: usize) -> Result<Report,
                             .collect(),
                     };
                     let (mut steps, mut dv) = (Vec::new(), Vec::new());
-                    for st in ch {
+                    if fidelity_only {
+                        let t = Instant::now();
+                        for st in ch {
+                            verify_stream(src, st, gaps, &mut part);
+                        }
+                        part.base_secs = t.elapsed().as_secs_f64();
+                    }
+                    for st in ch.iter().filter(|_| !fidelity_only) {
                         replay_stream(src, st, gaps, &mut schemes, &mut part, &mut steps, &mut dv);
                     }
                     part
@@ -781,6 +854,7 @@ pub fn replay(trace: &Trace, names: &[String], threads: usize) -> Result<Report,
         group_secs,
         wall_secs: 0.0,
         threads,
+        fidelity_only,
         schemes: Vec::new(),
     };
     for p in parts {

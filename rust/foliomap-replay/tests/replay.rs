@@ -8,7 +8,7 @@ use foliomap::trace::{TraceEvent, TraceHeader, TraceOp, TRACE_ARG_WRITABLE, TRAC
 use foliomap::types::{CowDecision, Mode};
 use foliomap_replay::format::{self, Rec, Trace};
 use foliomap_replay::model::Model;
-use foliomap_replay::run::{replay, Report, Stats};
+use foliomap_replay::run::{replay, replay_with, Report, Stats};
 
 fn fixture(name: &str) -> Trace {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -434,6 +434,13 @@ fn kernel_recorded_fixtures_replay_without_differences() {
             "{:?}",
             rep.examples
         );
+        // the fidelity pass alone sees the same
+        let lean = replay_with(&bad, &[], 1, true).expect("fidelity pass");
+        assert_eq!(
+            (lean.checked, lean.differences),
+            (rep.checked, rep.differences)
+        );
+        assert!(lean.schemes.is_empty() && lean.fidelity_only);
         let mut bad = fixture(name);
         let i = bad
             .records
