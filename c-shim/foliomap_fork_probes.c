@@ -282,11 +282,18 @@ static int copy_page_range_entry(struct kretprobe_instance *ri, struct pt_regs *
 static void fork_event(struct foliomap_trace_op *rec, u16 op, u32 first, u32 nr, u32 arg,
 		       u32 dst_mm, bool pinned)
 {
-	if (rec->nr < FOLIOMAP_TRACE_SCRATCH)
-		rec->ev[rec->nr++] = (fm_trace_event){
-			.op = op, .first = first, .nr = nr, .arg = arg, .mm = dst_mm,
-			.flags = pinned ? FM_TRACE_ARG_SRC_HAS_PINNED : 0,
-		};
+	fm_trace_event *ev;
+
+	if (rec->nr >= FOLIOMAP_TRACE_SCRATCH)
+		return;
+	ev = &rec->ev[rec->nr++];
+	memset(ev, 0, sizeof(*ev));
+	ev->op = op;
+	ev->first = first;
+	ev->nr = nr;
+	ev->arg = arg;
+	ev->mm = dst_mm;
+	ev->flags = pinned ? FM_TRACE_ARG_SRC_HAS_PINNED : 0;
 }
 
 /*

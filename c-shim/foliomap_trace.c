@@ -18,7 +18,8 @@
  * that of the kernel's state after it without them: the order the checker gives them
  * (a write fault decides on the references and flags it found at entry).
  *
- * Probe context: no sleeping, no allocation; one spinlock per table bucket orders a
+ * Probe context: no sleeping, no allocation; one raw spinlock per table bucket (probe
+ * handlers run where a sleeping lock is not allowed: lockdep says so) orders a
  * folio's records (each takes its seq under it), so sorting by seq restores each
  * folio's order across CPUs.
  */
@@ -71,7 +72,7 @@ struct folio_last {
 static struct trace_ring *rings;
 static struct folio_last *table;
 static fm_trace_event *scratch;	/* FOLIOMAP_TRACE_SCRATCH per CPU */
-static spinlock_t table_locks[1 << LOCK_BITS];
+static raw_spinlock_t table_locks[1 << LOCK_BITS];
 static bool recording;		/* smp_load_acquire: rings and table are ready */
 static DEFINE_MUTEX(trace_mutex);	/* start, stop, reads */
 
@@ -80,6 +81,7 @@ static atomic64_t nr_records, nr_events, nr_states, nr_dropped, nr_unordered;
 
 bool foliomap_tracing(void)
 {
+	/* Pairs with trace_start()'s release: the rings and the table are initialised. */
 	return smp_load_acquire(&recording);
 }
 
@@ -88,6 +90,11 @@ fm_trace_event *foliomap_trace_scratch(void)
 	if (!foliomap_tracing())
 		return NULL;
 	return scratch + (size_t)smp_processor_id() * FOLIOMAP_TRACE_SCRATCH;
+}
+
+static raw_spinlock_t *bucket_lock(unsigned long slot)
+{
+	return &table_locks[slot & (ARRAY_SIZE(table_locks) - 1)];
 }
 
 /* Claims the next seq for @rec (its first field) and puts it in this CPU's ring. */
@@ -105,6 +112,7 @@ static bool ring_put(void *rec, u64 *seq, u16 *cpu)
 		return false;
 	}
 	memcpy(r->slot[head % r->nr], rec, REC_SIZE);
+	/* The slot is written before the reader sees it (its acquire of head). */
 	smp_store_release(&r->head, head + 1);
 	atomic64_inc(&nr_records);
 	return true;
@@ -224,7 +232,7 @@ void foliomap_trace_record(const struct foliomap_trace_op *op, const fm_folio *b
 	e = &table[slot];
 	if (!ordered || op->unordered) {
 		atomic64_inc(&nr_unordered);
-		spin_lock_irqsave(&table_locks[slot & ((1 << LOCK_BITS) - 1)], flags);
+		raw_spin_lock_irqsave(bucket_lock(slot), flags);
 		if (e->pfn == pfn)
 			e->valid = false;
 		goto out_unlock;
@@ -237,7 +245,7 @@ void foliomap_trace_record(const struct foliomap_trace_op *op, const fm_folio *b
 	hash_before = pages_hash(before);
 	hash_after = pages_hash(after);
 
-	spin_lock_irqsave(&table_locks[slot & ((1 << LOCK_BITS) - 1)], flags);
+	raw_spin_lock_irqsave(bucket_lock(slot), flags);
 	/* First what changed since the stream last described the folio. */
 	if (e->pfn != pfn || !e->valid || e->pages_hash != hash_before ||
 	    !same_but_refs_and_flags(&e->st, &sb)) {
@@ -277,7 +285,7 @@ void foliomap_trace_record(const struct foliomap_trace_op *op, const fm_folio *b
 	/* A dropped record broke the stream: the next event restates the folio. */
 	e->valid = ok;
 out_unlock:
-	spin_unlock_irqrestore(&table_locks[slot & ((1 << LOCK_BITS) - 1)], flags);
+	raw_spin_unlock_irqrestore(bucket_lock(slot), flags);
 out_rcu:
 	rcu_read_unlock_sched();
 }
@@ -331,6 +339,7 @@ static int trace_start(void)
 	atomic64_set(&nr_states, 0);
 	atomic64_set(&nr_dropped, 0);
 	atomic64_set(&nr_unordered, 0);
+	/* Everything above before a recorder sees recording set (foliomap_tracing). */
 	smp_store_release(&recording, true);
 	return 0;
 nomem:
@@ -414,6 +423,7 @@ static ssize_t trace_read(struct file *file, char __user *buf, size_t len, loff_
 			tail++;
 			done++;
 		}
+		/* Those slots are copied before the recorder may reuse them. */
 		smp_store_release(&r->tail, tail);
 		if (err || done == want)
 			break;
@@ -458,7 +468,7 @@ int foliomap_trace_init(struct dentry *dir)
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(table_locks); i++)
-		spin_lock_init(&table_locks[i]);
+		raw_spin_lock_init(&table_locks[i]);
 	if (IS_ERR(debugfs_create_file(FOLIOMAP_TRACE_CTL_FILE, 0600, dir, NULL,
 				       &trace_ctl_fops)) ||
 	    IS_ERR(debugfs_create_file(FOLIOMAP_TRACE_FILE, 0400, dir, NULL, &trace_fops)) ||
