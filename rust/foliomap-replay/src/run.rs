@@ -288,6 +288,40 @@ struct Source {
     observed_only: bool,
 }
 
+/// One step of a stream: an event, or a state with its pages decoded (`None`: some of
+/// its page records are missing).
+enum Item<'a> {
+    State(&'a TraceState, Option<Vec<Page>>),
+    Event(&'a TraceEvent),
+}
+
+/// A stream's items in order, each with whether a gap in `seq` (lost records) lies
+/// between it and the one before: the model state is then unknown.
+fn walk<'a>(recs: &'a [Rec], gaps: &'a [u64]) -> impl Iterator<Item = (bool, Item<'a>)> + 'a {
+    let mut i = 0;
+    let mut last_seq = 0u64;
+    std::iter::from_fn(move || loop {
+        let rec = recs.get(i)?;
+        i += 1;
+        let gap = gaps.iter().any(|&g| g > last_seq && g < rec.seq());
+        last_seq = rec.seq();
+        match rec {
+            Rec::State(st) => {
+                let n = recs[i..]
+                    .iter()
+                    .take_while(|r| matches!(r, Rec::Pages(_)))
+                    .count();
+                let pages = assemble(st, &recs[i..i + n]);
+                i += n;
+                last_seq = recs[i - 1].seq();
+                return Some((gap, Item::State(st, pages)));
+            }
+            Rec::Pages(_) => continue,
+            Rec::Event(ev) => return Some((gap, Item::Event(ev))),
+        }
+    })
+}
+
 fn replay_stream(
     src: Source,
     recs: &[Rec],
@@ -303,26 +337,15 @@ fn replay_stream(
     let mut model: Option<Model> = None;
     let mut truth = Exact::new(1);
     let mut known = false;
-    let mut last_seq = 0u64;
     let mut ds = Vec::new();
-    let mut i = 0;
-    while i < recs.len() {
-        let rec = &recs[i];
-        i += 1;
-        // a gap in seq between this folio's records: events may be lost
-        if model.is_some() && gaps.iter().any(|&g| g > last_seq && g < rec.seq()) {
+    for (gap, item) in walk(recs, gaps) {
+        if gap {
             model = None;
         }
-        last_seq = rec.seq();
-        match rec {
-            Rec::State(st) => {
-                let n = recs[i..]
-                    .iter()
-                    .take_while(|r| matches!(r, Rec::Pages(_)))
-                    .count();
-                let tail = &recs[i..i + n];
-                i += n;
-                if let Some(pages) = assemble(st, tail) {
+        match item {
+            Item::State(st, pages) => {
+                model = None;
+                if let Some(pages) = pages {
                     // the ground truth can start only from an unmapped state (a small
                     // folio's mapcount is its page's)
                     known = st.large_mapcount < 0
@@ -357,10 +380,9 @@ fn replay_stream(
                 }
                 continue;
             }
-            Rec::Pages(_) => continue,
-            Rec::Event(_) => {}
+            Item::Event(_) => {}
         }
-        let Rec::Event(ev) = rec else { continue };
+        let Item::Event(ev) = item else { continue };
         part.events += 1;
         let op = TraceOp::from_raw(ev.op);
         if op == Some(TraceOp::Init) {
@@ -508,27 +530,16 @@ fn check_event(
 /// recorded outcome compared; no ground truth, no schemes.
 fn verify_stream(src: Source, recs: &[Rec], gaps: &[u64], part: &mut Part) {
     let mut model: Option<Model> = None;
-    let mut last_seq = 0u64;
-    let mut i = 0;
-    while i < recs.len() {
-        let rec = &recs[i];
-        i += 1;
-        if model.is_some() && gaps.iter().any(|&g| g > last_seq && g < rec.seq()) {
+    for (gap, item) in walk(recs, gaps) {
+        if gap {
             model = None;
         }
-        last_seq = rec.seq();
-        let ev = match rec {
-            Rec::State(st) => {
-                let n = recs[i..]
-                    .iter()
-                    .take_while(|r| matches!(r, Rec::Pages(_)))
-                    .count();
-                model = assemble(st, &recs[i..i + n]).map(|p| Model::from_state(src.mode, st, p));
-                i += n;
+        let ev = match item {
+            Item::State(st, pages) => {
+                model = pages.map(|p| Model::from_state(src.mode, st, p));
                 continue;
             }
-            Rec::Pages(_) => continue,
-            Rec::Event(ev) => ev,
+            Item::Event(ev) => ev,
         };
         part.events += 1;
         let op = TraceOp::from_raw(ev.op);
