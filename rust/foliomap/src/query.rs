@@ -1,4 +1,8 @@
 //! Queries (spec §4): what the kernel's inline accessors answer for a folio state.
+//!
+//! The counters are raw kernel values a caller may hand in corrupt (the C ABI); the
+//! arithmetic wraps as the kernel's does (built with `-fno-strict-overflow`), never
+//! panics (found by scripts/fuzz: `_large_mapcount` = `i32::MAX` in a query).
 
 use crate::kernel::{FOLIO_PAGES_MAPPED, GUP_PIN_COUNTING_BIAS};
 use crate::store::FolioStore;
@@ -22,7 +26,7 @@ pub fn entire_mapcount<S: FolioStore>(s: &S) -> i32 {
         mutant!(
             "emc-raw-as-logical",
             s.entire_mapcount(),
-            s.entire_mapcount() + 1
+            s.entire_mapcount().wrapping_add(1)
         )
     } else {
         0
@@ -39,7 +43,7 @@ pub fn mapcount<S: FolioStore>(s: &S) -> i32 {
     if raw <= PAGE_TYPE_LIMIT {
         0
     } else {
-        raw + 1
+        raw.wrapping_add(1)
     }
 }
 
@@ -75,10 +79,10 @@ pub fn expected_ref_count<S: FolioStore>(s: &S) -> i32 {
     let n = s.nr_pages() as i32;
     let mut refs = mapcount(s);
     if s.test(FOLIO_SWAPCACHE) {
-        refs += n;
+        refs = refs.wrapping_add(n);
     }
     if !s.test(FOLIO_ANON) {
-        refs += n;
+        refs = refs.wrapping_add(n);
     }
     refs
 }
@@ -106,8 +110,8 @@ pub fn average_page_mapcount<S: FolioStore>(s: &S) -> i32 {
         return e;
     }
     let n = s.nr_pages();
-    let avg = (((m - e) as u32).wrapping_add(n / 2) >> s.order()) as i32;
-    (avg + e).max(1)
+    let avg = ((m.wrapping_sub(e) as u32).wrapping_add(n / 2) >> s.order()) as i32;
+    avg.wrapping_add(e).max(1)
 }
 
 /// [PMC] `folio_precise_page_mapcount` of page `k`: its PTE mappings plus the PMD
@@ -117,9 +121,13 @@ pub fn precise_page_mapcount<S: FolioStore>(s: &S, k: u32) -> i32 {
         return -1;
     }
     let raw = s.page_mapcount(k);
-    let own = if raw <= PAGE_TYPE_LIMIT { 0 } else { raw + 1 };
+    let own = if raw <= PAGE_TYPE_LIMIT {
+        0
+    } else {
+        raw.wrapping_add(1)
+    };
     if s.is_large() {
-        own + entire_mapcount(s)
+        own.wrapping_add(entire_mapcount(s))
     } else {
         own
     }

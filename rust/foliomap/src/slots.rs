@@ -45,7 +45,8 @@ impl LargeMapcount {
 
     /// Logical large mapcount.
     pub fn mapcount(&self) -> i32 {
-        self.lmc + 1
+        // wraps like the kernel's atomic_read() + 1 (a corrupt raw value must not panic)
+        self.lmc.wrapping_add(1)
     }
 
     /// Slot index owned by `mm`, if any.

@@ -105,3 +105,29 @@ fn state_digest_is_the_folio_digest() {
         assert_ne!(trace::state_digest(&st), trace::digest(&f));
     }
 }
+
+#[test]
+fn queries_of_corrupt_counters_wrap_like_the_kernel() {
+    // Found by scripts/fuzz (fuzz/corpus/crash-e9bf...): a query of a folio whose raw
+    // counters are at i32::MAX overflowed (a panic with overflow checks, a silent wrap
+    // without). The kernel's accessors wrap (-fno-strict-overflow): so does the model.
+    use foliomap::query;
+    for mode in [Mode::Pmc, Mode::Nopmc] {
+        let mut folio = Folio::new(mode, 4, 0).unwrap();
+        folio.large_mapcount = i32::MAX;
+        folio.entire_mapcount = i32::MAX;
+        let mut pages = [Page {
+            mapcount: i32::MAX,
+            flags: 0,
+        }; 16];
+        let f = FolioMut::new(&mut folio, &mut pages).unwrap();
+        assert_eq!(query::mapcount(&f), i32::MIN);
+        let _ = (
+            query::expected_ref_count(&f),
+            query::average_page_mapcount(&f),
+            query::precise_page_mapcount(&f, 3),
+            query::kpagecount(&f, 3),
+            query::maybe_mapped_shared(&f),
+        );
+    }
+}
