@@ -55,7 +55,8 @@
  *  refs_accounted         checks whose prediction included the exact reference change
  *                         of movers that ran inside them
  *  unchecked_folio_changed  the folio changed order (split, or freed and reused)
- *                         between the two snapshots
+ *                         between the two snapshots, or the operation freed it and
+ *                         another task had it allocated again before the second one
  *  unchecked_cow_swayed   one CPU: a copy fault slept before acting, and what other tasks
  *                         changed meanwhile would have made the model decide otherwise:
  *                         the decision is checked, the act on the later state is not

@@ -819,13 +819,27 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 		/*
 		 * Freed by the operation: what is left of the folio is the allocator's (a
 		 * large one is no longer compound); its reference count must be 0, unless it
-		 * was allocated again already.
+		 * was allocated again already: then another task used it inside the window
+		 * (seen on one CPU: do_wp_page's copy freed the old folio and was preempted;
+		 * a fault of another mm got the memory and a GUP took references on it).
 		 */
 		if (fields & FM_FIELD_REFCOUNT && predicted->folio.refcount == 0) {
+			ordered = false;	/* the allocator's now */
 			if (actual->folio.refcount == 0) {
 				foliomap_count(FOLIOMAP_STAT_TRANSITIONS_CHECKED);
 				foliomap_count(op_stat);
-				ordered = false;	/* the allocator's now */
+				goto out;
+			}
+			if (v->foreign || v->pushes || v->delta) {
+				foliomap_count(FOLIOMAP_STAT_UNCHECKED);
+				foliomap_count(FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED);
+				strscpy(r.args, args, sizeof(r.args));
+				r.culprit = v->culprit[0] ? v->culprit : NULL;
+				r.note = "freed by the operation, then allocated again by another task";
+				r.fields = fields;
+				fm_folio_compare(&predicted->folio, &actual->folio, 0,
+						 FOLIOMAP_MAX_PAGES, fields, &r.diff);
+				foliomap_record(&r, RECORD_UNCHECKED);
 				goto out;
 			}
 			fields = FM_FIELD_REFCOUNT;
