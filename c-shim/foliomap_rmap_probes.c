@@ -89,12 +89,16 @@ struct folio *foliomap_anon_pmd_folio(pmd_t pmdval)
 	return folio_test_anon(folio) ? folio : NULL;
 }
 
-/* The operation as the event recorder writes it (fields an op does not use stay 0). */
+/*
+ * The operation as the event recorder writes it (fields an op does not use stay 0);
+ * nothing when no recording runs (ev.op stays 0: not recorded).
+ */
 static void rmap_event(struct rmap_probe *p, u16 op, u32 first, u32 nr, u32 mm, u8 flags,
 		       u32 arg)
 {
-	p->ev = (fm_trace_event){ .op = op, .first = first, .nr = nr, .mm = mm,
-				  .flags = flags, .arg = arg };
+	if (foliomap_tracing())
+		p->ev = (fm_trace_event){ .op = op, .first = first, .nr = nr, .mm = mm,
+					  .flags = flags, .arg = arg };
 }
 
 static u32 rmap_flags(unsigned long flags)

@@ -216,7 +216,7 @@ void foliomap_trace_record(const struct foliomap_trace_op *op, const fm_folio *b
 	u32 hash_before, hash_after;
 	struct folio_last *e;
 	unsigned long flags, slot;
-	int mapcount_before, drift;
+	int mapcount_before, mapcount_after, drift;
 	u8 moved_flags;
 	unsigned int i;
 	bool ok = true;
@@ -242,6 +242,7 @@ void foliomap_trace_record(const struct foliomap_trace_op *op, const fm_folio *b
 	    fm_folio_trace_state((fm_folio *)after, &sa) != FM_OK)
 		goto out_rcu;
 	mapcount_before = mapcount_of(before);
+	mapcount_after = mapcount_of(after);
 	hash_before = pages_hash(before);
 	hash_after = pages_hash(after);
 
@@ -272,15 +273,15 @@ void foliomap_trace_record(const struct foliomap_trace_op *op, const fm_folio *b
 			ev->out_flags |= FM_TRACE_OUT_UNOBSERVED;
 		} else {
 			fm_trace_state_digest(&sa, &ev->digest);
-			ev->mapcount_after = mapcount_of(after);
+			ev->mapcount_after = mapcount_after;
 		}
 		ok &= put_event(e, ev);
 	}
 	e->st = sa;
 	if (moved_flags)
-		ok &= put_flags(e, sa.flags ^ moved_flags, mapcount_of(after));
+		ok &= put_flags(e, sa.flags ^ moved_flags, mapcount_after);
 	if (drift)
-		ok &= put_refs(e, drift, mapcount_of(after));
+		ok &= put_refs(e, drift, mapcount_after);
 	e->pages_hash = hash_after;
 	/* A dropped record broke the stream: the next event restates the folio. */
 	e->valid = ok;
@@ -374,6 +375,8 @@ static ssize_t trace_ctl_write(struct file *file, const char __user *ubuf, size_
 
 static int trace_ctl_show(struct seq_file *m, void *v)
 {
+	/* rings may be replaced by a concurrent "start" */
+	mutex_lock(&trace_mutex);
 	seq_printf(m, "recording %d\n", foliomap_tracing());
 	seq_printf(m, "records %lld\n", atomic64_read(&nr_records));
 	seq_printf(m, "events %lld\n", atomic64_read(&nr_events));
@@ -382,6 +385,7 @@ static int trace_ctl_show(struct seq_file *m, void *v)
 	seq_printf(m, "unordered %lld\n", atomic64_read(&nr_unordered));
 	seq_printf(m, "cpus %u\n", num_possible_cpus());
 	seq_printf(m, "ring_records %llu\n", rings ? rings[0].nr : 0);
+	mutex_unlock(&trace_mutex);
 	return 0;
 }
 

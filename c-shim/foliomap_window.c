@@ -562,18 +562,23 @@ static void unregister(struct fm_window *w, int i)
 }
 
 /* An older window of @w's task on the folio records its operation as a whole. */
-static bool inside_recorded(const struct fm_window *w)
+#define OLDER_OWN	(1u << 0)	/* the task has an older window on the folio */
+#define OLDER_RECORDED	(1u << 1)	/* ... one of them WINDOW_RECORDED */
+
+/* @w's task's older windows on its folio (OLDER_*): one scan for both questions. */
+static u32 own_older(const struct fm_window *w)
 {
 	unsigned int j;
+	u32 found = 0;
 
 	for_each_set_bit(j, window_busy, NR_WINDOWS) {
 		const struct fm_window *o = &windows[j];
 
 		if (o != w && READ_ONCE(o->task) == current && o->folio == w->folio &&
-		    o->seq < w->seq && (o->flags & WINDOW_RECORDED))
-			return true;
+		    o->seq < w->seq)
+			found |= OLDER_OWN | (o->flags & WINDOW_RECORDED ? OLDER_RECORDED : 0);
 	}
-	return false;
+	return found;
 }
 
 /*
@@ -582,19 +587,12 @@ static bool inside_recorded(const struct fm_window *w)
  * folio, no foreign event of its own), else that an operation they cannot account for
  * ran inside them. A nested window leaves that to its task's outermost one.
  */
-static void tell_older(struct fm_window *w, u32 foreign, int mover_refs,
+static void tell_older(struct fm_window *w, bool outermost, u32 foreign, int mover_refs,
 		       const fm_folio *before, const fm_folio *actual)
 {
-	bool outermost = true, replayable;
+	bool replayable;
 	unsigned int j;
 
-	for_each_set_bit(j, window_busy, NR_WINDOWS) {
-		struct fm_window *o = &windows[j];
-
-		if (o != w && READ_ONCE(o->task) == current && o->folio == w->folio &&
-		    o->seq < w->seq)
-			outermost = false;
-	}
 	/* Straddling the older windows it reports to does not spoil what it saw. */
 	replayable = before && actual && before->order == actual->order &&
 		     !(foreign & ~(FOREIGN_REFS | FOREIGN_OLDER)) && !w->pushes;
@@ -629,6 +627,7 @@ static void tell_older(struct fm_window *w, u32 foreign, int mover_refs,
 void fmw_close_end(int i, struct fmw_verdict *v, const fm_folio *before, const fm_folio *actual)
 {
 	unsigned long irqflags;
+	u32 older;
 	struct fm_window *w;
 	const char *culprit;
 
@@ -656,8 +655,9 @@ void fmw_close_end(int i, struct fmw_verdict *v, const fm_folio *before, const f
 	if (culprit)
 		snprintf(v->culprit, sizeof(v->culprit), "%s pid %d", culprit,
 			 READ_ONCE(w->culprit_pid));
-	v->in_recorded = inside_recorded(w);
-	tell_older(w, v->foreign, v->ref_delta, before, actual);
+	older = own_older(w);
+	v->in_recorded = older & OLDER_RECORDED;
+	tell_older(w, !(older & OLDER_OWN), v->foreign, v->ref_delta, before, actual);
 	unregister(w, i);
 }
 
