@@ -419,9 +419,13 @@ static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 		log = fmw_own_log(folio, try_to_migrate_op);
 		for (k = first; log && k < first + nr; k++) {
 			struct vm_area_struct *vma = (struct vm_area_struct *)regs->cx;
-			/* An anon folio's index is its linear page offset (rmap's address). */
+			/*
+			 * Where the rmap walk found the page: an anon folio's index counts in
+			 * the VMA's anonymous page offset, which for a MAP_PRIVATE file VMA
+			 * is not its file offset (vm_pgoff).
+			 */
 			unsigned long addr = vma->vm_start +
-				((folio->index + k - vma->vm_pgoff) << PAGE_SHIFT);
+				((folio->index + k - vma_start_anon_pgoff(vma)) << PAGE_SHIFT);
 
 			replay_step(log, NESTED_MIGRATE_UNMAP_PTE, k, mm,
 				       pte_migration_entry(vma, addr));

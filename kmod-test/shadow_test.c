@@ -97,6 +97,7 @@ enum op {
 	OP_SHM,		/* P creates the shared file (a memfd) of the row's size, written */
 	OP_SHM_MAP,	/* map file pages [first, first+nr) MAP_SHARED (a VMA of its own), read */
 	OP_SHM_UNMAP,	/* munmap the file VMA that starts at file page @first */
+	OP_PRIVATE_FILE, /* the region: the whole memfd mapped MAP_PRIVATE, every page written */
 	OP_EXIT,	/* the process exits (the next step runs once its mm is gone) */
 };
 
@@ -146,6 +147,7 @@ struct step {
 #define SHM(p)			{ p, OP_SHM, 0, 0, 0, 0 }
 #define SHM_MAP(p, f, n)	{ p, OP_SHM_MAP, f, n, 0, 0 }
 #define SHM_UNMAP(p, f)		{ p, OP_SHM_UNMAP, f, 0, 0, 0 }
+#define PRIVATE_FILE(p)		{ p, OP_PRIVATE_FILE, 0, 0, 0, 0 }
 #define EXIT(p)			{ p, OP_EXIT, 0, 0, 0, 0 }
 
 #define P	0
@@ -405,6 +407,16 @@ static const struct scenario scenarios[] = {
 	  0, 0, true, false, {
 		MAP(P), FORK(P, C1), MOVE(P, MPOL_MF_MOVE_ALL, E_MOVED), THP(C1, 0, 16, 1),
 		WRITE(C1, 0, 1, E_COPY), EXIT(C1), WRITE(P, 1, 1, E_REUSE), EXIT(P) } },
+	/*
+	 * Anon folios of a MAP_PRIVATE file mapping are found by the VMA's anonymous page
+	 * offset, not by its file offset (vm_pgoff): the migration entries try_to_migrate
+	 * installs are where the rmap walk finds the pages.
+	 */
+	{ "MAP_PRIVATE file pages written (anon copies), mbind MPOL_MF_MOVE", SZ_64K,
+	  STAT(TRY_TO_MIGRATE) | STAT(REMOVE_MIGRATION_PTES) | STAT(RESTORE_PTE),
+	  0, 0, true, false, {
+		SHM(P), PRIVATE_FILE(P), THP(P, 0, 16, 0),
+		MBIND(P), ORIG(P, 0, 16, 0), WRITE(P, 0, 16, E_NOFAULT), EXIT(P) } },
 };
 
 #define NR_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
@@ -743,6 +755,28 @@ static void do_shm_map(unsigned int first, unsigned int nr, struct resp *r)
 					  first + i, shm_size >> 10);
 }
 
+/* The region is the whole memfd mapped MAP_PRIVATE; each write copies a file page. */
+static void do_private_file(struct resp *r)
+{
+	unsigned int i, nr = shm_size / page_size;
+	char *addr;
+
+	if (shm_fd < 0 || nr > MAX_PAGES)
+		return (void)FAIL(r, "no memfd of a supported size");
+	addr = mmap(NULL, shm_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, shm_fd, 0);
+	if (addr == MAP_FAILED)
+		return (void)FAIL(r, "mmap of the memfd: %s", strerror(errno));
+	region.base = addr;
+	region.size = shm_size;
+	region.nr = nr;
+	for (i = 0; i < nr; i++) {
+		memset(addr + i * page_size, fill_byte(i), page_size);
+		region.orig[i] = pfn_of(addr + i * page_size);
+		if (!region.orig[i])
+			return (void)FAIL(r, "page %u not mapped after the write", i);
+	}
+}
+
 static void do_shm_unmap(unsigned int first, struct resp *r)
 {
 	unsigned int slot;
@@ -865,6 +899,8 @@ static void run_cmd(const struct cmd *c, struct resp *r, int *child_slot)
 		return do_shm_map(first, nr, r);
 	case OP_SHM_UNMAP:
 		return do_shm_unmap(first, r);
+	case OP_PRIVATE_FILE:
+		return do_private_file(r);
 	}
 	if (!nr)	/* an empty range (e.g. "pages 1..LAST" of a 4 KiB folio) */
 		return;
@@ -1029,6 +1065,7 @@ static const char *const step_names[] = {
 	[OP_ORIG] = "check pfns", [OP_PMD] = "check PMD mapping", [OP_THP] = "check THP",
 	[OP_ZEROPAGE] = "check zeropage", [OP_ABSENT] = "check unmapped",
 	[OP_SHM] = "create shared file", [OP_SHM_MAP] = "map file", [OP_SHM_UNMAP] = "unmap file",
+	[OP_PRIVATE_FILE] = "map file MAP_PRIVATE, write",
 	[OP_EXIT] = "exit",
 };
 static const char *const proc_names[] = { "P", "C1", "C2" };
