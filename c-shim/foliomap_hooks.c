@@ -119,9 +119,15 @@ static int putback_lru_entry(struct kretprobe_instance *ri, struct pt_regs *regs
 	return 0;
 }
 
-/* folio_add_lru: the batch takes one reference (a drain on the way is its own mover). */
+/*
+ * folio_add_lru: the batch takes one reference (a drain on the way is its own mover).
+ * A migration adds its destination here right after the deferred-split requeue would
+ * have happened (mm/migrate.c migrate_folio_move), whether the folio was mapped or not:
+ * the requeue the model expects is settled now.
+ */
 static int add_lru_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
+	foliomap_migrate_requeue_missed((struct folio *)regs->di);
 	single_mover_begin(ri, regs, "folio_add_lru", 0, 1, false);
 	return 0;
 }

@@ -53,7 +53,9 @@ extern const unsigned int foliomap_nr_split_hooks;
  * The deferred-split requeue of a migration destination the model's migrate_move
  * predicted (foliomap_split_probes.c): taken by the destination's deferred_split_folio
  * check (the partially-mapped value, or -1 when none is expected); one never taken is a
- * mismatch, reported when the destination's mappings are restored.
+ * mismatch, reported when the migration adds the destination to the LRU (which it does
+ * whether or not the folio was mapped; an expectation left for a later restore leaked
+ * when there was none: an unmapped swap-cache folio's migration).
  */
 int foliomap_migrate_requeue_take(struct folio *dst);
 void foliomap_migrate_requeue_missed(struct folio *dst);

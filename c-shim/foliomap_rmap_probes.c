@@ -683,7 +683,6 @@ static int try_to_migrate_entry(struct kretprobe_instance *ri, struct pt_regs *r
 
 static int remove_migration_ptes_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	foliomap_migrate_requeue_missed((struct folio *)regs->si);
 	replay_begin((struct replay_probe *)ri->data, (struct folio *)regs->si,
 		     remove_migration_ptes_op, FOLIOMAP_STAT_OP_REMOVE_MIGRATION_PTES);
 	return 0;

@@ -194,9 +194,15 @@
 #define FM_TRACE_MAGIC 1381256518
 
 /**
- * `TraceHeader::version` of this layout.
+ * `TraceHeader::version` of this layout. Version 2 changed only the digest (it hashes
+ * 64-bit words, [`digest`]); version 1's hashed bytes ([`digest_v1`]).
  */
-#define FM_TRACE_VERSION 1
+#define FM_TRACE_VERSION 2
+
+/**
+ * The oldest version a reader accepts: the layout is the same since version 1.
+ */
+#define FM_TRACE_VERSION_MIN 1
 
 /**
  * Size of every record (`TraceEvent`, `TraceState`, `TracePages`).

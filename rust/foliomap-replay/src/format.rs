@@ -4,7 +4,7 @@
 
 use foliomap::trace::{
     TraceEvent, TraceHeader, TraceOp, TracePageRun, TracePages, TraceState, TRACE_MAGIC,
-    TRACE_RECORD_SIZE, TRACE_VERSION,
+    TRACE_RECORD_SIZE, TRACE_VERSION, TRACE_VERSION_MIN,
 };
 use foliomap::types::CowFacts;
 
@@ -245,7 +245,10 @@ impl core::fmt::Display for FormatError {
             }
             FormatError::BadMagic(m) => write!(f, "bad magic {m:#x} (not a foliomap trace)"),
             FormatError::BadVersion(v) => {
-                write!(f, "trace version {v}, this reader knows {TRACE_VERSION}")
+                write!(
+                    f,
+                    "trace version {v}, this reader knows {TRACE_VERSION_MIN} to {TRACE_VERSION}"
+                )
             }
             FormatError::BadSize(h, r) => write!(f, "header size {h} / record size {r}"),
             FormatError::PartialRecord(n) => write!(f, "{n} trailing bytes (a torn record)"),
@@ -268,7 +271,7 @@ pub fn parse(bytes: &[u8]) -> Result<Trace, FormatError> {
     if header.magic != TRACE_MAGIC {
         return Err(FormatError::BadMagic(header.magic));
     }
-    if header.version != TRACE_VERSION {
+    if !(TRACE_VERSION_MIN..=TRACE_VERSION).contains(&header.version) {
         return Err(FormatError::BadVersion(header.version));
     }
     if header.header_size as usize != HEADER_SIZE || header.record_size != TRACE_RECORD_SIZE {

@@ -63,10 +63,18 @@ impl Model {
         }
     }
 
-    /// A folio in a recorded state (the header and the decoded page runs).
-    pub fn from_state(mode: Mode, st: &TraceState, pages: Vec<Page>) -> Model {
-        let mut m = Model::new(mode, st.order as u32);
-        let f = &mut m.folio;
+    /// This model as `Model::new(mode, order)` leaves it, keeping the page storage.
+    pub fn reset(&mut self, mode: Mode, order: u32) {
+        self.folio = Folio::new(mode, order.min(PMD_ORDER), 0).expect("order clamped to 0..=9");
+        self.pages.clear();
+        self.pages.resize(self.folio.nr_pages() as usize, Page::INIT);
+    }
+
+    /// This model in a recorded state's header (`pages` as `reset` leaves them: the
+    /// caller fills them from the state's page records).
+    pub fn set_state(&mut self, mode: Mode, st: &TraceState) {
+        self.reset(mode, st.order as u32);
+        let f = &mut self.folio;
         f.flags = st.flags as u32;
         f.refcount = st.refcount;
         f.pincount = st.pincount;
@@ -75,10 +83,6 @@ impl Model {
         f.nr_pages_mapped = st.nr_pages_mapped;
         f.mm_id_mapcount = st.mm_id_mapcount;
         f.mm_ids = st.mm_ids;
-        if pages.len() == m.pages.len() {
-            m.pages = pages;
-        }
-        m
     }
 
     /// The pure core's store over this folio.
@@ -87,8 +91,9 @@ impl Model {
         FolioMut::new(&mut self.folio, &mut self.pages).expect("a Model is a valid folio")
     }
 
-    /// Runs the event's operation on the model.
-    pub fn apply(&mut self, ev: &TraceEvent) -> Result<Outcome, Status> {
+    /// Runs the event's operation on the model; `out` = its outcome. (An out-parameter:
+    /// returning the 152-byte outcome cost two memcpy calls per event.)
+    pub fn apply(&mut self, ev: &TraceEvent, out: &mut Outcome) -> Result<(), Status> {
         let op = TraceOp::from_raw(ev.op).ok_or(Status::BadArgument)?;
         let (first, nr, mm) = (ev.first as u32, ev.nr as u32, ev.mm);
         let excl = ev.flags & TRACE_ARG_EXCLUSIVE != 0;
@@ -97,101 +102,112 @@ impl Model {
         let entry = || MigrationEntry::from_raw(ev.arg);
         let mode = self.folio.mode();
         let order = self.folio.order;
+        if op == TraceOp::Init {
+            self.reset(mode, ev.order as u32);
+            *out = Outcome::None;
+            return Ok(());
+        }
         let mut s = self.store();
         use Outcome as O;
-        Ok(match op {
-            TraceOp::Init => {
-                let _ = s;
-                *self = Model::new(mode, ev.order as u32);
-                O::None
-            }
+        match op {
+            TraceOp::Init => {}
             TraceOp::UpdateFlags => {
                 s.set_flags(ev.arg);
                 s.clear_flags(ev.mm);
-                O::None
+                *out = O::None;
             }
-            TraceOp::AddNewAnon => O::Rmap(rmap::add_new_anon(&mut s, mm, excl)?),
+            TraceOp::AddNewAnon => *out = O::Rmap(rmap::add_new_anon(&mut s, mm, excl)?),
             TraceOp::AddAnonPtes => {
-                O::Rmap(rmap::add_ptes(&mut s, Kind::Anon, first, nr, mm, excl)?)
+                *out = O::Rmap(rmap::add_ptes(&mut s, Kind::Anon, first, nr, mm, excl)?)
             }
-            TraceOp::AddAnonPmd => O::Rmap(rmap::add_pmd(&mut s, Kind::Anon, mm, excl)?),
+            TraceOp::AddAnonPmd => *out = O::Rmap(rmap::add_pmd(&mut s, Kind::Anon, mm, excl)?),
             TraceOp::AddFilePtes => {
-                O::Rmap(rmap::add_ptes(&mut s, Kind::File, first, nr, mm, false)?)
+                *out = O::Rmap(rmap::add_ptes(&mut s, Kind::File, first, nr, mm, false)?)
             }
-            TraceOp::AddFilePmd => O::Rmap(rmap::add_pmd(&mut s, Kind::File, mm, false)?),
-            TraceOp::RemovePtes => O::Rmap(rmap::remove_ptes(&mut s, first, nr, mm)?),
-            TraceOp::RemovePmd => O::Rmap(rmap::remove_pmd(&mut s, mm)?),
+            TraceOp::AddFilePmd => *out = O::Rmap(rmap::add_pmd(&mut s, Kind::File, mm, false)?),
+            TraceOp::RemovePtes => *out = O::Rmap(rmap::remove_ptes(&mut s, first, nr, mm)?),
+            TraceOp::RemovePmd => *out = O::Rmap(rmap::remove_pmd(&mut s, mm)?),
             TraceOp::TryDupAnonPtes => {
-                O::Rmap(rmap::try_dup_anon_ptes(&mut s, first, nr, mm, pinned)?)
+                *out = O::Rmap(rmap::try_dup_anon_ptes(&mut s, first, nr, mm, pinned)?)
             }
-            TraceOp::TryDupAnonPmd => O::Rmap(rmap::try_dup_anon_pmd(&mut s, mm, pinned)?),
-            TraceOp::DupFilePtes => O::Rmap(rmap::dup_file_ptes(&mut s, first, nr, mm)?),
-            TraceOp::TryShareAnon => O::Ret(rmap::try_share_anon(&mut s, first)?),
-            TraceOp::DeferredSplit => O::Deferred(rmap::deferred_split(
-                &mut s,
-                ev.flags & TRACE_ARG_PARTIALLY_MAPPED != 0,
-            )),
-            TraceOp::FaultAnon => O::Rmap(ops::fault_anon(&mut s, mm)?),
-            TraceOp::ForkPtes => O::Fork(ops::fork_ptes(&mut s, first, nr, mm, pinned)?),
-            TraceOp::ForkPmd => O::Fork(ops::fork_pmd(&mut s, ev.arg, mm, pinned)?),
-            TraceOp::ZapPtes => O::Rmap(ops::zap_ptes(&mut s, first, nr, mm)?),
-            TraceOp::ZapPmd => O::Rmap(ops::zap_pmd(&mut s, mm)?),
-            TraceOp::SplitPmd => O::Split(ops::split_pmd(
-                &mut s,
-                mm,
-                ev.flags & TRACE_ARG_FREEZE != 0,
-                writable,
-            )?),
+            TraceOp::TryDupAnonPmd => {
+                *out = O::Rmap(rmap::try_dup_anon_pmd(&mut s, mm, pinned)?)
+            }
+            TraceOp::DupFilePtes => *out = O::Rmap(rmap::dup_file_ptes(&mut s, first, nr, mm)?),
+            TraceOp::TryShareAnon => *out = O::Ret(rmap::try_share_anon(&mut s, first)?),
+            TraceOp::DeferredSplit => {
+                *out = O::Deferred(rmap::deferred_split(
+                    &mut s,
+                    ev.flags & TRACE_ARG_PARTIALLY_MAPPED != 0,
+                ))
+            }
+            TraceOp::FaultAnon => *out = O::Rmap(ops::fault_anon(&mut s, mm)?),
+            TraceOp::ForkPtes => *out = O::Fork(ops::fork_ptes(&mut s, first, nr, mm, pinned)?),
+            TraceOp::ForkPmd => *out = O::Fork(ops::fork_pmd(&mut s, ev.arg, mm, pinned)?),
+            TraceOp::ZapPtes => *out = O::Rmap(ops::zap_ptes(&mut s, first, nr, mm)?),
+            TraceOp::ZapPmd => *out = O::Rmap(ops::zap_pmd(&mut s, mm)?),
+            TraceOp::SplitPmd => {
+                *out = O::Split(ops::split_pmd(
+                    &mut s,
+                    mm,
+                    ev.flags & TRACE_ARG_FREEZE != 0,
+                    writable,
+                )?)
+            }
             TraceOp::MigrateUnmapPte => {
-                O::Migrate(ops::migrate_unmap_pte(&mut s, first, mm, writable)?)
+                *out = O::Migrate(ops::migrate_unmap_pte(&mut s, first, mm, writable)?)
             }
-            TraceOp::MigrateUnmapPmd => O::Migrate(ops::migrate_unmap_pmd(&mut s, mm, writable)?),
+            TraceOp::MigrateUnmapPmd => {
+                *out = O::Migrate(ops::migrate_unmap_pmd(&mut s, mm, writable)?)
+            }
             TraceOp::MigrateRestorePte => {
-                O::Rmap(ops::migrate_restore_pte(&mut s, first, mm, entry()?)?)
+                *out = O::Rmap(ops::migrate_restore_pte(&mut s, first, mm, entry()?)?)
             }
-            TraceOp::MigrateRestorePmd => O::Rmap(ops::migrate_restore_pmd(&mut s, mm, entry()?)?),
+            TraceOp::MigrateRestorePmd => {
+                *out = O::Rmap(ops::migrate_restore_pmd(&mut s, mm, entry()?)?)
+            }
             TraceOp::MigrateMove => {
                 // The destination is another folio's stream (it starts with MIGRATE_MOVE_IN
                 // and its state); here a scratch one receives the move.
                 let mut dst = Model::new(mode, order);
-                O::Ret(ops::migrate_move(&mut s, &mut dst.store())?)
+                *out = O::Ret(ops::migrate_move(&mut s, &mut dst.store())?)
             }
-            TraceOp::SplitCheck => O::Ret(ops::split_check(&s, ev.arg, ev.nr as i32)?),
-            TraceOp::SplitFreeze => O::Ret(ops::split_freeze(&mut s)?),
-            TraceOp::WpFaultPte => O::Cow(ops::wp_fault_pte(&mut s, first, mm, &ev.facts)?),
-            TraceOp::WpFaultPmd => O::Cow(ops::wp_fault_pmd(&mut s, mm, &ev.facts)?),
-            TraceOp::Pin => {
-                ops::pin(&mut s, true)?;
-                O::None
+            TraceOp::SplitCheck => *out = O::Ret(ops::split_check(&s, ev.arg, ev.nr as i32)?),
+            TraceOp::SplitFreeze => *out = O::Ret(ops::split_freeze(&mut s)?),
+            TraceOp::WpFaultPte => {
+                *out = O::Cow(ops::wp_fault_pte(&mut s, first, mm, &ev.facts)?)
             }
-            TraceOp::Unpin => {
-                ops::pin(&mut s, false)?;
-                O::None
+            TraceOp::WpFaultPmd => *out = O::Cow(ops::wp_fault_pmd(&mut s, mm, &ev.facts)?),
+            TraceOp::Pin | TraceOp::Unpin => {
+                ops::pin(&mut s, op == TraceOp::Pin)?;
+                *out = O::None;
             }
             TraceOp::Get => {
                 ops::get_refs(&mut s, ev.arg as i32)?;
-                O::None
+                *out = O::None;
             }
             TraceOp::Put => {
                 ops::put_refs(&mut s, ev.arg as i32)?;
-                O::None
+                *out = O::None;
             }
             TraceOp::SwapcacheAdd => {
                 ops::swapcache_add(&mut s)?;
-                O::None
+                *out = O::None;
             }
             TraceOp::Query
             | TraceOp::Retire
             | TraceOp::FolioSplit
             | TraceOp::MigrateMoveIn
             | TraceOp::State
-            | TraceOp::StatePages => O::None,
-        })
+            | TraceOp::StatePages => *out = O::None,
+        }
+        Ok(())
     }
 
     /// The event as the recorder would have written it for this outcome: the recorded
-    /// arguments with the outcome fields of the model.
-    pub fn expected(&mut self, rec: &TraceEvent, out: &Outcome) -> TraceEvent {
+    /// arguments with the outcome fields of the model (`digest` as a trace of `version`
+    /// carries it).
+    pub fn expected(&mut self, version: u32, rec: &TraceEvent, out: &Outcome) -> TraceEvent {
         let mut e = TraceEvent {
             ret: 0,
             decision: 0,
@@ -258,7 +274,7 @@ impl Model {
             }
         }
         e.mapcount_after = query::mapcount(&s);
-        e.digest = trace::digest(&s);
+        e.digest = trace::digest_of_version(version, &s);
         e
     }
 }

@@ -253,31 +253,51 @@ struct Part {
     schemes: Vec<SchemeResult>,
 }
 
-/// Decodes a stream's state record and its page runs (`None`: incomplete).
-fn assemble(st: &TraceState, recs: &[Rec]) -> Option<Vec<Page>> {
-    let nr = 1usize << st.order.min(MAX_ORDER as u8);
-    let mut pages = vec![Page::INIT; nr];
+/// `m` in the state `st` with its page runs `recs` decoded; `false` (and `m` is not to
+/// be used) when some of its page records are missing.
+fn load_state(m: &mut Model, mode: Mode, st: &TraceState, recs: &[Rec]) -> bool {
+    m.set_state(mode, st);
+    let nr = m.pages.len();
     let mut covered = 0usize;
     let mut part = 0u16;
     for r in recs {
         let Rec::Pages(p) = r else { break };
         if p.part != part {
-            return None;
+            return false;
         }
         part += 1;
         for run in p.runs.iter().take(p.nr as usize) {
             let (a, b) = (run.first as usize, run.first as usize + run.nr as usize);
             if b > nr || a != covered {
-                return None;
+                return false;
             }
-            pages[a..b].fill(Page {
+            m.pages[a..b].fill(Page {
                 mapcount: run.mapcount,
                 flags: run.flags,
             });
             covered = b;
         }
     }
-    (covered == nr && part as usize == st.nr_runs.div_ceil(3) as usize).then_some(pages)
+    covered == nr && part as usize == st.nr_runs.div_ceil(3) as usize
+}
+
+/// A stream's model, its storage kept from stream to stream (most streams are a few
+/// events long: an allocation per stream was a fifth of the fidelity pass).
+struct Slot {
+    m: Model,
+    live: bool,
+}
+
+impl Slot {
+    fn new(mode: Mode) -> Slot {
+        Slot {
+            m: Model::new(mode, 0),
+            live: false,
+        }
+    }
+    fn get(&mut self) -> Option<&mut Model> {
+        self.live.then_some(&mut self.m)
+    }
 }
 
 /// What a stream is replayed against: the trace's accounting mode, and whether it is a
@@ -286,12 +306,13 @@ fn assemble(st: &TraceState, recs: &[Rec]) -> Option<Vec<Page>> {
 struct Source {
     mode: Mode,
     observed_only: bool,
+    /// The trace's version (its digest function).
+    version: u32,
 }
 
-/// One step of a stream: an event, or a state with its pages decoded (`None`: some of
-/// its page records are missing).
+/// One step of a stream: an event, or a state with its page records.
 enum Item<'a> {
-    State(&'a TraceState, Option<Vec<Page>>),
+    State(&'a TraceState, &'a [Rec]),
     Event(&'a TraceEvent),
 }
 
@@ -311,7 +332,7 @@ fn walk<'a>(recs: &'a [Rec], gaps: &'a [u64]) -> impl Iterator<Item = (bool, Ite
                     .iter()
                     .take_while(|r| matches!(r, Rec::Pages(_)))
                     .count();
-                let pages = assemble(st, &recs[i..i + n]);
+                let pages = &recs[i..i + n];
                 i += n;
                 last_seq = recs[i - 1].seq();
                 return Some((gap, Item::State(st, pages)));
@@ -328,33 +349,33 @@ fn replay_stream(
     gaps: &[u64],
     schemes: &mut [Box<dyn Scheme>],
     part: &mut Part,
-    steps: &mut Vec<Step>,
-    dv: &mut Vec<Delta>,
+    (steps, dv): (&mut Vec<Step>, &mut Vec<Delta>),
+    slot: &mut Slot,
 ) {
     let t0 = Instant::now();
     steps.clear();
     dv.clear();
-    let mut model: Option<Model> = None;
+    let mut out = Outcome::None;
     let mut truth = Exact::new(1);
     let mut known = false;
     let mut ds = Vec::new();
+    slot.live = false;
     for (gap, item) in walk(recs, gaps) {
         if gap {
-            model = None;
+            slot.live = false;
         }
         match item {
             Item::State(st, pages) => {
-                model = None;
-                if let Some(pages) = pages {
+                slot.live = load_state(&mut slot.m, src.mode, st, pages);
+                if slot.live {
+                    let m = &slot.m;
                     // the ground truth can start only from an unmapped state (a small
                     // folio's mapcount is its page's)
                     known = st.large_mapcount < 0
                         && st.entire_mapcount < 0
-                        && pages.iter().all(|p| p.mapcount < 0);
-                    let m = Model::from_state(src.mode, st, pages);
+                        && m.pages.iter().all(|p| p.mapcount < 0);
                     let order = m.folio.order;
                     truth = Exact::new(1 << order);
-                    model = Some(m);
                     steps.push(Step {
                         point: Point::Init(order),
                         // what a scheme with a model of its own starts from (restore)
@@ -386,7 +407,8 @@ fn replay_stream(
         part.events += 1;
         let op = TraceOp::from_raw(ev.op);
         if op == Some(TraceOp::Init) {
-            model = Some(Model::new(src.mode, ev.order as u32));
+            slot.m.reset(src.mode, ev.order as u32);
+            slot.live = true;
             truth = Exact::new(1 << ev.order.min(9));
             known = true;
             steps.push(Step {
@@ -404,7 +426,7 @@ fn replay_stream(
                 deltas: (dv.len() as u32, 0),
             });
         }
-        let Some(m) = model.as_mut() else {
+        let Some(m) = slot.get() else {
             part.orphans += 1;
             continue;
         };
@@ -445,10 +467,10 @@ fn replay_stream(
             _ => (0, false, false, 0),
         };
         // the 7.3 model: must reproduce the recorded outcome
-        let Some(out) = check_event(m, ev, op, src, part) else {
-            model = None;
+        if !check_event(m, ev, op, src, part, &mut out) {
+            slot.live = false;
             continue;
-        };
+        }
         if let Outcome::Cow(c) = &out {
             ctx.kernel = verdict(c.decision);
         }
@@ -485,16 +507,18 @@ fn replay_stream(
     }
 }
 
-/// The 7.3 model's step on one recorded event: applied, its outcome compared with the
-/// recorded one (every difference counted, the first ones kept). `None`: the model
-/// refused the call (a difference unless the recorder saw it refused too).
+/// The 7.3 model's step on one recorded event: applied (`out` = its outcome), the
+/// outcome compared with the recorded one (every difference counted, the first ones
+/// kept). `false`: the model refused the call (a difference unless the recorder saw it
+/// refused too).
 fn check_event(
     m: &mut Model,
     ev: &TraceEvent,
     op: Option<TraceOp>,
     src: Source,
     part: &mut Part,
-) -> Option<Outcome> {
+    out: &mut Outcome,
+) -> bool {
     part.checked += 1;
     let mut differ = |what: String| {
         part.differences += 1;
@@ -507,36 +531,34 @@ fn check_event(
             });
         }
     };
-    let out = match m.apply(ev) {
-        Ok(o) => o,
-        Err(st) => {
-            if ev.status == 0 {
-                differ(format!("the model refused the call: {st:?}"));
-            }
-            return None;
+    if let Err(st) = m.apply(ev, out) {
+        if ev.status == 0 {
+            differ(format!("the model refused the call: {st:?}"));
         }
-    };
+        return false;
+    }
     if !matches!(op, Some(TraceOp::MigrateMoveIn)) {
-        let exp = m.expected(ev, &out);
+        let exp = m.expected(src.version, ev, out);
         let d = differences(ev, &exp, src.observed_only);
         if !d.is_empty() {
             differ(d.join("; "));
         }
     }
-    Some(out)
+    true
 }
 
 /// The fidelity pass alone (`--fidelity-only`): each stream through the 7.3 model, every
 /// recorded outcome compared; no ground truth, no schemes.
-fn verify_stream(src: Source, recs: &[Rec], gaps: &[u64], part: &mut Part) {
-    let mut model: Option<Model> = None;
+fn verify_stream(src: Source, recs: &[Rec], gaps: &[u64], part: &mut Part, slot: &mut Slot) {
+    let mut out = Outcome::None;
+    slot.live = false;
     for (gap, item) in walk(recs, gaps) {
         if gap {
-            model = None;
+            slot.live = false;
         }
         let ev = match item {
             Item::State(st, pages) => {
-                model = pages.map(|p| Model::from_state(src.mode, st, p));
+                slot.live = load_state(&mut slot.m, src.mode, st, pages);
                 continue;
             }
             Item::Event(ev) => ev,
@@ -544,14 +566,15 @@ fn verify_stream(src: Source, recs: &[Rec], gaps: &[u64], part: &mut Part) {
         part.events += 1;
         let op = TraceOp::from_raw(ev.op);
         if op == Some(TraceOp::Init) {
-            model = Some(Model::new(src.mode, ev.order as u32));
+            slot.m.reset(src.mode, ev.order as u32);
+            slot.live = true;
         }
-        let Some(m) = model.as_mut() else {
+        let Some(m) = slot.get() else {
             part.orphans += 1;
             continue;
         };
-        if check_event(m, ev, op, src, part).is_none() {
-            model = None;
+        if !check_event(m, ev, op, src, part, &mut out) {
+            slot.live = false;
         }
     }
 }
@@ -763,6 +786,7 @@ pub fn replay_with(
     let src = Source {
         mode,
         observed_only: trace.header.source == TRACE_SOURCE_KERNEL,
+        version: trace.header.version,
     };
     let tg = Instant::now();
     // counting sort of the records by stream (first appearance order), so that each
@@ -831,15 +855,24 @@ pub fn replay_with(
                             .collect(),
                     };
                     let (mut steps, mut dv) = (Vec::new(), Vec::new());
+                    let mut slot = Slot::new(mode);
                     if fidelity_only {
                         let t = Instant::now();
                         for st in ch {
-                            verify_stream(src, st, gaps, &mut part);
+                            verify_stream(src, st, gaps, &mut part, &mut slot);
                         }
                         part.base_secs = t.elapsed().as_secs_f64();
                     }
                     for st in ch.iter().filter(|_| !fidelity_only) {
-                        replay_stream(src, st, gaps, &mut schemes, &mut part, &mut steps, &mut dv);
+                        replay_stream(
+                            src,
+                            st,
+                            gaps,
+                            &mut schemes,
+                            &mut part,
+                            (&mut steps, &mut dv),
+                            &mut slot,
+                        );
                     }
                     part
                 })

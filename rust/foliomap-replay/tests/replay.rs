@@ -4,10 +4,12 @@
 
 use std::path::PathBuf;
 
-use foliomap::trace::{TraceEvent, TraceHeader, TraceOp, TRACE_ARG_WRITABLE, TRACE_SOURCE_CSIM};
+use foliomap::trace::{
+    TraceEvent, TraceHeader, TraceOp, TRACE_ARG_WRITABLE, TRACE_SOURCE_CSIM, TRACE_VERSION,
+};
 use foliomap::types::{CowDecision, Mode};
 use foliomap_replay::format::{self, Rec, Trace};
-use foliomap_replay::model::Model;
+use foliomap_replay::model::{Model, Outcome};
 use foliomap_replay::run::{replay, replay_with, Report, Stats};
 
 fn fixture(name: &str) -> Trace {
@@ -59,8 +61,11 @@ impl Builder {
             ..TraceEvent::default()
         };
         f(&mut e);
-        let out = self.m.apply(&e).unwrap_or_else(|s| panic!("{op:?}: {s:?}"));
-        let rec = self.m.expected(&e, &out);
+        let mut out = Outcome::None;
+        self.m
+            .apply(&e, &mut out)
+            .unwrap_or_else(|s| panic!("{op:?}: {s:?}"));
+        let rec = self.m.expected(TRACE_VERSION, &e, &out);
         self.recs.push(Rec::Event(rec));
         rec
     }
@@ -392,8 +397,25 @@ fn a_scheme_with_its_own_model_starts_from_the_recorded_state() {
 fn kernel_recorded_fixtures_replay_without_differences() {
     // Recorded by the module from the real pmc and nopmc kernels (kmod-test cow_test,
     // scripts/record; cut by scripts/lib/trace_head.py, see scripts/replay-fixtures).
-    for name in ["kernel-pmc-cow.trace", "kernel-nopmc-cow.trace"] {
+    for name in [
+        "kernel-pmc-cow.trace",
+        "kernel-nopmc-cow.trace",
+        "kernel-pmc-cow-v1.trace",
+        "kernel-nopmc-cow-v1.trace",
+    ] {
         let t = fixture(name);
+        let v1 = name.ends_with("-v1.trace");
+        assert_eq!(t.header.version, if v1 { 1 } else { TRACE_VERSION }, "{name}");
+        // the version selects the digest: read with the other one, states differ
+        let mut other = fixture(name);
+        other.header.version = if v1 { TRACE_VERSION } else { 1 };
+        let rep = replay_with(&other, &[], 1, true).expect("fidelity pass");
+        assert!(
+            rep.differences > rep.checked / 2,
+            "{name}: {} of {} differ under the other digest",
+            rep.differences,
+            rep.checked
+        );
         assert_eq!(
             t.header.source,
             foliomap::trace::TRACE_SOURCE_KERNEL,

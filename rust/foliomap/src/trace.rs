@@ -66,8 +66,11 @@ use crate::types::{mm_ids_pack, CowFacts};
 
 /// `TraceHeader::magic`: `"FMTR"` in a little-endian file.
 pub const TRACE_MAGIC: u32 = 0x5254_4d46;
-/// `TraceHeader::version` of this layout.
-pub const TRACE_VERSION: u32 = 1;
+/// `TraceHeader::version` of this layout. Version 2 changed only the digest (it hashes
+/// 64-bit words, [`digest`]); version 1's hashed bytes ([`digest_v1`]).
+pub const TRACE_VERSION: u32 = 2;
+/// The oldest version a reader accepts: the layout is the same since version 1.
+pub const TRACE_VERSION_MIN: u32 = 1;
 /// Size of every record (`TraceEvent`, `TraceState`, `TracePages`).
 pub const TRACE_RECORD_SIZE: u32 = 64;
 
@@ -448,13 +451,32 @@ impl TraceHeader {
     }
 }
 
-/// FNV-1a over the folio-level state (`flags`, refcount, pincount, the raw large,
-/// entire and pages-mapped counters, the slot mapcounts and `_mm_ids` without the lock
-/// bit), the check value of `TraceEvent::digest`.
+/// The check value of `TraceEvent::digest` (version 2): a hash of the folio-level state
+/// (`flags`, refcount, pincount, the raw large, entire and pages-mapped counters, the
+/// slot mapcounts and `_mm_ids` without the lock bit, the order).
 pub fn digest<S: FolioStore>(s: &S) -> u32 {
+    digest_words(state_words(s))
+}
+
+/// The digest of version-1 traces: FNV-1a over the same words' 44 bytes (44 serial
+/// multiplies against [`digest`]'s 6).
+pub fn digest_v1<S: FolioStore>(s: &S) -> u32 {
+    digest_bytes(state_words(s))
+}
+
+/// The digest a trace of `version` carries.
+pub fn digest_of_version<S: FolioStore>(version: u32, s: &S) -> u32 {
+    if version == 1 {
+        digest_v1(s)
+    } else {
+        digest(s)
+    }
+}
+
+fn state_words<S: FolioStore>(s: &S) -> [u32; 11] {
     let large = s.large();
     let mm_ids = mm_ids_pack(large.ids, large.shared);
-    digest_words([
+    [
         s.flags(),
         s.refcount() as u32,
         s.pincount() as u32,
@@ -466,7 +488,7 @@ pub fn digest<S: FolioStore>(s: &S) -> u32 {
         mm_ids as u32,
         (mm_ids >> 32) as u32,
         s.order(),
-    ])
+    ]
 }
 
 /// [`digest`] of the folio a `TraceState` describes (a recorder that adjusts a state's
@@ -487,7 +509,27 @@ pub fn state_digest(st: &TraceState) -> u32 {
     ])
 }
 
-fn digest_words(words: [u32; 11]) -> u32 {
+/// Six 64-bit steps of xor, odd multiply and xorshift: each step is a bijection of the
+/// hash, so states that differ in one word always differ in the 64-bit hash (and in
+/// the 32-bit fold but for a 2^-32 chance).
+fn digest_words(w: [u32; 11]) -> u32 {
+    let lanes = [
+        w[0] as u64 | (w[1] as u64) << 32,
+        w[2] as u64 | (w[3] as u64) << 32,
+        w[4] as u64 | (w[5] as u64) << 32,
+        w[6] as u64 | (w[7] as u64) << 32,
+        w[8] as u64 | (w[9] as u64) << 32,
+        w[10] as u64,
+    ];
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for l in lanes {
+        h = (h ^ l).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h ^= h >> 29;
+    }
+    (h ^ (h >> 32)) as u32
+}
+
+fn digest_bytes(words: [u32; 11]) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
     for w in words {
         for b in w.to_le_bytes() {

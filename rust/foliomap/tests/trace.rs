@@ -4,7 +4,7 @@
 
 use foliomap::ops;
 use foliomap::store::FolioMut;
-use foliomap::trace::{self, TraceOp, TracePages, TRACE_PAGE_RUNS};
+use foliomap::trace::{self, TraceOp, TracePages, TraceState, TRACE_PAGE_RUNS};
 use foliomap::types::{Folio, Mode, Page};
 
 fn decode(f: &mut FolioMut<'_>) -> (Vec<Page>, usize) {
@@ -71,6 +71,52 @@ fn digest_changes_with_every_header_field() {
     let d2 = trace::digest(&f);
     ops::fork_ptes(&mut f, 0, 16, 2, false).unwrap();
     assert_ne!(trace::digest(&f), d2, "slots / mapcount");
+}
+
+/// Any one state word differing in any bit changes the digest of both versions (each
+/// hash step is a bijection; the 32-bit fold of version 2 could collide, and must not
+/// on these single-bit changes).
+#[test]
+fn digest_sees_every_bit_of_every_state_word() {
+    let mut folio = Folio::new(Mode::Pmc, 9, 0).unwrap();
+    let mut pages = [Page::INIT; 512];
+    let mut f = FolioMut::new(&mut folio, &mut pages).unwrap();
+    ops::fault_anon(&mut f, 1).unwrap();
+    ops::fork_pmd(&mut f, 1, 2, false).unwrap();
+    let base = trace::state(&f);
+    let (d2, d1) = (trace::state_digest(&base), trace::digest_v1(&f));
+    assert_eq!(d2, trace::digest(&f));
+    assert_eq!(d1, trace::digest_of_version(1, &f));
+    assert_eq!(d2, trace::digest_of_version(trace::TRACE_VERSION, &f));
+    assert_ne!(d1, d2, "the versions are different functions");
+    let mut seen = std::collections::HashSet::new();
+    for bit in 0..64 {
+        let b32 = 1u32 << (bit % 32);
+        let flips: [&dyn Fn(&mut TraceState); 11] = [
+            &|s| s.flags ^= b32 as u8,
+            &|s| s.refcount ^= b32 as i32,
+            &|s| s.pincount ^= b32 as i32,
+            &|s| s.large_mapcount ^= b32 as i32,
+            &|s| s.entire_mapcount ^= b32 as i32,
+            &|s| s.nr_pages_mapped ^= b32 as i32,
+            &|s| s.mm_id_mapcount[0] ^= b32 as i32,
+            &|s| s.mm_id_mapcount[1] ^= b32 as i32,
+            &|s| s.mm_ids ^= 1u64 << bit,
+            &|s| s.order ^= b32 as u8,
+            &|s| s.mm_ids ^= 1u64 << (63 - bit),
+        ];
+        for flip in flips {
+            let mut st = base;
+            flip(&mut st);
+            if st == base {
+                continue; // the bit is outside the field
+            }
+            let d = trace::state_digest(&st);
+            assert_ne!(d, d2, "bit {bit}");
+            seen.insert(d);
+        }
+    }
+    assert!(seen.len() > 300, "{} distinct digests", seen.len());
 }
 
 #[test]

@@ -41,9 +41,10 @@ impl Linux73 {
             return Verdict::Undefined;
         }
         let mut m = m.clone();
-        match m.apply(&ev) {
-            Ok(Outcome::Cow(c)) if c.decision == CowDecision::Reuse as u32 => Verdict::Reuse,
-            Ok(Outcome::Cow(_)) => Verdict::Copy,
+        let mut out = Outcome::None;
+        match (m.apply(&ev, &mut out), out) {
+            (Ok(()), Outcome::Cow(c)) if c.decision == CowDecision::Reuse as u32 => Verdict::Reuse,
+            (Ok(()), Outcome::Cow(_)) => Verdict::Copy,
             _ => Verdict::Undefined,
         }
     }
@@ -73,7 +74,8 @@ impl Scheme for Linux73 {
     fn map(&mut self, _d: &Delta) {}
     fn after_event(&mut self, ev: &TraceEvent) {
         if let Some(m) = &mut self.own {
-            if !self.diverged && ev.op != TraceOp::Init as u16 && m.apply(ev).is_err() {
+            let mut out = Outcome::None;
+            if !self.diverged && ev.op != TraceOp::Init as u16 && m.apply(ev, &mut out).is_err() {
                 self.diverged = true;
             }
         }
