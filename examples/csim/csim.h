@@ -182,6 +182,13 @@ uint64_t sim_mix(uint64_t h, uint64_t v);
 /* scenario.c: the scenario language and the transcript. */
 int scenario_run(const char *path, uint32_t mode, FILE *out);
 
+/* svg.c: csim --svg FILE, a picture of the folio at each `show` (f NULL: none there). */
+int svg_open(const char *path);
+bool svg_enabled(void);
+void svg_frame(struct sim *s, const struct folio *f, unsigned int page, const char *step,
+	       const char *fields);
+int svg_close(uint32_t mode);
+
 /* gen.c: the random workload generator. */
 struct gen_opts {
 	int procs;

@@ -5,6 +5,7 @@
  * csim --gen-scn [--seed S] [--count N] [--steps K] --out DIR   (random scenario files)
  * --trace FILE (with a scenario or --generate): every model call on a folio is written
  * to FILE in the record-and-replay format (trace.h), for rust/foliomap-replay.
+ * --svg FILE (with a scenario): the folio after each `show` drawn into FILE (svg.c).
  *
  * Exit status: 0 ok, 1 an expectation failed, 2 bad usage or scenario error,
  * 3 internal error (the simulator and the model disagree, or a refused library call).
@@ -12,13 +13,14 @@
 #include "csim.h"
 #include "trace.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: csim [--mode pmc|nopmc] [--trace FILE] FILE.scn\n"
+		"usage: csim [--mode pmc|nopmc] [--trace FILE] [--svg FILE] FILE.scn\n"
 		"       csim --generate --procs N --events E [--seed S] [--mode pmc|nopmc] "
 		"[--quiet] [--trace FILE]\n"
 		"       csim --gen-scn [--seed S] [--count N] [--steps K] --out DIR\n");
@@ -40,7 +42,7 @@ int main(int argc, char **argv)
 	struct gen_opts g = { .procs = 8, .events = 100000, .seed = 1, .mode = FM_MODE_PMC };
 	struct fuzz_opts fz = { .count = 1, .steps = 40 };
 	bool generate = false, gen_scn = false;
-	const char *file = NULL, *trace = NULL;
+	const char *file = NULL, *trace = NULL, *svg = NULL;
 	uint64_t v;
 	int rc;
 
@@ -79,6 +81,8 @@ int main(int argc, char **argv)
 			fz.dir = argv[++i];
 		} else if (!strcmp(a, "--trace") && i + 1 < argc) {
 			trace = argv[++i];
+		} else if (!strcmp(a, "--svg") && i + 1 < argc) {
+			svg = argv[++i];
 		} else if (!strcmp(a, "--quiet")) {
 			g.quiet = true;
 		} else if (a[0] == '-' || file) {
@@ -88,13 +92,17 @@ int main(int argc, char **argv)
 		}
 	}
 	if (gen_scn) {
-		if (generate || file || !fz.dir || trace)
+		if (generate || file || !fz.dir || trace || svg)
 			return usage();
 		fz.seed = g.seed;
 		return fuzz_gen(&fz);
 	}
-	if (generate ? file != NULL : !file)
+	if (generate ? file != NULL || svg : !file)
 		return usage();
+	if (svg && svg_open(svg)) {
+		fprintf(stderr, "csim: cannot write the picture %s: %s\n", svg, strerror(errno));
+		return 2;
+	}
 	if (trace && trace_open(trace, g.mode)) {
 		fprintf(stderr, "csim: cannot write the trace %s\n", trace);
 		return 2;
@@ -102,6 +110,10 @@ int main(int argc, char **argv)
 	rc = generate ? gen_run(&g, stdout) : scenario_run(file, g.mode, stdout);
 	if (trace_close()) {
 		fprintf(stderr, "csim: writing the trace %s failed\n", trace);
+		return 3;
+	}
+	if (svg_close(g.mode)) {
+		fprintf(stderr, "csim: writing the picture %s failed: %s\n", svg, strerror(errno));
 		return 3;
 	}
 	return rc;

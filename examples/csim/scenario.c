@@ -152,6 +152,22 @@ static void render_show(struct sim *s, struct proc *p, uint64_t addr, struct buf
 	}
 }
 
+/* The `show` of line `st` as a picture (csim --svg): the line so far is in b, its fields
+ * from `mark` on. */
+static void show_picture(struct run *r, const struct step *st, struct proc *p, uint64_t addr,
+			 const struct buf *b, size_t mark)
+{
+	char step[512];
+	struct folio *f = NULL;
+	unsigned int page = 0;
+
+	if (sim_lookup(&r->s, p, addr, &f, &page) != LOOK_FOLIO)
+		f = NULL;
+	snprintf(step, sizeof(step), "%s:%d  %.*s", r->path, st->line, (int)(mark > 2 ? mark - 2 : 0),
+		 b->s);
+	svg_frame(&r->s, f, page, step, b->s + mark);
+}
+
 /* ---- query: what userspace reads (pagemap, kpagecount, smaps) ----------------------- */
 
 /* smaps in PSS_SHIFT fixed point, per VMA (fs/proc/task_mmu.c struct mem_size_stats) */
@@ -562,14 +578,20 @@ static void run_step(struct run *r, const struct step *st)
 		scn_put(&b, ": %s", r->last_word);
 		break;
 	}
-	case V_SHOW:
+	case V_SHOW: {
+		size_t mark;
+
 		resolve(r, st, p, false, &start, &end);
 		scn_put(&b, ": ");
+		mark = b.n;
 		render_show(s, p, start, &b);
+		if (svg_enabled())
+			show_picture(r, st, p, start, &b, mark);
 		snprintf(r->show_proc, sizeof(r->show_proc), "%s", p->name);
 		r->show_addr = start;
 		r->have_show = true;
 		break;
+	}
 	case V_QUERY:
 		resolve(r, st, p, true, &start, &end);
 		render_query(r, st, p, start, end, &b);
