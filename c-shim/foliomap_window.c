@@ -743,8 +743,14 @@ void fmw_mover_begin(struct fmw_mover *m)
 
 		if (!t || t == m->task || !mover_touches(m, READ_ONCE(w->folio), &delta))
 			continue;
-		/* Opening: the window's snapshot may come before or after this mover acts. */
-		if (m->bloom || m->slot < 0 || smp_load_acquire(&w->state) == W_OPENING)
+		/*
+		 * Opening, or closing (its scan of the movers in flight may have missed us):
+		 * the window's snapshot, or its result, may come before or after this mover
+		 * acts. (Counting a mover that began as a window closed and ended before its
+		 * verdict was read, with the result read before the mover acted, gave the
+		 * recorder a reference drop twice: a real pmc trace, 23 differences.)
+		 */
+		if (m->bloom || m->slot < 0 || smp_load_acquire(&w->state) != W_OPEN)
 			mark(w, m->bloom ? FOREIGN_FORK : FOREIGN_REFS, m->name, m->pid);
 	}
 }
