@@ -28,8 +28,8 @@ struct fork_folio {
 	struct folio *folio;
 	int window;
 	bool pmd;
-	bool one_range;			/* every mapping within one PMD range */
 	unsigned long addr;		/* the first address that maps it */
+	unsigned long last_addr;	/* ... and the last */
 	struct mm_struct *dst_mm;	/* the child's, for fork_progress() */
 	DECLARE_BITMAP(pte_pages, FOLIOMAP_MAX_PAGES);
 	fm_folio before;
@@ -106,31 +106,46 @@ static struct fork_folio *fork_find(struct fork_arena *a, struct folio *folio)
  * first address that maps the folio in the parent. copy_page_range copies a PMD range
  * under its locks without sleeping, so a folio within one range is copied all at once.
  */
-static enum fmw_progress fork_progress(const void *ctx)
+/* Whether the child has an entry at @addr yet (copy_page_range fills it in). */
+static enum fmw_progress dst_copied(struct mm_struct *dst_mm, unsigned long addr)
 {
-	const struct fork_folio *e = ctx;
-	pgd_t *pgd = pgd_offset(e->dst_mm, e->addr);
+	pgd_t *pgd = pgd_offset(dst_mm, addr);
 	p4d_t *p4d;
 	pud_t *pud;
 	pmd_t *pmd, pmdval;
 
-	if (!e->one_range)
-		return FMW_UNKNOWN;	/* merged as after the copy */
 	if (pgd_none(*pgd) || pgd_bad(*pgd))
 		return FMW_NOT_YET;
-	p4d = p4d_offset(pgd, e->addr);
+	p4d = p4d_offset(pgd, addr);
 	if (p4d_none(*p4d) || p4d_bad(*p4d))
 		return FMW_NOT_YET;
-	pud = pud_offset(p4d, e->addr);
+	pud = pud_offset(p4d, addr);
 	if (pud_none(*pud) || !pud_present(*pud))
 		return FMW_NOT_YET;
-	pmd = pmd_offset(pud, e->addr);
+	pmd = pmd_offset(pud, addr);
 	pmdval = pmdp_get_lockless(pmd);
 	if (pmd_none(pmdval))
 		return FMW_NOT_YET;
 	if (pmd_leaf(pmdval) || !pmd_present(pmdval))
 		return FMW_DONE;
-	return pte_none(ptep_get(pte_offset_kernel(pmd, e->addr))) ? FMW_NOT_YET : FMW_DONE;
+	return pte_none(ptep_get(pte_offset_kernel(pmd, addr))) ? FMW_NOT_YET : FMW_DONE;
+}
+
+/*
+ * How far the fork got with the folio as its task leaves the CPU: the copy goes up the
+ * addresses of the VMA, one PTE batch (a run of the folio's pages) at a time, and may
+ * reschedule between batches: nothing copied while its first address has no entry in
+ * the child, all of it once its last has one, else part of it.
+ */
+static enum fmw_progress fork_progress(const void *ctx)
+{
+	const struct fork_folio *e = ctx;
+
+	if (dst_copied(e->dst_mm, e->addr) == FMW_NOT_YET)
+		return FMW_NOT_YET;
+	if (e->last_addr == e->addr || dst_copied(e->dst_mm, e->last_addr) == FMW_DONE)
+		return FMW_DONE;
+	return FMW_UNKNOWN;	/* part copied: what is left of it does not commute */
 }
 
 /* The state a fork that has not copied the folio yet starts from: its snapshot. */
@@ -148,9 +163,7 @@ static struct fork_folio *fork_entry(struct fork_arena *a, struct folio *folio,
 	struct fork_folio *e = fork_find(a, folio);
 
 	if (e) {
-		/* Mapped from another PMD range too: copied in two steps. */
-		if ((e->addr & PMD_MASK) != (addr & PMD_MASK))
-			e->one_range = false;
+		e->last_addr = max(e->last_addr, addr);
 		return e;
 	}
 	if (a->used + size > FORK_ARENA_BYTES - sizeof(*a)) {
@@ -167,8 +180,8 @@ static struct fork_folio *fork_entry(struct fork_arena *a, struct folio *folio,
 	}
 	e->folio = folio;
 	e->pmd = false;
-	e->one_range = true;
 	e->addr = addr;
+	e->last_addr = addr;
 	e->dst_mm = dst_mm;
 	fmw_set_rebase(e->window, fork_rebase, fork_progress, e);
 	fmw_opened(e->window);
