@@ -24,6 +24,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/folio_batch.h>
+#include <linux/rcupdate.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 
@@ -262,11 +263,12 @@ static const struct {
 	const struct foliomap_hook_desc *descs;
 	const unsigned int *nr;
 } families[] = {
+	/* the reference movers first: a check may start only where they are seen */
+	{ foliomap_mover_hooks, &foliomap_nr_mover_hooks },
 	{ foliomap_rmap_hooks, &foliomap_nr_rmap_hooks },
 	{ foliomap_cow_hooks, &foliomap_nr_cow_hooks },
 	{ foliomap_fork_hooks, &foliomap_nr_fork_hooks },
 	{ foliomap_split_hooks, &foliomap_nr_split_hooks },
-	{ foliomap_mover_hooks, &foliomap_nr_mover_hooks },
 };
 
 /*
@@ -398,6 +400,14 @@ int foliomap_hooks_init(struct dentry *dir)
 			goto fail_unregister;
 		}
 	}
+	/*
+	 * A mover that was already running as its hook went in is not seen: wait until
+	 * every CPU has passed a quiescent state (a non-sleeping mover has returned by
+	 * then), then let checks begin. A scanner that sleeps (compaction, reclaim) and
+	 * was running before the load stays unseen until it returns.
+	 */
+	synchronize_rcu();
+	fmw_arm(true);
 	debugfs_create_file(FOLIOMAP_HOOKS_FILE, 0400, dir, NULL, &hooks_fops);
 	pr_info("%u of %u hooks registered\n", registered, nr_hooks);
 	return 0;
@@ -417,6 +427,7 @@ void foliomap_hooks_exit(void)
 {
 	unsigned int i;
 
+	fmw_arm(false);
 	unregister_all();
 	for (i = 0; i < nr_hooks; i++)
 		if (!hooks[i].err && (hooks[i].rp.nmissed || hooks[i].rp.kp.nmissed))

@@ -219,13 +219,23 @@ static bool mover_touches(const struct fmw_mover *m, struct folio *folio, int *d
 	return hit;
 }
 
+/* Windows open only once every hook is in place (fmw_arm()). */
+static bool fmw_armed;
+
+void fmw_arm(bool on)
+{
+	WRITE_ONCE(fmw_armed, on);
+}
+
 int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log)
 {
-	int i = slot_get(window_busy, NR_WINDOWS);
 	struct fm_window *w;
 	unsigned int j;
-	int delta;
+	int delta, i;
 
+	if (!READ_ONCE(fmw_armed))
+		return -1;
+	i = slot_get(window_busy, NR_WINDOWS);
 	if (i < 0)
 		return -1;
 	w = &windows[i];

@@ -104,9 +104,17 @@ struct fmw_log {
 /*
  * Opens a window of the current task on @folio for the operation @op (a static string);
  * returns its handle, or -1 when the window table is full (counted in missed_events:
- * the caller must not check). The caller snapshots the folio, then calls fmw_opened().
+ * the caller must not check) or the checker is not armed yet (fmw_arm). The caller
+ * snapshots the folio, then calls fmw_opened().
  */
 int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log);
+/*
+ * Arms the checker (windows may open) once every hook is registered, or disarms it
+ * before they go: a check that began while a reference mover was not hooked yet would
+ * miss that mover's change (a reload under load: do_wp_page checked, the swap-cache
+ * removal that freed the old page not yet hooked).
+ */
+void fmw_arm(bool on);
 void fmw_opened(int w);
 /* How far a window's operation got on its folio when its task left the CPU. */
 enum fmw_progress {
