@@ -67,7 +67,8 @@ impl Model {
     pub fn reset(&mut self, mode: Mode, order: u32) {
         self.folio = Folio::new(mode, order.min(PMD_ORDER), 0).expect("order clamped to 0..=9");
         self.pages.clear();
-        self.pages.resize(self.folio.nr_pages() as usize, Page::INIT);
+        self.pages
+            .resize(self.folio.nr_pages() as usize, Page::INIT);
     }
 
     /// This model in a recorded state's header (`pages` as `reset` leaves them: the
@@ -130,9 +131,7 @@ impl Model {
             TraceOp::TryDupAnonPtes => {
                 *out = O::Rmap(rmap::try_dup_anon_ptes(&mut s, first, nr, mm, pinned)?)
             }
-            TraceOp::TryDupAnonPmd => {
-                *out = O::Rmap(rmap::try_dup_anon_pmd(&mut s, mm, pinned)?)
-            }
+            TraceOp::TryDupAnonPmd => *out = O::Rmap(rmap::try_dup_anon_pmd(&mut s, mm, pinned)?),
             TraceOp::DupFilePtes => *out = O::Rmap(rmap::dup_file_ptes(&mut s, first, nr, mm)?),
             TraceOp::TryShareAnon => *out = O::Ret(rmap::try_share_anon(&mut s, first)?),
             TraceOp::DeferredSplit => {
@@ -174,9 +173,7 @@ impl Model {
             }
             TraceOp::SplitCheck => *out = O::Ret(ops::split_check(&s, ev.arg, ev.nr as i32)?),
             TraceOp::SplitFreeze => *out = O::Ret(ops::split_freeze(&mut s)?),
-            TraceOp::WpFaultPte => {
-                *out = O::Cow(ops::wp_fault_pte(&mut s, first, mm, &ev.facts)?)
-            }
+            TraceOp::WpFaultPte => *out = O::Cow(ops::wp_fault_pte(&mut s, first, mm, &ev.facts)?),
             TraceOp::WpFaultPmd => *out = O::Cow(ops::wp_fault_pmd(&mut s, mm, &ev.facts)?),
             TraceOp::Pin | TraceOp::Unpin => {
                 ops::pin(&mut s, op == TraceOp::Pin)?;

@@ -405,7 +405,11 @@ fn kernel_recorded_fixtures_replay_without_differences() {
     ] {
         let t = fixture(name);
         let v1 = name.ends_with("-v1.trace");
-        assert_eq!(t.header.version, if v1 { 1 } else { TRACE_VERSION }, "{name}");
+        assert_eq!(
+            t.header.version,
+            if v1 { 1 } else { TRACE_VERSION },
+            "{name}"
+        );
         // the version selects the digest: read with the other one, states differ
         let mut other = fixture(name);
         other.header.version = if v1 { TRACE_VERSION } else { 1 };
