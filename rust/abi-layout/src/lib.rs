@@ -108,6 +108,7 @@ macro_rules! for_each_abi_const {
         $m!(FM_FIELDS_ALL = $crate::foliomap::diff::FIELDS_ALL);
         $m!(FM_TRACE_MAGIC = $crate::foliomap::trace::TRACE_MAGIC);
         $m!(FM_TRACE_VERSION = $crate::foliomap::trace::TRACE_VERSION);
+        $m!(FM_TRACE_VERSION_MIN = $crate::foliomap::trace::TRACE_VERSION_MIN);
         $m!(FM_TRACE_RECORD_SIZE = $crate::foliomap::trace::TRACE_RECORD_SIZE);
         $m!(FM_TRACE_SOURCE_CSIM = $crate::foliomap::trace::TRACE_SOURCE_CSIM);
         $m!(FM_TRACE_SOURCE_KERNEL = $crate::foliomap::trace::TRACE_SOURCE_KERNEL);
