@@ -100,14 +100,8 @@ static struct fork_folio *fork_find(struct fork_arena *a, struct folio *folio)
 	return NULL;
 }
 
-/*
- * Whether the fork has copied the folio's mappings into the child yet (one CPU, from the
- * sched_switch tracepoint while the forking task leaves the CPU): the child's entry at the
- * first address that maps the folio in the parent. copy_page_range copies a PMD range
- * under its locks without sleeping, so a folio within one range is copied all at once.
- */
 /* Whether the child has an entry at @addr yet (copy_page_range fills it in). */
-static enum fmw_progress dst_copied(struct mm_struct *dst_mm, unsigned long addr)
+static bool dst_copied(struct mm_struct *dst_mm, unsigned long addr)
 {
 	pgd_t *pgd = pgd_offset(dst_mm, addr);
 	p4d_t *p4d;
@@ -115,24 +109,25 @@ static enum fmw_progress dst_copied(struct mm_struct *dst_mm, unsigned long addr
 	pmd_t *pmd, pmdval;
 
 	if (pgd_none(*pgd) || pgd_bad(*pgd))
-		return FMW_NOT_YET;
+		return false;
 	p4d = p4d_offset(pgd, addr);
 	if (p4d_none(*p4d) || p4d_bad(*p4d))
-		return FMW_NOT_YET;
+		return false;
 	pud = pud_offset(p4d, addr);
 	if (pud_none(*pud) || !pud_present(*pud))
-		return FMW_NOT_YET;
+		return false;
 	pmd = pmd_offset(pud, addr);
 	pmdval = pmdp_get_lockless(pmd);
 	if (pmd_none(pmdval))
-		return FMW_NOT_YET;
+		return false;
 	if (pmd_leaf(pmdval) || !pmd_present(pmdval))
-		return FMW_DONE;
-	return pte_none(ptep_get(pte_offset_kernel(pmd, addr))) ? FMW_NOT_YET : FMW_DONE;
+		return true;
+	return !pte_none(ptep_get(pte_offset_kernel(pmd, addr)));
 }
 
 /*
- * How far the fork got with the folio as its task leaves the CPU: the copy goes up the
+ * How far the fork got with the folio as its task leaves the CPU (one CPU, from the
+ * sched_switch tracepoint), read from the child's page table: the copy goes up the
  * addresses of the VMA, one PTE batch (a run of the folio's pages) at a time, and may
  * reschedule between batches: nothing copied while its first address has no entry in
  * the child, all of it once its last has one, else part of it.
@@ -141,9 +136,9 @@ static enum fmw_progress fork_progress(const void *ctx)
 {
 	const struct fork_folio *e = ctx;
 
-	if (dst_copied(e->dst_mm, e->addr) == FMW_NOT_YET)
+	if (!dst_copied(e->dst_mm, e->addr))
 		return FMW_NOT_YET;
-	if (e->last_addr == e->addr || dst_copied(e->dst_mm, e->last_addr) == FMW_DONE)
+	if (e->last_addr == e->addr || dst_copied(e->dst_mm, e->last_addr))
 		return FMW_DONE;
 	return FMW_UNKNOWN;	/* part copied: what is left of it does not commute */
 }

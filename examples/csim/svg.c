@@ -151,7 +151,7 @@ void svg_frame(struct sim *s, const struct folio *f, unsigned int page, const ch
 	bool pmc = s->mode == FM_MODE_PMC;
 	unsigned int n = f ? 1u << f->order : 0;
 	unsigned int rows = (n + COLS - 1) / COLS;
-	int y = svg.y;
+	int y = svg.y, panel_h;
 
 	if (!svg.file)
 		return;
@@ -177,9 +177,9 @@ void svg_frame(struct sim *s, const struct folio *f, unsigned int page, const ch
 	}
 	if (f)
 		panel(s, f, MARGIN + COLS * CELL + 16, y);
-	/* the panel is 6 lines high */
-	y += (int)rows * CELL > (f && f->order ? 6 * LINE : LINE) ? (int)rows * CELL :
-	     (f && f->order ? 6 * LINE : LINE);
+	/* the frame is as high as the cells or the panel (6 lines; 1 for a small folio) */
+	panel_h = f && f->order ? 6 * LINE : LINE;
+	y += (int)rows * CELL > panel_h ? (int)rows * CELL : panel_h;
 	svg.y = y + LINE;
 }
 

@@ -111,7 +111,7 @@ impl Model {
         let mut s = self.store();
         use Outcome as O;
         match op {
-            TraceOp::Init => {}
+            TraceOp::Init => {} // reset above: it replaces the whole model
             TraceOp::UpdateFlags => {
                 s.set_flags(ev.arg);
                 s.clear_flags(ev.mm);
