@@ -190,6 +190,13 @@ enum foliomap_stat {
 #define FOLIOMAP_RACED_FILE		"raced"
 
 /*
+ * /sys/kernel/debug/foliomap/raced_by (root only, read-only): every raced disagreement
+ * since the module was loaded, counted by operation and the foreign event that explains
+ * it, one "COUNT OP <- EVENT" line per kind (the event's function, without its pid).
+ */
+#define FOLIOMAP_RACED_BY_FILE		"raced_by"
+
+/*
  * /sys/kernel/debug/foliomap/unchecked (root only, read-only): the same records for the
  * transitions that could not be compared (unchecked), with what explains each.
  */

@@ -53,6 +53,49 @@ static struct record_ring rings[] = {
 			       .what = "unchecked transitions", .name = "unchecked" },
 };
 
+/*
+ * Raced disagreements since load by operation and foreign event (its function, the pid
+ * dropped): what explains them, for a whole test run (debugfs "raced_by").
+ */
+#define FOLIOMAP_RACED_KINDS 64
+
+struct raced_kind {
+	char op[32];
+	char culprit[48];
+	u64 count;
+};
+
+static DEFINE_SPINLOCK(raced_by_lock);
+static struct raced_kind raced_by[FOLIOMAP_RACED_KINDS];
+static u64 raced_by_other;	/* past the table's kinds */
+
+static void count_raced_kind(const char *op, const char *culprit)
+{
+	char name[sizeof(raced_by[0].culprit)];
+	unsigned long flags;
+	char *pid;
+	int i;
+
+	strscpy(name, culprit ? culprit : "", sizeof(name));
+	pid = strstr(name, " pid ");
+	if (pid)
+		*pid = '\0';
+	spin_lock_irqsave(&raced_by_lock, flags);
+	for (i = 0; i < FOLIOMAP_RACED_KINDS && raced_by[i].count; i++)
+		if (!strcmp(raced_by[i].op, op) && !strcmp(raced_by[i].culprit, name))
+			break;
+	if (i == FOLIOMAP_RACED_KINDS) {
+		raced_by_other++;
+	} else {
+		if (!raced_by[i].count) {
+			strscpy(raced_by[i].op, op, sizeof(raced_by[i].op));
+			strscpy(raced_by[i].culprit, name, sizeof(raced_by[i].culprit));
+		}
+		raced_by[i].count++;
+	}
+	spin_unlock_irqrestore(&raced_by_lock, flags);
+}
+
 static struct page_view view(const fm_folio *f, u32 k)
 {
 	struct page_view v = { -1, 0 };
@@ -77,6 +120,8 @@ void foliomap_record(const struct foliomap_check_report *r, enum foliomap_record
 	if (foliomap_warn_on_mismatch && kind == RECORD_MISMATCH)
 		WARN_ONCE(1, "foliomap: model and kernel disagree on %s %s\n", r->op, r->args);
 
+	if (kind == RECORD_RACED)
+		count_raced_kind(r->op, r->culprit);
 	spin_lock_irqsave(&ring->lock, flags);
 	rec = &ring->records[ring->total % FOLIOMAP_MISMATCH_RECORDS];
 	memset(rec, 0, sizeof(*rec));
@@ -203,6 +248,27 @@ static int records_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(records);
 
+static int raced_by_show(struct seq_file *m, void *unused)
+{
+	static struct raced_kind copy[FOLIOMAP_RACED_KINDS];	/* under show_lock */
+	unsigned long flags;
+	u64 other;
+	int i;
+
+	guard(mutex)(&show_lock);
+	spin_lock_irqsave(&raced_by_lock, flags);
+	memcpy(copy, raced_by, sizeof(copy));
+	other = raced_by_other;
+	spin_unlock_irqrestore(&raced_by_lock, flags);
+	for (i = 0; i < FOLIOMAP_RACED_KINDS && copy[i].count; i++)
+		seq_printf(m, "%llu %s <- %s\n", copy[i].count, copy[i].op,
+			   copy[i].culprit[0] ? copy[i].culprit : "(none named)");
+	if (other)
+		seq_printf(m, "%llu (more kinds than the table holds)\n", other);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(raced_by);
+
 int foliomap_report_init(struct dentry *dir)
 {
 	static const char *const files[] = {
@@ -215,5 +281,7 @@ int foliomap_report_init(struct dentry *dir)
 
 	for (i = 0; i < ARRAY_SIZE(files) && !IS_ERR(d); i++)
 		d = debugfs_create_file(files[i], 0400, dir, &rings[i], &records_fops);
+	if (!IS_ERR(d))
+		d = debugfs_create_file(FOLIOMAP_RACED_BY_FILE, 0400, dir, NULL, &raced_by_fops);
 	return PTR_ERR_OR_ZERO(d);
 }
