@@ -19,6 +19,7 @@ use core::fmt::Write as _;
 
 #[doc(hidden)]
 pub use foliomap;
+pub use foliomap_ffi;
 
 /// Calls `$m!(RustPath => c_name { field, ... });` for every shared struct.
 #[macro_export]
@@ -33,7 +34,7 @@ macro_rules! for_each_abi_struct {
         $m!($crate::foliomap::types::SplitPmdOutcome => fm_split_pmd_outcome { frozen, freeze_failed, reserved, entry, add, remove });
         $m!($crate::foliomap::types::MigrateUnmapOutcome => fm_migrate_unmap_outcome { ret, entry, rmap });
         $m!($crate::foliomap::types::FolioQuery => fm_query { mapcount, large_mapcount, entire_mapcount, nr_pages_mapped, average_page_mapcount, expected_ref_count, precise_page_mapcount, kpagecount, mapped, maybe_mapped_shared, maybe_dma_pinned, pm_mmap_exclusive, anon_exclusive, reserved });
-        $m!($crate::foliomap::ffi::MmIds => fm_mm_ids { magic, nr_words, bitmap, seal });
+        $m!($crate::foliomap_ffi::MmIds => fm_mm_ids { magic, nr_words, bitmap, seal });
         $m!($crate::foliomap::diff::FolioDiff => fm_folio_diff { fields, first_page });
         $m!($crate::foliomap::trace::TraceHeader => fm_trace_header { magic, version, header_size, record_size, mode, source, nr_cpus, reserved, records, dropped, events, states });
         $m!($crate::foliomap::trace::TraceEvent => fm_trace_event { seq, pfn, epoch, cpu, op, order, flags, status, decision, mm, first, nr, arg, ret, reason, reserved, out_flags, facts, nr_pages, nr_other, mapcount_after, digest });
@@ -89,7 +90,7 @@ macro_rules! for_each_abi_const {
         $m!(FM_FOLIO_OPT_CONCURRENT = $crate::foliomap::types::FOLIO_OPT_CONCURRENT);
         $m!(FM_RMAP_NONE = $crate::foliomap::types::RMAP_NONE);
         $m!(FM_RMAP_EXCLUSIVE = $crate::foliomap::types::RMAP_EXCLUSIVE);
-        $m!(FM_MMIDS_MAGIC = $crate::foliomap::ffi::MMIDS_MAGIC);
+        $m!(FM_MMIDS_MAGIC = $crate::foliomap_ffi::MMIDS_MAGIC);
         $m!(FM_FIELD_REFCOUNT = $crate::foliomap::diff::FIELD_REFCOUNT);
         $m!(FM_FIELD_PINCOUNT = $crate::foliomap::diff::FIELD_PINCOUNT);
         $m!(FM_FIELD_LARGE_MAPCOUNT = $crate::foliomap::diff::FIELD_LARGE_MAPCOUNT);

@@ -15,8 +15,8 @@ pub mod c {
 
 // The C tests (libfm_ctests.a) call the model's #[no_mangle] fm_* functions: link the
 // rlib that defines them into every test binary.
-pub use foliomap;
 pub use foliomap_abi_layout as layout;
+pub use foliomap_ffi;
 
 use std::path::PathBuf;
 

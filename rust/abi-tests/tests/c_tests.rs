@@ -17,7 +17,7 @@
 use core::ffi::{c_char, c_int, CStr};
 
 // Links the rlib with the fm_* symbols the C tests call.
-use foliomap_abi_tests::foliomap as _;
+use foliomap_abi_tests::foliomap_ffi as _;
 
 fn run_ctest(name: &str, test: unsafe extern "C" fn(*mut c_char, usize) -> c_int) {
     let mut msg = [0 as c_char; 1024];

@@ -11,17 +11,17 @@
 //! - `sync::SyncFolio`: the stateful layer over caller-owned shared memory (atomics and
 //!   the `_mm_ids` bit spinlock, spec §8);
 //! - `mmid`: the mm-id allocator (§1.7);
-//! - `ffi`: the C ABI, the only place with `unsafe`;
 //! - `mutants`: build-time mutation points (`mutant!`), for `scripts/mutants`.
+//!
+//! No `unsafe` here: the C ABI over this API is the `foliomap-ffi` crate.
 #![no_std]
-#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 
 // First: `mutant!` is used by the modules below.
 #[macro_use]
 mod mutants;
 
 pub mod diff;
-pub mod ffi;
 pub mod kernel;
 pub mod mmid;
 pub mod ops;

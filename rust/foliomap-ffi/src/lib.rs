@@ -1,4 +1,6 @@
-//! The C ABI: every `fm_*` entry point of `include/foliomap.h`.
+//! The C ABI of the foliomap model: every `fm_*` entry point of `include/foliomap.h`,
+//! the only code with `unsafe` (the model crate forbids it). `rust/foliomap-c` links this
+//! into `libfoliomap.a`; Rust callers (the ABI tests, the benchmark) use it directly.
 //!
 //! # Pointer contract
 //!
@@ -41,6 +43,9 @@
 //! - An mm-id allocator's `seal` binds `nr_words` and `bitmap`: an allocator enlarged after
 //!   init is refused (`FM_ERR_CORRUPT`) before its bitmap is touched.
 
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use core::ffi::c_char;
 use core::hint::spin_loop;
 use core::mem::size_of;
@@ -48,17 +53,17 @@ use core::ptr;
 use core::slice;
 use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
 
-use crate::kernel::{MAX_ORDER, MM_IDS_LOCK_BIT};
-use crate::mmid::MmIdAllocator;
-use crate::ops;
-use crate::query;
-use crate::rmap::{self, Kind};
-use crate::store::{FolioMut, FolioStore};
-use crate::sync::{AtomicFolio, AtomicPage, SyncFolio};
-use crate::trace::{
+use foliomap::kernel::{MAX_ORDER, MM_IDS_LOCK_BIT};
+use foliomap::mmid::MmIdAllocator;
+use foliomap::ops;
+use foliomap::query;
+use foliomap::rmap::{self, Kind};
+use foliomap::store::{FolioMut, FolioStore};
+use foliomap::sync::{AtomicFolio, AtomicPage, SyncFolio};
+use foliomap::trace::{
     self, TraceHeader, TracePages, TraceState, TRACE_SOURCE_CSIM, TRACE_SOURCE_KERNEL,
 };
-use crate::types::{
+use foliomap::types::{
     folio_seal, mm_ids_seal, CowFacts, CowOutcome, Folio, FolioQuery, ForkOutcome,
     MigrateUnmapOutcome, MigrationEntry, Mode, Page, RmapOutcome, SplitPmdOutcome, Status,
     FOLIO_FLAGS_ALL, FOLIO_MAGIC, FOLIO_OPT_CONCURRENT, RMAP_EXCLUSIVE,
@@ -1254,14 +1259,14 @@ pub unsafe extern "C" fn fm_folio_compare(
     first: u32,
     nr: u32,
     fields: u32,
-    out: *mut crate::diff::FolioDiff,
+    out: *mut foliomap::diff::FolioDiff,
 ) -> Status {
-    if fields & !crate::diff::FIELDS_ALL != 0 {
+    if fields & !foliomap::diff::FIELDS_ALL != 0 {
         return Status::BadArgument;
     }
     if ptr::eq(a, b) {
         // One folio, only read: validate it, then it equals itself.
-        return folio_op!(a, Access::Read, out, |_s| Ok(crate::diff::FolioDiff {
+        return folio_op!(a, Access::Read, out, |_s| Ok(foliomap::diff::FolioDiff {
             fields: 0,
             first_page: u32::MAX,
         }));
@@ -1275,7 +1280,7 @@ pub unsafe extern "C" fn fm_folio_compare(
             if a.folio().mode != b.folio().mode || a.folio().order != b.folio().order {
                 return Err(Status::BadArgument);
             }
-            Ok(crate::diff::compare(
+            Ok(foliomap::diff::compare(
                 a.folio(),
                 a.pages(),
                 b.folio(),
@@ -1292,7 +1297,7 @@ pub unsafe extern "C" fn fm_folio_compare(
 /// "unknown".
 #[no_mangle]
 pub extern "C" fn fm_field_name(field: u32) -> *const c_char {
-    crate::diff::field_name(field)
+    foliomap::diff::field_name(field)
         .unwrap_or(c"unknown")
         .as_ptr()
 }

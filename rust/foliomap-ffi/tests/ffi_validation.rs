@@ -4,9 +4,9 @@ use core::ptr;
 use std::sync::Arc;
 use std::thread;
 
-use foliomap::ffi::*;
 use foliomap::kernel::{MM_ID_MAX, PMD_NR};
 use foliomap::types::*;
+use foliomap_ffi::*;
 
 struct Owned {
     folio: Box<Folio>,

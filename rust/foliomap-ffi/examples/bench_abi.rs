@@ -1,7 +1,7 @@
 //! The Rust side of `scripts/bench`: what the C ABI costs on top of the Rust API.
 //!
 //! ```sh
-//! cargo run --release -p foliomap --example bench_abi -- [--reps R] [--calls K]
+//! cargo run --release -p foliomap-ffi --example bench_abi -- [--reps R] [--calls K]
 //! ```
 //!
 //! For add and remove of a batch of an order-9 folio (both modes, both layers) it times
@@ -16,13 +16,13 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use foliomap::ffi;
 use foliomap::ops;
 use foliomap::query;
 use foliomap::rmap::{self, Kind};
 use foliomap::store::FolioMut;
 use foliomap::sync::{AtomicFolio, AtomicPage, SyncFolio};
 use foliomap::types::{Folio, Mode, Page, RmapOutcome, Status, FOLIO_OPT_CONCURRENT};
+use foliomap_ffi as ffi;
 
 const MM1: u32 = 1;
 const MM2: u32 = 2;
