@@ -428,6 +428,7 @@ void foliomap_hooks_exit(void)
 	unsigned int i;
 
 	fmw_arm(false);
+	synchronize_rcu();	/* handlers that saw the checker armed have returned */
 	unregister_all();
 	for (i = 0; i < nr_hooks; i++)
 		if (!hooks[i].err && (hooks[i].rp.nmissed || hooks[i].rp.kp.nmissed))

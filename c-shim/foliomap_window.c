@@ -219,7 +219,13 @@ static bool mover_touches(const struct fmw_mover *m, struct folio *folio, int *d
 	return hit;
 }
 
-/* Windows open only once every hook is in place (fmw_arm()). */
+/*
+ * Windows open only once every hook is in place (fmw_arm()). Disarmed before the hooks
+ * go, nothing reads another task's window or mover any more: a hook unregistered while
+ * its function runs never calls its return handler, so that call's window and mover stay
+ * behind, pointing into kretprobe instance memory the kernel frees once the call returns
+ * (a reload loop on one vCPU met a freed mover in fmw_close_begin at the 19th rmmod).
+ */
 static bool fmw_armed;
 
 void fmw_arm(bool on)
@@ -327,6 +333,11 @@ void fmw_close_begin(int i)
 		return;
 	w = &windows[i];
 	WRITE_ONCE(w->state, W_CLOSING);
+	if (!READ_ONCE(fmw_armed)) {
+		/* Movers may be left behind by unregistered hooks: unknowable, not read. */
+		mark(w, FOREIGN_OP, "the module unloading", 0);
+		return;
+	}
 	smp_mb();	/* pairs with fmw_mover_end(): its delta is in, or we see it in flight */
 	/* A mover still in flight may act after the result is read. */
 	for_each_set_bit(j, mover_busy, nr_movers) {
@@ -435,7 +446,7 @@ static void switch_probe(void *data, bool preempt, struct task_struct *prev,
 	enum fmw_progress progress;
 	unsigned int j;
 
-	if (!atomic_read(&windows_open))
+	if (!atomic_read(&windows_open) || !READ_ONCE(fmw_armed))
 		return;
 	for_each_set_bit(j, window_busy, NR_WINDOWS) {
 		struct fm_window *w = &windows[j];
@@ -698,6 +709,8 @@ static struct fm_window *own_window(struct folio *folio, const char *op)
 	struct fm_window *own = NULL;
 	unsigned int j;
 
+	if (!READ_ONCE(fmw_armed))
+		return NULL;
 	for_each_set_bit(j, window_busy, NR_WINDOWS) {
 		struct fm_window *w = &windows[j];
 
@@ -722,6 +735,8 @@ struct fmw_log *fmw_own_log(struct folio *folio, const char *op)
 	u64 seq = 0;
 	unsigned int j;
 
+	if (!READ_ONCE(fmw_armed))
+		return NULL;
 	for_each_set_bit(j, window_busy, NR_WINDOWS) {
 		struct fm_window *w = &windows[j];
 
@@ -743,7 +758,7 @@ void fmw_mover_begin(struct fmw_mover *m)
 	m->task = mover_task();
 	m->pid = m->task ? task_pid_nr(m->task) : 0;
 	m->seq = atomic64_inc_return(&fmw_seq);
-	m->slot = slot_get(mover_busy, nr_movers);
+	m->slot = READ_ONCE(fmw_armed) ? slot_get(mover_busy, nr_movers) : -1;
 	if (m->slot >= 0)
 		WRITE_ONCE(movers[m->slot], m);
 	smp_mb();	/* pairs with fmw_open(): one of us sees the other */
