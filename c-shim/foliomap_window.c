@@ -861,7 +861,13 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 				foliomap_count(op_stat);
 				goto out;
 			}
-			if (v->foreign || v->pushes || v->delta) {
+			/*
+			 * On one CPU the other task ran while ours was off the CPU: measured
+			 * (pushes), or not measurable, the folio being free by then (a soak: a
+			 * copy fault freed an order-9 folio, was preempted, and another mm's
+			 * PMD fault had it again before the window closed).
+			 */
+			if (v->foreign || v->pushes || v->delta || v->unmeasured) {
 				foliomap_count(FOLIOMAP_STAT_UNCHECKED);
 				foliomap_count(FOLIOMAP_STAT_UNCHECKED_FOLIO_CHANGED);
 				strscpy(r.args, args, sizeof(r.args));
