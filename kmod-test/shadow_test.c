@@ -301,6 +301,15 @@ static const struct scenario scenarios[] = {
 	  0, 0, false, false, {
 		MAP_FIRST(P, 10), DONTNEED(P, 256, 256), SPLIT(P), ORIG(P, 0, 10, 1),
 		THP(P, 0, 10, 0), ZEROPAGE(P, 10, 246), WRITE(P, 20, 1, E_COPY), EXIT(P) } },
+	/*
+	 * A THP split while still PMD-mapped: unmap_folio's try_to_migrate splits the PMD
+	 * freezing it (split_huge_pmd_locked, freeze: the PMD mapping's reference goes,
+	 * spec §6.1), every page then restored from its migration entry.
+	 */
+	{ "THP: split_huge_pages of a PMD-mapped THP (freezing PMD split)", SZ_PMD,
+	  STAT(TRY_TO_MIGRATE) | STAT(REMOVE_MIGRATION_PTES), 0, 0, false, false, {
+		MAP(P), PMD_MAPPED(P, 1), SPLIT(P), PMD_MAPPED(P, 0), THP(P, 0, ALL, 0),
+		ORIG(P, 0, ALL, 1), WRITE(P, 0, ALL, E_NOFAULT), EXIT(P) } },
 	/* S24: PTE-mapped THP (mprotect), fork, split halves: COPY on both sides. */
 	{ "S24 THP: PTE-mapped by mprotect, fork, split halves: COPY", SZ_PMD,
 	  COW | STAT(SPLIT_PMD) | STAT(FORK) | STAT(REMOVE_PTES), 0, 0, false, false, {
