@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 
 #include <linux/kernel-page-flags.h>
 
@@ -121,4 +122,11 @@ int foliomap_read_counters(const char *path, uint64_t *v)
 			}
 	fclose(f);
 	return found == FOLIOMAP_NR_STATS ? 0 : -1;
+}
+
+int lru_drain_all(void)
+{
+	int node = 0;
+
+	return syscall(SYS_move_pages, 0, 0UL, NULL, &node, NULL, 0) ? -errno : 0;
 }

@@ -33,6 +33,12 @@ extern const char *const foliomap_stat_names[];
 int foliomap_read_counters(const char *path, uint64_t *v);
 /* A "name value" counter of /proc/vmstat, or -1. */
 long long vmstat_read(const char *name);
+/*
+ * Drains every CPU's per-CPU LRU batches (move_pages() of no pages runs
+ * lru_cache_disable()): a page a batch on another CPU still holds has one reference
+ * more, which turns the kernel's 4 KiB reuse into a copy. 0 or -errno.
+ */
+int lru_drain_all(void);
 /* AnonHugePages (kB) of the VMA containing addr, from /proc/self/smaps, or -1. */
 long smaps_anon_huge_kb(const void *addr);
 
