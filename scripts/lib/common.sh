@@ -48,6 +48,10 @@ die() { printf '[%s] error: %s\n' "${FOLIOMAP_SCRIPT:-$(basename "$0")}" "$*" >&
 
 # Seconds since the epoch with one decimal, for "took N s" messages.
 now() { date +%s.%N; }
+
+# Whether QEMU can use KVM: only on a CPU with hardware virtualisation (the /dev/kvm of
+# these machines is a paravirtual variant, slower than TCG, that cannot run -cpu host).
+kvm_usable() { grep -qwE 'vmx|svm' /proc/cpuinfo && [[ -w /dev/kvm ]]; }
 elapsed_since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'; }
 
 check_flavour() {
