@@ -3,10 +3,10 @@
  * Race windows, reference movers, check storage and the common end of a check
  * (foliomap_window.h says what a window attributes).
  *
- * Ordering: a window publishes itself (OPENING), then scans the other windows and the
- * movers in flight, then snapshots, then becomes OPEN; a mover publishes itself, then
- * scans the windows. With a full barrier between publishing and scanning on both sides,
- * at least one of the two sees the other. A mover that finds a window OPEN started after
+ * Ordering: a window publishes itself (OPENING), takes its number, then scans the other
+ * windows and the movers in flight, then snapshots, then becomes OPEN; a mover publishes
+ * itself, takes its number, then scans the windows. Numbers come from one fully ordered
+ * counter taken after publishing, so the later-numbered of two always sees the earlier. A mover that finds a window OPEN started after
  * that window's snapshot: if it also ends before the window starts closing, its exact
  * reference change is the window's to account for (added at mover_end, before the mover
  * unpublishes; a window that starts closing while the mover is still published marks
@@ -20,7 +20,9 @@
 
 #include <linux/bitops.h>
 #include <linux/cpumask.h>
+#include <linux/delay.h>
 #include <linux/hash.h>
+#include <linux/moduleparam.h>
 #include <linux/percpu.h>
 #include <linux/pid.h>
 #include <linux/sched.h>
@@ -233,6 +235,33 @@ void fmw_arm(bool on)
 	WRITE_ONCE(fmw_armed, on);
 }
 
+/*
+ * A test aid (scripts/stress --stall-us): every 64th window or mover of a CPU pauses
+ * this long between publishing itself and taking its number, as a vCPU whose host thread
+ * is descheduled there does; the ordering below must hold all the same.
+ */
+static uint stall_us;
+module_param(stall_us, uint, 0400);
+MODULE_PARM_DESC(stall_us, "test aid: pause every 64th window/mover this long (<= 1000 us) between publishing and numbering");
+static DEFINE_PER_CPU(unsigned int, stall_tick);
+
+static void publish_stall(void)
+{
+	if (unlikely(stall_us) && !(this_cpu_inc_return(stall_tick) & 63))
+		udelay(min_t(uint, stall_us, 1000));
+}
+
+/*
+ * Whether a window numbered @seq, seen published by the window numbered @mine as it
+ * opened, may have opened first. 0: it has not stored its number yet, which may be
+ * lower than ours (taken before ours, its store not visible yet) or higher: taken as
+ * older, the conservative answer (both windows then count each other as foreign).
+ */
+static bool seq_older(u64 seq, u64 mine)
+{
+	return !seq || seq < mine;
+}
+
 int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log)
 {
 	struct fm_window *w;
@@ -267,11 +296,21 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 	w->acted = false;
 	w->unmeasured = NULL;
 	atomic_inc(&windows_open);
-	w->seq = atomic64_inc_return(&fmw_seq);
+	w->seq = 0;	/* not sequenced yet: see seq_older() */
 	WRITE_ONCE(w->state, W_OPENING);
 	/* Published with its fields set; then seen by movers before we look at them. */
 	smp_store_release(&w->task, current);
-	smp_mb();	/* pairs with fmw_mover_begin(): one of us sees the other */
+	publish_stall();
+	/*
+	 * Sequenced only once published, by a fully ordered increment: whoever takes a
+	 * later number sees us published (with our number, or with 0 while we have not
+	 * stored it yet), so of two overlapping windows, or a window and a mover, the later
+	 * one always finds the earlier. (Numbered before publishing, a window whose vCPU
+	 * stalled between the two was found by nobody: a later window on the folio skipped
+	 * it as newer, and its add went into neither check; nopmc on 4 vCPUs, two refcount
+	 * and mapcount mismatches with no foreign event.)
+	 */
+	WRITE_ONCE(w->seq, atomic64_inc_return(&fmw_seq));
 	/*
 	 * Another task's window on the folio that opened before ours: its operation may act
 	 * before or after our snapshot (ours straddles it); it will hear from us when we
@@ -279,18 +318,15 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 	 */
 	for_each_set_bit(j, window_busy, NR_WINDOWS) {
 		struct fm_window *o = &windows[j];
-		struct task_struct *t = READ_ONCE(o->task);
+		struct task_struct *t = smp_load_acquire(&o->task);
 		unsigned long irqflags;
-		u64 seq;
 
-		if (j == i || !t || t == current || READ_ONCE(o->folio) != folio)
-			continue;
-		seq = READ_ONCE(o->seq);
-		if (seq > w->seq)
+		if (j == i || !t || t == current || READ_ONCE(o->folio) != folio ||
+		    !seq_older(READ_ONCE(o->seq), w->seq))
 			continue;
 		mark(w, FOREIGN_OLDER, READ_ONCE(o->op), task_pid_nr(t));
 		raw_spin_lock_irqsave(&o->lock, irqflags);
-		if (o->task == t && o->seq == seq) {
+		if (o->task == t && seq_older(o->seq, w->seq)) {
 			o->pending++;
 			o->pending_op = op;
 			o->pending_pid = task_pid_nr(current);
@@ -625,8 +661,12 @@ static void tell_older(struct fm_window *w, bool outermost, u32 foreign, int mov
 
 		if (!t || t == current || READ_ONCE(o->folio) != w->folio)
 			continue;
+		/*
+		 * Not numbered yet (0): it has not snapshotted, so our change, complete now,
+		 * is in its snapshot; a pending count we gave it stays (FOREIGN_OP there).
+		 */
 		seq = READ_ONCE(o->seq);
-		if (seq > w->seq)
+		if (!seq || seq > w->seq)
 			continue;
 		raw_spin_lock_irqsave(&o->lock, irqflags);
 		if (o->task == t && o->seq == seq) {
@@ -757,11 +797,16 @@ void fmw_mover_begin(struct fmw_mover *m)
 
 	m->task = mover_task();
 	m->pid = m->task ? task_pid_nr(m->task) : 0;
-	m->seq = atomic64_inc_return(&fmw_seq);
 	m->slot = READ_ONCE(fmw_armed) ? slot_get(mover_busy, nr_movers) : -1;
 	if (m->slot >= 0)
 		WRITE_ONCE(movers[m->slot], m);
-	smp_mb();	/* pairs with fmw_open(): one of us sees the other */
+	publish_stall();
+	/*
+	 * Numbered once published, by the fully ordered increment windows take theirs from
+	 * (fmw_open): a window numbered before us is seen by our scan; one numbered after
+	 * us sees us in flight.
+	 */
+	m->seq = atomic64_inc_return(&fmw_seq);
 	for_each_set_bit(j, window_busy, NR_WINDOWS) {
 		struct fm_window *w = &windows[j];
 		struct task_struct *t = READ_ONCE(w->task);
@@ -778,6 +823,16 @@ void fmw_mover_begin(struct fmw_mover *m)
 		if (m->bloom || m->slot < 0 || smp_load_acquire(&w->state) != W_OPEN)
 			mark(w, m->bloom ? FOREIGN_FORK : FOREIGN_REFS, m->name, m->pid);
 	}
+}
+
+/*
+ * Whether the window numbered @seq opened before the mover numbered @mover. 0: not
+ * numbered yet, so after the mover, whose change its snapshot holds or whose flight
+ * its scan sees (FOREIGN_REFS).
+ */
+static bool seq_before_mover(u64 seq, u64 mover)
+{
+	return seq && seq < mover;
 }
 
 void fmw_mover_end(struct fmw_mover *m)
@@ -803,7 +858,7 @@ void fmw_mover_end(struct fmw_mover *m)
 			mark(w, FOREIGN_REFS, m->name, m->pid);
 		} else if (one_cpu && m->task && t != m->task) {
 			/* Ran while the window's task was switched out: in its sleep delta. */
-		} else if (READ_ONCE(w->seq) < m->seq) {
+		} else if (seq_before_mover(READ_ONCE(w->seq), m->seq)) {
 			/* Opened before this mover began, so OPEN by then (else marked). */
 			atomic_add(delta, &w->ref_delta);
 		}

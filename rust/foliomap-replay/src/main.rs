@@ -1,5 +1,5 @@
-//! `foliomap-replay TRACE [--scheme NAME]... [--fidelity-only] [--threads N] [--csv FILE]
-//! [--json FILE] [--svg DIR] [--quiet]`: replays a trace; exit 1 when linux-7.3 differs
+//! `foliomap-replay TRACE [--scheme NAME]... [--fidelity-only] [--concurrent] [--threads N]
+//! [--csv FILE] [--json FILE] [--svg DIR] [--quiet]`: replays a trace; exit 1 when linux-7.3 differs
 //! from any recorded outcome, 2 on bad usage or an unreadable trace.
 use std::process::ExitCode;
 
@@ -7,9 +7,10 @@ use foliomap_replay::{format, report, run};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: foliomap-replay TRACE [--scheme NAME]... [--fidelity-only] [--threads N] [--csv FILE] [--json FILE] [--svg DIR] [--quiet]\n\
+        "usage: foliomap-replay TRACE [--scheme NAME]... [--fidelity-only] [--concurrent] [--threads N] [--csv FILE] [--json FILE] [--svg DIR] [--quiet]\n\
          schemes (all when none is named): linux-7.3, linux-7.3-<other mode>, exact, slots-N, pre-6.15, rfc-2026, thp-2015, precise-2016\n\
-         --fidelity-only: only the 7.3 model's check of every recorded outcome (no ground truth, no schemes)"
+         --fidelity-only: only the 7.3 model's check of every recorded outcome (no ground truth, no schemes)\n\
+         --concurrent: every event also on the stateful layer (FM_FOLIO_OPT_CONCURRENT's), outcome and state compared"
     );
     ExitCode::from(2)
 }
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
     let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut quiet = false;
     let mut fidelity_only = false;
+    let mut concurrent = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--scheme" => match args.next() {
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
             "--svg" => svg = args.next(),
             "--quiet" => quiet = true,
             "--fidelity-only" => fidelity_only = true,
+            "--concurrent" => concurrent = true,
             s if s.starts_with('-') => return usage(),
             _ if trace.is_some() => return usage(),
             _ => trace = Some(a),
@@ -61,7 +64,7 @@ fn main() -> ExitCode {
         eprintln!("foliomap-replay: --fidelity-only replays no schemes: drop --scheme");
         return ExitCode::from(2);
     }
-    let rep = match run::replay_with(&trace, &schemes, threads, fidelity_only) {
+    let rep = match run::replay_opts(&trace, &schemes, threads, fidelity_only, concurrent) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("foliomap-replay: {e}");
@@ -78,6 +81,12 @@ fn main() -> ExitCode {
         parse_secs,
         bytes.len() as f64 / parse_secs.max(1e-9) / 1e6
     );
+    if concurrent {
+        println!(
+            "stateful layer: {} events run on it too and compared with the pure core",
+            rep.concurrent_compared
+        );
+    }
     let write = |p: &str, s: String| {
         if let Err(e) = std::fs::write(p, s) {
             eprintln!("foliomap-replay: {p}: {e}");

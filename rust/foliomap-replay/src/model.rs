@@ -8,6 +8,7 @@ use foliomap::ops;
 use foliomap::query;
 use foliomap::rmap::{self, Kind};
 use foliomap::store::{FolioMut, FolioStore};
+use foliomap::sync::{AtomicFolio, AtomicPage, SyncFolio};
 use foliomap::trace::{
     self, TraceEvent, TraceOp, TraceState, TRACE_ARG_EXCLUSIVE, TRACE_ARG_FREEZE,
     TRACE_ARG_PARTIALLY_MAPPED, TRACE_ARG_SRC_HAS_PINNED, TRACE_ARG_WRITABLE,
@@ -45,12 +46,39 @@ pub enum Outcome {
 }
 
 /// One folio's state in the model.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Model {
     /// The header.
     pub folio: Folio,
     /// The pages (`1 << order`).
     pub pages: Vec<Page>,
+    /// `--concurrent`: the same folio on the stateful layer, every event applied to it too.
+    mirror: Option<Mirror>,
+}
+
+/// A copy of the plain state only (the schemes ask a clone what-if questions; the
+/// stateful layer checks the replay's own model).
+impl Clone for Model {
+    fn clone(&self) -> Model {
+        Model {
+            folio: self.folio,
+            pages: self.pages.clone(),
+            mirror: None,
+        }
+    }
+}
+
+/// The stateful layer's copy of a model (`SyncFolio` over atomics, what a
+/// `FM_FOLIO_OPT_CONCURRENT` folio runs on), rebuilt from the plain folio whenever
+/// that one is reset or loaded from a recorded state.
+#[derive(Debug)]
+struct Mirror {
+    folio: AtomicFolio,
+    pages: Vec<AtomicPage>,
+    stale: bool,
+    /// Events compared so far, and the first difference of the last one.
+    compared: u64,
+    difference: Option<String>,
 }
 
 impl Model {
@@ -60,7 +88,33 @@ impl Model {
         Model {
             pages: vec![Page::INIT; folio.nr_pages() as usize],
             folio,
+            mirror: None,
         }
+    }
+
+    /// `Model::new`, with every event also run on the stateful layer and compared
+    /// (`mirror_difference`).
+    pub fn with_mirror(mode: Mode, order: u32) -> Model {
+        let mut m = Model::new(mode, order);
+        m.mirror = Some(Mirror {
+            folio: AtomicFolio::new(m.folio),
+            pages: Vec::new(),
+            stale: true,
+            compared: 0,
+            difference: None,
+        });
+        m
+    }
+
+    /// Events the stateful layer ran and was compared on.
+    pub fn mirror_compared(&self) -> u64 {
+        self.mirror.as_ref().map_or(0, |m| m.compared)
+    }
+
+    /// How the stateful layer's outcome or state differed from the plain one's after the
+    /// last event, if it did.
+    pub fn mirror_difference(&mut self) -> Option<String> {
+        self.mirror.as_mut().and_then(|m| m.difference.take())
     }
 
     /// This model as `Model::new(mode, order)` leaves it, keeping the page storage.
@@ -69,6 +123,9 @@ impl Model {
         self.pages.clear();
         self.pages
             .resize(self.folio.nr_pages() as usize, Page::INIT);
+        if let Some(m) = &mut self.mirror {
+            m.stale = true;
+        }
     }
 
     /// This model in a recorded state's header (`pages` as `reset` leaves them: the
@@ -93,112 +150,38 @@ impl Model {
     }
 
     /// Runs the event's operation on the model; `out` = its outcome. (An out-parameter:
-    /// returning the 152-byte outcome cost two memcpy calls per event.)
+    /// returning the 152-byte outcome cost two memcpy calls per event.) With a mirror,
+    /// the same operation runs on the stateful layer too and both are compared.
     pub fn apply(&mut self, ev: &TraceEvent, out: &mut Outcome) -> Result<(), Status> {
         let op = TraceOp::from_raw(ev.op).ok_or(Status::BadArgument)?;
-        let (first, nr, mm) = (ev.first as u32, ev.nr as u32, ev.mm);
-        let excl = ev.flags & TRACE_ARG_EXCLUSIVE != 0;
-        let pinned = ev.flags & TRACE_ARG_SRC_HAS_PINNED != 0;
-        let writable = ev.flags & TRACE_ARG_WRITABLE != 0;
-        let entry = || MigrationEntry::from_raw(ev.arg);
-        let mode = self.folio.mode();
-        let order = self.folio.order;
         if op == TraceOp::Init {
-            self.reset(mode, ev.order as u32);
+            self.reset(self.folio.mode(), ev.order as u32);
             *out = Outcome::None;
             return Ok(());
         }
-        let mut s = self.store();
-        use Outcome as O;
-        match op {
-            TraceOp::Init => {} // reset above: it replaces the whole model
-            TraceOp::UpdateFlags => {
-                s.set_flags(ev.arg);
-                s.clear_flags(ev.mm);
-                *out = O::None;
+        if let Some(m) = &mut self.mirror {
+            if m.stale {
+                m.folio = AtomicFolio::new(self.folio);
+                m.pages = self.pages.iter().map(|&p| AtomicPage::new(p)).collect();
+                m.stale = false;
             }
-            TraceOp::AddNewAnon => *out = O::Rmap(rmap::add_new_anon(&mut s, mm, excl)?),
-            TraceOp::AddAnonPtes => {
-                *out = O::Rmap(rmap::add_ptes(&mut s, Kind::Anon, first, nr, mm, excl)?)
-            }
-            TraceOp::AddAnonPmd => *out = O::Rmap(rmap::add_pmd(&mut s, Kind::Anon, mm, excl)?),
-            TraceOp::AddFilePtes => {
-                *out = O::Rmap(rmap::add_ptes(&mut s, Kind::File, first, nr, mm, false)?)
-            }
-            TraceOp::AddFilePmd => *out = O::Rmap(rmap::add_pmd(&mut s, Kind::File, mm, false)?),
-            TraceOp::RemovePtes => *out = O::Rmap(rmap::remove_ptes(&mut s, first, nr, mm)?),
-            TraceOp::RemovePmd => *out = O::Rmap(rmap::remove_pmd(&mut s, mm)?),
-            TraceOp::TryDupAnonPtes => {
-                *out = O::Rmap(rmap::try_dup_anon_ptes(&mut s, first, nr, mm, pinned)?)
-            }
-            TraceOp::TryDupAnonPmd => *out = O::Rmap(rmap::try_dup_anon_pmd(&mut s, mm, pinned)?),
-            TraceOp::DupFilePtes => *out = O::Rmap(rmap::dup_file_ptes(&mut s, first, nr, mm)?),
-            TraceOp::TryShareAnon => *out = O::Ret(rmap::try_share_anon(&mut s, first)?),
-            TraceOp::DeferredSplit => {
-                *out = O::Deferred(rmap::deferred_split(
-                    &mut s,
-                    ev.flags & TRACE_ARG_PARTIALLY_MAPPED != 0,
-                ))
-            }
-            TraceOp::FaultAnon => *out = O::Rmap(ops::fault_anon(&mut s, mm)?),
-            TraceOp::ForkPtes => *out = O::Fork(ops::fork_ptes(&mut s, first, nr, mm, pinned)?),
-            TraceOp::ForkPmd => *out = O::Fork(ops::fork_pmd(&mut s, ev.arg, mm, pinned)?),
-            TraceOp::ZapPtes => *out = O::Rmap(ops::zap_ptes(&mut s, first, nr, mm)?),
-            TraceOp::ZapPmd => *out = O::Rmap(ops::zap_pmd(&mut s, mm)?),
-            TraceOp::SplitPmd => {
-                *out = O::Split(ops::split_pmd(
-                    &mut s,
-                    mm,
-                    ev.flags & TRACE_ARG_FREEZE != 0,
-                    writable,
-                )?)
-            }
-            TraceOp::MigrateUnmapPte => {
-                *out = O::Migrate(ops::migrate_unmap_pte(&mut s, first, mm, writable)?)
-            }
-            TraceOp::MigrateUnmapPmd => {
-                *out = O::Migrate(ops::migrate_unmap_pmd(&mut s, mm, writable)?)
-            }
-            TraceOp::MigrateRestorePte => {
-                *out = O::Rmap(ops::migrate_restore_pte(&mut s, first, mm, entry()?)?)
-            }
-            TraceOp::MigrateRestorePmd => {
-                *out = O::Rmap(ops::migrate_restore_pmd(&mut s, mm, entry()?)?)
-            }
-            TraceOp::MigrateMove => {
-                // The destination is another folio's stream (it starts with MIGRATE_MOVE_IN
-                // and its state); here a scratch one receives the move.
-                let mut dst = Model::new(mode, order);
-                *out = O::Ret(ops::migrate_move(&mut s, &mut dst.store())?)
-            }
-            TraceOp::SplitCheck => *out = O::Ret(ops::split_check(&s, ev.arg, ev.nr as i32)?),
-            TraceOp::SplitFreeze => *out = O::Ret(ops::split_freeze(&mut s)?),
-            TraceOp::WpFaultPte => *out = O::Cow(ops::wp_fault_pte(&mut s, first, mm, &ev.facts)?),
-            TraceOp::WpFaultPmd => *out = O::Cow(ops::wp_fault_pmd(&mut s, mm, &ev.facts)?),
-            TraceOp::Pin | TraceOp::Unpin => {
-                ops::pin(&mut s, op == TraceOp::Pin)?;
-                *out = O::None;
-            }
-            TraceOp::Get => {
-                ops::get_refs(&mut s, ev.arg as i32)?;
-                *out = O::None;
-            }
-            TraceOp::Put => {
-                ops::put_refs(&mut s, ev.arg as i32)?;
-                *out = O::None;
-            }
-            TraceOp::SwapcacheAdd => {
-                ops::swapcache_add(&mut s)?;
-                *out = O::None;
-            }
-            TraceOp::Query
-            | TraceOp::Retire
-            | TraceOp::FolioSplit
-            | TraceOp::MigrateMoveIn
-            | TraceOp::State
-            | TraceOp::StatePages => *out = O::None,
         }
-        Ok(())
+        let result = apply_op(&mut self.store(), op, ev, out);
+        if let Some(m) = &mut self.mirror {
+            let mut mirror_out = Outcome::None;
+            let mirror_result = match SyncFolio::new(&m.folio, &m.pages) {
+                Ok(mut s) => apply_op(&mut s, op, ev, &mut mirror_out),
+                Err(e) => Err(e),
+            };
+            m.compared += 1;
+            m.difference = mirror_differs(
+                (&result, out),
+                (&mirror_result, &mirror_out),
+                (&self.folio, &self.pages),
+                m,
+            );
+        }
+        result
     }
 
     /// The event as the recorder would have written it for this outcome: the recorded
@@ -276,6 +259,161 @@ impl Model {
     }
 }
 
+/// The event's operation on either store (the pure core's, or the stateful layer's).
+fn apply_op<S: FolioStore>(
+    s: &mut S,
+    op: TraceOp,
+    ev: &TraceEvent,
+    out: &mut Outcome,
+) -> Result<(), Status> {
+    let (first, nr, mm) = (ev.first as u32, ev.nr as u32, ev.mm);
+    let excl = ev.flags & TRACE_ARG_EXCLUSIVE != 0;
+    let pinned = ev.flags & TRACE_ARG_SRC_HAS_PINNED != 0;
+    let writable = ev.flags & TRACE_ARG_WRITABLE != 0;
+    let entry = || MigrationEntry::from_raw(ev.arg);
+    let (mode, order) = (s.mode(), s.order());
+    use Outcome as O;
+    match op {
+        TraceOp::Init => {} // Model::apply resets the whole model
+        TraceOp::UpdateFlags => {
+            s.set_flags(ev.arg);
+            s.clear_flags(ev.mm);
+            *out = O::None;
+        }
+        TraceOp::AddNewAnon => *out = O::Rmap(rmap::add_new_anon(s, mm, excl)?),
+        TraceOp::AddAnonPtes => *out = O::Rmap(rmap::add_ptes(s, Kind::Anon, first, nr, mm, excl)?),
+        TraceOp::AddAnonPmd => *out = O::Rmap(rmap::add_pmd(s, Kind::Anon, mm, excl)?),
+        TraceOp::AddFilePtes => {
+            *out = O::Rmap(rmap::add_ptes(s, Kind::File, first, nr, mm, false)?)
+        }
+        TraceOp::AddFilePmd => *out = O::Rmap(rmap::add_pmd(s, Kind::File, mm, false)?),
+        TraceOp::RemovePtes => *out = O::Rmap(rmap::remove_ptes(s, first, nr, mm)?),
+        TraceOp::RemovePmd => *out = O::Rmap(rmap::remove_pmd(s, mm)?),
+        TraceOp::TryDupAnonPtes => {
+            *out = O::Rmap(rmap::try_dup_anon_ptes(s, first, nr, mm, pinned)?)
+        }
+        TraceOp::TryDupAnonPmd => *out = O::Rmap(rmap::try_dup_anon_pmd(s, mm, pinned)?),
+        TraceOp::DupFilePtes => *out = O::Rmap(rmap::dup_file_ptes(s, first, nr, mm)?),
+        TraceOp::TryShareAnon => *out = O::Ret(rmap::try_share_anon(s, first)?),
+        TraceOp::DeferredSplit => {
+            *out = O::Deferred(rmap::deferred_split(
+                s,
+                ev.flags & TRACE_ARG_PARTIALLY_MAPPED != 0,
+            ))
+        }
+        TraceOp::FaultAnon => *out = O::Rmap(ops::fault_anon(s, mm)?),
+        TraceOp::ForkPtes => *out = O::Fork(ops::fork_ptes(s, first, nr, mm, pinned)?),
+        TraceOp::ForkPmd => *out = O::Fork(ops::fork_pmd(s, ev.arg, mm, pinned)?),
+        TraceOp::ZapPtes => *out = O::Rmap(ops::zap_ptes(s, first, nr, mm)?),
+        TraceOp::ZapPmd => *out = O::Rmap(ops::zap_pmd(s, mm)?),
+        TraceOp::SplitPmd => {
+            *out = O::Split(ops::split_pmd(
+                s,
+                mm,
+                ev.flags & TRACE_ARG_FREEZE != 0,
+                writable,
+            )?)
+        }
+        TraceOp::MigrateUnmapPte => {
+            *out = O::Migrate(ops::migrate_unmap_pte(s, first, mm, writable)?)
+        }
+        TraceOp::MigrateUnmapPmd => *out = O::Migrate(ops::migrate_unmap_pmd(s, mm, writable)?),
+        TraceOp::MigrateRestorePte => {
+            *out = O::Rmap(ops::migrate_restore_pte(s, first, mm, entry()?)?)
+        }
+        TraceOp::MigrateRestorePmd => *out = O::Rmap(ops::migrate_restore_pmd(s, mm, entry()?)?),
+        TraceOp::MigrateMove => {
+            // The destination is another folio's stream (it starts with MIGRATE_MOVE_IN
+            // and its state); here a scratch one receives the move.
+            let mut dst = Model::new(mode, order);
+            *out = O::Ret(ops::migrate_move(s, &mut dst.store())?)
+        }
+        TraceOp::SplitCheck => *out = O::Ret(ops::split_check(s, ev.arg, ev.nr as i32)?),
+        TraceOp::SplitFreeze => *out = O::Ret(ops::split_freeze(s)?),
+        TraceOp::WpFaultPte => *out = O::Cow(ops::wp_fault_pte(s, first, mm, &ev.facts)?),
+        TraceOp::WpFaultPmd => *out = O::Cow(ops::wp_fault_pmd(s, mm, &ev.facts)?),
+        TraceOp::Pin | TraceOp::Unpin => {
+            ops::pin(s, op == TraceOp::Pin)?;
+            *out = O::None;
+        }
+        TraceOp::Get => {
+            ops::get_refs(s, ev.arg as i32)?;
+            *out = O::None;
+        }
+        TraceOp::Put => {
+            ops::put_refs(s, ev.arg as i32)?;
+            *out = O::None;
+        }
+        TraceOp::SwapcacheAdd => {
+            ops::swapcache_add(s)?;
+            *out = O::None;
+        }
+        TraceOp::Query
+        | TraceOp::Retire
+        | TraceOp::FolioSplit
+        | TraceOp::MigrateMoveIn
+        | TraceOp::State
+        | TraceOp::StatePages => *out = O::None,
+    }
+    Ok(())
+}
+
+/// The first difference between the plain core's result of an event and the stateful
+/// layer's: the status, the outcome, then every field of the state after it.
+fn mirror_differs(
+    (result, out): (&Result<(), Status>, &Outcome),
+    (mirror_result, mirror_out): (&Result<(), Status>, &Outcome),
+    (folio, pages): (&Folio, &[Page]),
+    m: &Mirror,
+) -> Option<String> {
+    if result != mirror_result {
+        return Some(format!(
+            "status {result:?}, stateful layer {mirror_result:?}"
+        ));
+    }
+    let (a, b) = (format!("{out:?}"), format!("{mirror_out:?}"));
+    if a != b {
+        return Some(format!("outcome {a}, stateful layer {b}"));
+    }
+    let f = m.folio.load();
+    let fields = [
+        ("refcount", folio.refcount, f.refcount),
+        ("pincount", folio.pincount, f.pincount),
+        ("large_mapcount", folio.large_mapcount, f.large_mapcount),
+        ("entire_mapcount", folio.entire_mapcount, f.entire_mapcount),
+        ("nr_pages_mapped", folio.nr_pages_mapped, f.nr_pages_mapped),
+        (
+            "mm_id_mapcount[0]",
+            folio.mm_id_mapcount[0],
+            f.mm_id_mapcount[0],
+        ),
+        (
+            "mm_id_mapcount[1]",
+            folio.mm_id_mapcount[1],
+            f.mm_id_mapcount[1],
+        ),
+        ("flags", folio.flags as i32, f.flags as i32),
+        ("order", folio.order as i32, f.order as i32),
+    ];
+    if let Some((name, x, y)) = fields.iter().find(|(_, x, y)| x != y) {
+        return Some(format!("{name} {x}, stateful layer {y}"));
+    }
+    if folio.mm_ids != f.mm_ids {
+        return Some(format!(
+            "mm_ids {:#x}, stateful layer {:#x}",
+            folio.mm_ids, f.mm_ids
+        ));
+    }
+    pages
+        .iter()
+        .zip(&m.pages)
+        .enumerate()
+        .find_map(|(k, (p, q))| {
+            let q = q.load();
+            (*p != q).then(|| format!("page {k}: {p:?}, stateful layer {q:?}"))
+        })
+}
+
 fn flag(b: bool, bit: u16) -> u16 {
     if b {
         bit
@@ -321,4 +459,37 @@ pub fn differences(rec: &TraceEvent, exp: &TraceEvent, observed_only: bool) -> V
         cmp!(mapcount_after, digest);
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(op: TraceOp, mm: u32) -> TraceEvent {
+        TraceEvent {
+            op: op as u16,
+            order: 4,
+            mm,
+            ..TraceEvent::default()
+        }
+    }
+
+    /// The stateful layer's comparison can fail: a plain state edited behind the
+    /// mirror's back (as a divergence of the two layers would leave it) is reported at
+    /// the next event, and an unedited run reports nothing.
+    #[test]
+    fn the_stateful_layer_comparison_reports_a_divergence() {
+        for mode in [Mode::Pmc, Mode::Nopmc] {
+            let mut m = Model::with_mirror(mode, 4);
+            let mut out = Outcome::None;
+            m.apply(&event(TraceOp::Init, 0), &mut out).unwrap();
+            m.apply(&event(TraceOp::FaultAnon, 7), &mut out).unwrap();
+            assert_eq!(m.mirror_difference(), None);
+            m.folio.refcount += 1;
+            m.apply(&event(TraceOp::Get, 0), &mut out).unwrap();
+            let d = m.mirror_difference().expect("a divergence is reported");
+            assert!(d.starts_with("refcount "), "{d}");
+            assert_eq!(m.mirror_compared(), 2);
+        }
+    }
 }

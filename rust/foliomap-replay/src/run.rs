@@ -183,6 +183,8 @@ pub struct Report {
     pub threads: usize,
     /// Only the fidelity pass ran (`replay_with(.., true)`): `base_secs` is its time.
     pub fidelity_only: bool,
+    /// Events also run on the stateful layer and compared (`replay_opts(.., true)`).
+    pub concurrent_compared: u64,
     /// Per scheme.
     pub schemes: Vec<SchemeResult>,
 }
@@ -249,6 +251,7 @@ struct Part {
     examples: Vec<Difference>,
     events: u64,
     orphans: u64,
+    concurrent_compared: u64,
     base_secs: f64,
     schemes: Vec<SchemeResult>,
 }
@@ -289,9 +292,13 @@ struct Slot {
 }
 
 impl Slot {
-    fn new(mode: Mode) -> Slot {
+    fn new(mode: Mode, concurrent: bool) -> Slot {
         Slot {
-            m: Model::new(mode, 0),
+            m: if concurrent {
+                Model::with_mirror(mode, 0)
+            } else {
+                Model::new(mode, 0)
+            },
             live: false,
         }
     }
@@ -531,7 +538,13 @@ fn check_event(
             });
         }
     };
-    if let Err(st) = m.apply(ev, out) {
+    let applied = m.apply(ev, out);
+    if let Some(d) = m.mirror_difference() {
+        differ(format!(
+            "the stateful layer differs from the pure core: {d}"
+        ));
+    }
+    if let Err(st) = applied {
         if ev.status == 0 {
             differ(format!("the model refused the call: {st:?}"));
         }
@@ -765,6 +778,19 @@ pub fn replay_with(
     threads: usize,
     fidelity_only: bool,
 ) -> Result<Report, String> {
+    replay_opts(trace, names, threads, fidelity_only, false)
+}
+
+/// `replay_with`; with `concurrent` every event also runs on the stateful layer (what a
+/// `FM_FOLIO_OPT_CONCURRENT` folio runs on) and its outcome and state are compared with
+/// the pure core's: a difference counts like one from the recording.
+pub fn replay_opts(
+    trace: &Trace,
+    names: &[String],
+    threads: usize,
+    fidelity_only: bool,
+    concurrent: bool,
+) -> Result<Report, String> {
     let wall = Instant::now();
     let mode = Mode::from_raw(trace.header.mode)
         .map_err(|_| format!("trace mode {} unknown", trace.header.mode))?;
@@ -844,6 +870,7 @@ pub fn replay_with(
                         examples: Vec::new(),
                         events: 0,
                         orphans: 0,
+                        concurrent_compared: 0,
                         base_secs: 0.0,
                         schemes: schemes
                             .iter()
@@ -855,7 +882,7 @@ pub fn replay_with(
                             .collect(),
                     };
                     let (mut steps, mut dv) = (Vec::new(), Vec::new());
-                    let mut slot = Slot::new(mode);
+                    let mut slot = Slot::new(mode, concurrent);
                     if fidelity_only {
                         let t = Instant::now();
                         for st in ch {
@@ -874,6 +901,7 @@ pub fn replay_with(
                             &mut slot,
                         );
                     }
+                    part.concurrent_compared = slot.m.mirror_compared();
                     part
                 })
             })
@@ -899,11 +927,13 @@ pub fn replay_with(
         wall_secs: 0.0,
         threads,
         fidelity_only,
+        concurrent_compared: 0,
         schemes: Vec::new(),
     };
     for p in parts {
         rep.events += p.events;
         rep.orphan_events += p.orphans;
+        rep.concurrent_compared += p.concurrent_compared;
         rep.checked += p.checked;
         rep.differences += p.differences;
         rep.base_secs += p.base_secs;
