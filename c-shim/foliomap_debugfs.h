@@ -76,6 +76,10 @@
  *                         mm/migrate.c). Each is checked as a plain rmap add with the
  *                         kernel's own flags; the restore's exclusivity derived from the
  *                         entry (spec §6.5) and the walk as a whole are not checked
+ *  fork_restores          mappings an rmap walk restored from a migration entry into a
+ *                         VMA a fork was about to copy (the fork's walk saw the entry, or
+ *                         the folio before it migrated): the copy duplicates the restored
+ *                         folio, so it joins the fork's filter and its windows learn of it
  */
 enum foliomap_stat {
 	FOLIOMAP_STAT_TRANSITIONS_CHECKED,
@@ -118,6 +122,7 @@ enum foliomap_stat {
 	FOLIOMAP_STAT_SLEEPS_UNMEASURED,
 	FOLIOMAP_STAT_UNCHECKED_COW_SWAYED,
 	FOLIOMAP_STAT_RESTORES_UNWRAPPED,
+	FOLIOMAP_STAT_FORK_RESTORES,
 	FOLIOMAP_NR_STATS
 };
 
@@ -163,6 +168,7 @@ enum foliomap_stat {
 	[FOLIOMAP_STAT_SLEEPS_UNMEASURED]	= "sleeps_unmeasured",		\
 	[FOLIOMAP_STAT_UNCHECKED_COW_SWAYED]	= "unchecked_cow_swayed",	\
 	[FOLIOMAP_STAT_RESTORES_UNWRAPPED]	= "restores_unwrapped",		\
+	[FOLIOMAP_STAT_FORK_RESTORES]		= "fork_restores",		\
 }
 
 /*

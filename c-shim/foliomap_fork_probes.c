@@ -15,6 +15,7 @@
 #include <linux/bitmap.h>
 #include <linux/hugetlb.h>
 #include <linux/kprobes.h>
+#include <linux/leafops.h>
 #include <linux/mm.h>
 #include <linux/pgtable.h>
 #include <linux/vmalloc.h>
@@ -199,6 +200,37 @@ static struct folio *fork_candidate(struct fork_arena *a, struct page *page)
 	return folio;
 }
 
+/*
+ * A migration entry the walk meets may be restored before the copy takes the page table
+ * lock: read once more under that lock. A restore done by then shows its folio here; one
+ * still to come takes the lock after us, and finds this fork published
+ * (fmw_fork_touch()).
+ */
+static pte_t pte_settled(struct mm_struct *mm, pmd_t *pmd, pte_t *ptep, pte_t pte)
+{
+	spinlock_t *ptl;
+
+	if (pte_present(pte) || !softleaf_is_migration(softleaf_from_pte(pte)))
+		return pte;
+	ptl = pte_lockptr(mm, pmd);
+	spin_lock(ptl);
+	pte = ptep_get(ptep);
+	spin_unlock(ptl);
+	return pte;
+}
+
+static pmd_t pmd_settled(struct mm_struct *mm, pmd_t *pmd, pmd_t pmdval)
+{
+	spinlock_t *ptl;
+
+	if (pmd_present(pmdval) || !softleaf_is_migration(softleaf_from_pmd(pmdval)))
+		return pmdval;
+	ptl = pmd_lock(mm, pmd);
+	pmdval = pmdp_get(pmd);
+	spin_unlock(ptl);
+	return pmdval;
+}
+
 /* The folios @vma maps, with which pages by PTE and whether by PMD. */
 static void fork_walk(struct fork_arena *a, struct vm_area_struct *vma,
 		      struct mm_struct *dst_mm)
@@ -226,7 +258,7 @@ static void fork_walk(struct fork_arena *a, struct vm_area_struct *vma,
 		if (pud_none(*pud) || !pud_present(*pud) || pud_leaf(*pud))
 			continue;
 		pmd = pmd_offset(pud, addr);
-		pmdval = pmdp_get_lockless(pmd);
+		pmdval = pmd_settled(mm, pmd, pmdp_get_lockless(pmd));
 		if (pmd_none(pmdval) || !pmd_present(pmdval))
 			continue;
 		if (pmd_trans_huge(pmdval)) {
@@ -238,7 +270,7 @@ static void fork_walk(struct fork_arena *a, struct vm_area_struct *vma,
 		}
 		ptep = pte_offset_kernel(pmd, addr);
 		for (va = addr; va < next; va += PAGE_SIZE, ptep++) {
-			pte_t pte = ptep_get(ptep);
+			pte_t pte = pte_settled(mm, pmd, ptep, ptep_get(ptep));
 			struct page *page;
 
 			if (!pte_present(pte) || !pfn_valid(pte_pfn(pte)))
@@ -260,8 +292,11 @@ static int copy_page_range_entry(struct kretprobe_instance *ri, struct pt_regs *
 	int i;
 
 	p->a = NULL;
-	/* copy_page_range returns at once for VMAs without anon pages (spec §5.1). */
-	if (!src->anon_vma || is_vm_hugetlb_page(src))
+	/*
+	 * copy_page_range copies only VMAs with an anon_vma or a VM_COPY_ON_FORK flag (the
+	 * child's, which may carry uffd-wp alone) (spec §5.1); hugetlb is not modelled.
+	 */
+	if ((!src->anon_vma && !(dst->vm_flags & VM_COPY_ON_FORK)) || is_vm_hugetlb_page(src))
 		return 1;
 	i = find_first_zero_bit(arena_busy, nr_arenas);
 	for (; i < nr_arenas; i = find_next_zero_bit(arena_busy, nr_arenas, i + 1))
@@ -279,10 +314,12 @@ static int copy_page_range_entry(struct kretprobe_instance *ri, struct pt_regs *
 	p->dst_mm = foliomap_vma_mm_id(dst);
 	p->src_mm = foliomap_vma_mm_id(src);
 	p->src_pinned = mm_flags_test(MMF_HAS_PINNED, src->vm_mm);
+	/* Published before the walk (fmw_fork_touch()), started before anything is copied. */
+	p->mover = (struct fmw_mover){ .name = "copy_page_range", .bloom = p->a->bloom,
+				       .fork_src = src };
+	fmw_mover_publish(&p->mover);
 	fork_walk(p->a, src, dst->vm_mm);
-	/* Published before anything is copied. */
-	p->mover = (struct fmw_mover){ .name = "copy_page_range", .bloom = p->a->bloom };
-	fmw_mover_begin(&p->mover);
+	fmw_mover_start(&p->mover);
 	return 0;
 }
 

@@ -336,29 +336,40 @@ static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	enum rmap_op op = foliomap_hook_of(ri)->arg;
 	struct rmap_probe *p = (struct rmap_probe *)ri->data;
 	struct folio *folio = (struct folio *)regs->di;
-	struct fm_check *c = rmap_begin(p, op, folio);
 	bool ptes = op == OP_ADD_ANON_PTES || op == OP_ADD_FILE_PTES || op == OP_REMOVE_PTES;
+	struct vm_area_struct *vma = NULL;
 	u32 first = 0, nr = 0, mm = 0, flags = 0, restore = 0;
+	struct fm_check *c;
 	u8 excl;
 	struct fmw_log *log;
 	fm_folio *pred;
 	unsigned int k;
 
+	if (ptes)	/* (folio, page, nr, vma[, addr, flags]) */
+		vma = (struct vm_area_struct *)regs->cx;
+	else if (op == OP_ADD_NEW_ANON)	/* (folio, vma, addr, flags) */
+		vma = (struct vm_area_struct *)regs->si;
+	else if (op != OP_DEFERRED_SPLIT)	/* (folio, page, vma[, addr, flags]) */
+		vma = (struct vm_area_struct *)regs->dx;
+	/* Whether checked or not, a fork copying the VMA is to know (spec §5.1). */
+	if (op == OP_ADD_ANON_PTES || op == OP_ADD_FILE_PTES || op == OP_ADD_ANON_PMD ||
+	    op == OP_ADD_FILE_PMD)
+		fmw_fork_touch(vma, folio);
+	c = rmap_begin(p, op, folio);
 	if (!c)
 		return 0;
 	pred = &c->predicted.folio;
-	if (ptes) {	/* (folio, page, nr, vma[, addr, flags]) */
+	if (ptes) {
 		first = page_index_in(folio, (struct page *)regs->si);
 		nr = (u32)regs->dx;
-		mm = foliomap_vma_mm_id((struct vm_area_struct *)regs->cx);
 		flags = rmap_flags(regs->r9);
-	} else if (op == OP_ADD_NEW_ANON) {	/* (folio, vma, addr, flags) */
-		mm = foliomap_vma_mm_id((struct vm_area_struct *)regs->si);
+	} else if (op == OP_ADD_NEW_ANON) {
 		flags = rmap_flags(regs->cx);
-	} else if (op != OP_DEFERRED_SPLIT) {	/* (folio, page, vma[, addr, flags]) */
-		mm = foliomap_vma_mm_id((struct vm_area_struct *)regs->dx);
+	} else if (op != OP_DEFERRED_SPLIT) {
 		flags = rmap_flags(regs->r8);
 	}
+	if (vma)
+		mm = foliomap_vma_mm_id(vma);
 	p->mm = mm;
 	if (ptes)
 		snprintf(p->args, sizeof(p->args), "page=%u nr=%u mm=%u", first, nr, mm);
@@ -367,7 +378,7 @@ static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 	if (op == OP_ADD_ANON_PTES && nr == 1) {
 		log = fmw_own_log(folio, remove_migration_ptes_op);
-		restore = pte_migration_entry((struct vm_area_struct *)regs->cx, regs->r8);
+		restore = pte_migration_entry(vma, regs->r8);
 		/*
 		 * A restore no hooked remove_migration_ptes wraps: that function was inlined
 		 * into this caller. Say so, and check it as the plain add it also is.
@@ -418,7 +429,6 @@ static int folio_rmap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 		p->model_status = fm_folio_remove_ptes(pred, first, nr, mm, NULL);
 		log = fmw_own_log(folio, try_to_migrate_op);
 		for (k = first; log && k < first + nr; k++) {
-			struct vm_area_struct *vma = (struct vm_area_struct *)regs->cx;
 			/*
 			 * Where the rmap walk found the page: an anon folio's index counts in
 			 * the VMA's anonymous page offset, which for a MAP_PRIVATE file VMA

@@ -198,8 +198,9 @@ void fmw_bloom_add(unsigned long *bloom, struct folio *folio)
 {
 	unsigned long v = (unsigned long)folio;
 
-	__set_bit(hash_long(v, 12), bloom);
-	__set_bit(hash_long(v ^ 0x5bd1e995UL, 12), bloom);
+	/* Atomic: fmw_fork_touch() may add to a published filter while the walk fills it. */
+	set_bit(hash_long(v, 12), bloom);
+	set_bit(hash_long(v ^ 0x5bd1e995UL, 12), bloom);
 }
 
 /* The reference change @m makes to @folio; false when it does not touch it. */
@@ -712,7 +713,11 @@ void fmw_close_end(int i, struct fmw_verdict *v, const fm_folio *before, const f
 	v->own_refs[0] = atomic_read(&w->own_refs[0]);
 	v->own_refs[1] = atomic_read(&w->own_refs[1]);
 	v->ref_delta = atomic_read(&w->ref_delta);
-	culprit = READ_ONCE(w->culprit);
+	/*
+	 * Named only with the foreign event read above: a mover that begins once the result
+	 * is read still marks a closing window, too late to matter, and must not be named.
+	 */
+	culprit = v->foreign || v->pushes ? READ_ONCE(w->culprit) : NULL;
 	if (culprit)
 		snprintf(v->culprit, sizeof(v->culprit), "%s pid %d", culprit,
 			 READ_ONCE(w->culprit_pid));
@@ -790,16 +795,33 @@ struct fmw_log *fmw_own_log(struct folio *folio, const char *op)
 }
 
 
-void fmw_mover_begin(struct fmw_mover *m)
-{
-	unsigned int j;
-	int delta;
+/* Forks published (fmw_fork_touch() looks for them only while there are some). */
+static atomic_t forks_in_flight;
 
+void fmw_mover_publish(struct fmw_mover *m)
+{
 	m->task = mover_task();
 	m->pid = m->task ? task_pid_nr(m->task) : 0;
 	m->slot = READ_ONCE(fmw_armed) ? slot_get(mover_busy, nr_movers) : -1;
 	if (m->slot >= 0)
 		WRITE_ONCE(movers[m->slot], m);
+	if (m->slot >= 0 && m->fork_src) {
+		atomic_inc(&forks_in_flight);
+		smp_mb__after_atomic();	/* published before the walk reads an entry */
+	}
+}
+
+void fmw_mover_begin(struct fmw_mover *m)
+{
+	fmw_mover_publish(m);
+	fmw_mover_start(m);
+}
+
+void fmw_mover_start(struct fmw_mover *m)
+{
+	unsigned int j;
+	int delta;
+
 	publish_stall();
 	/*
 	 * Numbered once published, by the fully ordered increment windows take theirs from
@@ -867,7 +889,43 @@ void fmw_mover_end(struct fmw_mover *m)
 		return;
 	smp_mb();	/* deltas added before we vanish (pairs with fmw_close_begin()) */
 	WRITE_ONCE(movers[m->slot], NULL);
+	if (m->fork_src)
+		atomic_dec(&forks_in_flight);
 	slot_put(mover_busy, m->slot);
+}
+
+/*
+ * The fork's walk read each entry of the VMA before the copy: one that was a migration
+ * entry then (or the folio before it migrated) may be restored, by another task's rmap
+ * walk under the page table lock, before the copy takes that lock, and the copy then
+ * duplicates a folio the filter does not hold. Seen as a mismatch: an exit's removal
+ * of a file page mapped 13 times, pmc on 2 vCPUs, with no foreign event. The restore
+ * runs here before it unlocks: the filter gets the folio, then the windows open on it
+ * are marked; a window opening later finds it in the filter (the fully ordered
+ * increment of fmw_open() against the barrier here: one of the two sees the other).
+ */
+void fmw_fork_touch(const struct vm_area_struct *vma, struct folio *folio)
+{
+	unsigned int j, k;
+
+	if (!atomic_read(&forks_in_flight) || !READ_ONCE(fmw_armed))
+		return;
+	for_each_set_bit(j, mover_busy, nr_movers) {
+		struct fmw_mover *m = READ_ONCE(movers[j]);
+
+		if (!m || READ_ONCE(m->fork_src) != vma)
+			continue;
+		foliomap_count(FOLIOMAP_STAT_FORK_RESTORES);
+		fmw_bloom_add(m->bloom, folio);
+		smp_mb__after_atomic();	/* in the filter, then the scan (pairs with fmw_open()) */
+		for_each_set_bit(k, window_busy, NR_WINDOWS) {
+			struct fm_window *w = &windows[k];
+			struct task_struct *t = READ_ONCE(w->task);
+
+			if (t && t != m->task && READ_ONCE(w->folio) == folio)
+				mark(w, FOREIGN_FORK, m->name, m->pid);
+		}
+	}
 }
 
 /* ------------------------------------------------------------------------------------ */

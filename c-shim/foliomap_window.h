@@ -181,12 +181,28 @@ struct fmw_mover {
 	unsigned int nr;
 	struct folio *folio[MOVER_BATCH];
 	int delta[MOVER_BATCH];		/* reference change per folio, final at mover_end */
-	const unsigned long *bloom;	/* a fork: the folios its walk saw (no delta) */
+	unsigned long *bloom;		/* a fork: the folios its walk saw (no delta) */
+	const struct vm_area_struct *fork_src;	/* ... and the VMA it copies */
 };
 
+/* Publish and start: a mover that knows what it touches when it begins. */
 void fmw_mover_begin(struct fmw_mover *m);
+/*
+ * The same in two steps, for a fork: published before its walk fills the filter (so an
+ * rmap walk restoring a mapping into the VMA meanwhile finds it, fmw_fork_touch()),
+ * started once the walk is done.
+ */
+void fmw_mover_publish(struct fmw_mover *m);
+void fmw_mover_start(struct fmw_mover *m);
 void fmw_mover_end(struct fmw_mover *m);
 void fmw_bloom_add(unsigned long *bloom, struct folio *folio);
+
+/*
+ * An rmap add of @folio in @vma: if a fork is copying @vma, the mapping was restored
+ * from a migration entry (nothing else maps into a VMA whose mm is being forked), and
+ * the copy will duplicate it.
+ */
+void fmw_fork_touch(const struct vm_area_struct *vma, struct folio *folio);
 
 /* Preallocated check storage: a snapshot before and the model's prediction. */
 struct fm_check {
