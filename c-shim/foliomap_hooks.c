@@ -113,10 +113,14 @@ static int isolate_lru_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return mover_ret(ri, regs);
 }
 
-/* The LRU batch's reference in, the isolation's out (a drain on the way is its own). */
+/*
+ * folio_putback_lru = folio_add_lru + folio_put: the isolation's reference goes out here;
+ * the batch's comes in by folio_add_lru, a mover of its own (nested; counting it here
+ * as well made a window's prediction one reference high), as does a drain on the way.
+ */
 static int putback_lru_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	single_mover_begin(ri, regs, "folio_putback_lru", 0, 0, false);
+	single_mover_begin(ri, regs, "folio_putback_lru", 0, -1, false);
 	return 0;
 }
 

@@ -92,6 +92,9 @@ struct fm_window {
 	atomic_t ref_delta;
 	const char *culprit;
 	pid_t culprit_pid;
+	const char *accounted;		/* the last mover added to ref_delta, for the record */
+	pid_t accounted_pid;
+	int accounted_delta;
 };
 
 static struct fm_window *windows;
@@ -281,6 +284,7 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 	w->log = log;
 	w->culprit = NULL;
 	w->culprit_pid = 0;
+	w->accounted = NULL;
 	atomic_set(&w->foreign, 0);
 	atomic_set(&w->own, 0);
 	atomic_set(&w->marks, 0);
@@ -721,6 +725,10 @@ void fmw_close_end(int i, struct fmw_verdict *v, const fm_folio *before, const f
 	if (culprit)
 		snprintf(v->culprit, sizeof(v->culprit), "%s pid %d", culprit,
 			 READ_ONCE(w->culprit_pid));
+	if (v->ref_delta && READ_ONCE(w->accounted))
+		snprintf(v->accounted, sizeof(v->accounted), "%s pid %d (%+d)",
+			 READ_ONCE(w->accounted), READ_ONCE(w->accounted_pid),
+			 READ_ONCE(w->accounted_delta));
 	older = own_older(w);
 	v->in_recorded = older & OLDER_RECORDED;
 	tell_older(w, !(older & OLDER_OWN), v->foreign, v->ref_delta, before, actual);
@@ -883,6 +891,9 @@ void fmw_mover_end(struct fmw_mover *m)
 		} else if (seq_before_mover(READ_ONCE(w->seq), m->seq)) {
 			/* Opened before this mover began, so OPEN by then (else marked). */
 			atomic_add(delta, &w->ref_delta);
+			WRITE_ONCE(w->accounted_pid, m->pid);
+			WRITE_ONCE(w->accounted_delta, delta);
+			WRITE_ONCE(w->accounted, m->name);
 		}
 	}
 	if (m->slot < 0)
@@ -930,6 +941,15 @@ void fmw_fork_touch(const struct vm_area_struct *vma, struct folio *folio)
 
 /* ------------------------------------------------------------------------------------ */
 
+/* For a record: the reference changes of movers added to the prediction, or NULL. */
+static const char *accounted_note(const struct fmw_verdict *v, char *buf, size_t len)
+{
+	if (!v->accounted[0])
+		return NULL;
+	snprintf(buf, len, "refs of movers %+d, last %s", v->ref_delta, v->accounted);
+	return buf;
+}
+
 void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *args,
 		     const fm_folio *before, struct fm_snap *predicted,
 		     const struct fm_snap *actual, int model_status, u32 fields,
@@ -942,7 +962,7 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 	/* What the model's operation alone leaves; the recorder's references (below). */
 	int model_refs = predicted->folio.refcount;
 	bool ordered = fmw_ordered(v);
-	char note[64];
+	char note[96];	/* the record keeps 96 */
 
 	fmw_apply_delta(v, &predicted->folio);
 	if (fields & FM_FIELD_REFCOUNT) {
@@ -1041,6 +1061,8 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 	/* Foreign changes replayed onto the prediction may not commute with ours. */
 	if (!r.note && fmw_may_race(v) && ((v->foreign & ~FOREIGN_REFS) || v->pushes)) {
 		r.note = v->unmeasured;	/* on one CPU, the reason it may have raced */
+		if (!r.note)
+			r.note = accounted_note(v, note, sizeof(note));
 		foliomap_count(FOLIOMAP_STAT_TRANSITIONS_RACED);
 		foliomap_record(&r, RECORD_RACED);
 		ordered = false;
@@ -1049,6 +1071,8 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 	foliomap_count(FOLIOMAP_STAT_TRANSITIONS_CHECKED);
 	foliomap_count(op_stat);
 	foliomap_count(FOLIOMAP_STAT_TRANSITION_MISMATCHES);
+	if (!r.note)
+		r.note = accounted_note(v, note, sizeof(note));
 	foliomap_record(&r, RECORD_MISMATCH);
 out:
 	if (rec && !v->in_recorded)

@@ -69,6 +69,7 @@ struct fmw_verdict {
 	bool in_recorded;	/* nested in its task's WINDOW_RECORDED window on the folio */
 	struct fm_delta *delta;	/* their observed change (fmw_verdict_release) */
 	char culprit[64];	/* the first foreign event: "<function> pid <N>" */
+	char accounted[64];	/* ref_delta's last mover: "<function> pid <N> (<delta>)" */
 };
 
 /* Nested operations of the window's own task, replayed through the model as they come. */
