@@ -323,6 +323,7 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 	 */
 	for_each_set_bit(j, window_busy, NR_WINDOWS) {
 		struct fm_window *o = &windows[j];
+		/* Its fields are set before it publishes its task (smp_store_release above). */
 		struct task_struct *t = smp_load_acquire(&o->task);
 		unsigned long irqflags;
 
