@@ -13,9 +13,6 @@
 
 #include "foliomap_debugfs.h"
 
-#define PAGEMAP_PRESENT		(1ULL << 63)
-#define PAGEMAP_PFN_MASK	((1ULL << 55) - 1)
-
 static int pagemap_fd = -1, kpageflags_fd = -1;
 
 static uint64_t read_u64_at(int fd, uint64_t index)
@@ -45,11 +42,43 @@ int mm_probe_open(void)
 	return kpageflags_fd < 0 ? -errno : 0;
 }
 
+int pagemap_read(pid_t pid, uint64_t addr, uint64_t *entries, size_t n)
+{
+	size_t len = n * sizeof(*entries);
+	off_t off = (off_t)(addr / sysconf(_SC_PAGESIZE) * sizeof(*entries));
+	int fd = pagemap_fd, err = 0;
+	ssize_t got;
+
+	if (pid) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			return -errno;
+	}
+	got = pread(fd, entries, len, off);
+	if (got < 0)
+		err = -errno;
+	else if ((size_t)got != len)
+		err = -EIO;	/* the range ran past the end of the address space */
+	if (pid)
+		close(fd);
+	return err;
+}
+
+uint64_t pagemap_entry(const void *addr)
+{
+	uint64_t entry;
+
+	return pagemap_read(0, (uintptr_t)addr, &entry, 1) ? 0 : entry;
+}
+
 uint64_t pfn_of(const void *addr)
 {
-	uint64_t entry = read_u64_at(pagemap_fd, (uintptr_t)addr / sysconf(_SC_PAGESIZE));
+	uint64_t entry = pagemap_entry(addr);
 
-	return (entry & PAGEMAP_PRESENT) ? entry & PAGEMAP_PFN_MASK : 0;
+	return (entry & PM_PRESENT) ? entry & PM_PFN_MASK : 0;
 }
 
 uint64_t kpageflags_of(uint64_t pfn)

@@ -1,20 +1,35 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * What the kernel itself says about this process's memory, for the kmod-tests: PFNs from
- * /proc/self/pagemap, page flags from /proc/kpageflags, counters from /proc/vmstat and
- * AnonHugePages from /proc/self/smaps.
+ * What the kernel itself says about a process's memory, for the kmod-tests and scn_run:
+ * pagemap entries and PFNs from /proc/{self,PID}/pagemap, page flags from
+ * /proc/kpageflags, counters from /proc/vmstat and AnonHugePages from /proc/self/smaps.
  */
 #ifndef KMOD_TEST_MM_PROBE_H
 #define KMOD_TEST_MM_PROBE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+/* A pagemap entry (Documentation/admin-guide/mm/pagemap.rst). */
+#define PM_PRESENT		(1ULL << 63)
+#define PM_MMAP_EXCLUSIVE	(1ULL << 56)
+#define PM_PFN_MASK		((1ULL << 55) - 1)
 
 /* Opens pagemap and kpageflags; 0 or -errno. */
 int mm_probe_open(void);
 /* After fork: /proc/self/pagemap is bound to the opener's mm, so the child reopens it. */
 int mm_probe_reopen_pagemap(void);
 
+/*
+ * The pagemap entries of the @n pages from @addr of process @pid into @entries, in one
+ * read: @pid 0 is this process, through the file mm_probe_open/_reopen_pagemap keep
+ * open; another pid's file is opened for this read (its PFNs show to root). 0 or -errno.
+ */
+int pagemap_read(pid_t pid, uint64_t addr, uint64_t *entries, size_t n);
+/* This process's pagemap entry of addr, 0 when unreadable (as if not present). */
+uint64_t pagemap_entry(const void *addr);
 /* The PFN mapping addr, or 0 when nothing is mapped (or PFNs are hidden). */
 uint64_t pfn_of(const void *addr);
 /* The /proc/kpageflags word of a PFN (0 if unreadable). */

@@ -9,8 +9,8 @@
  * scenario process name, driven by this controller over pipes. Workers are created by
  * a real fork (clone(CLONE_PARENT), so the controller can reap every one); `spawn`
  * forks the controller, whose address space holds no scenario mapping. The transcript
- * is the simulator's canonical one (the parser and the echo are examples/csim/scn.c,
- * compiled in), with the outcomes measured on the kernel:
+ * is the simulator's canonical one (the parser and the echo are scn/scn.c, compiled
+ * in), with the outcomes measured on the kernel (pagemap through mm_probe.c):
  *
  *  - write/read/pin: per page, /proc/self/pagemap (present bit, PFN) just before and
  *    after the access, and the worker's fault count (getrusage minflt+majflt) around
@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "foliomap_debugfs.h"
+#include "mm_probe.h"
 #include "scn.h"
 
 /* mm/gup_test.h (not a uapi header) */
@@ -78,9 +79,6 @@ struct pin_longterm_test {
 #define MAX_PAGES			(1 << 16)	/* per access step */
 #define VA_BASE				0x200000000000ull /* 32 TiB: far from everything */
 
-#define PM_PRESENT			(1ull << 63)
-#define PM_MMAP_EXCLUSIVE		(1ull << 56)
-#define PM_PFN_MASK			((1ull << 55) - 1)
 #define KPAGECOUNT_PATH			"/proc/kpagecount"
 
 enum op { OP_MMAP, OP_ACCESS, OP_PIN, OP_UNPIN, OP_FORK, OP_EXIT, OP_MUNMAP, OP_MADVISE,
@@ -203,17 +201,7 @@ struct pinned {
 
 static struct pinned *pins;
 static int nr_pins, cap_pins;
-static int pagemap_fd = -1;
 static int my_chan;
-
-static uint64_t pm_entry(uint64_t addr)
-{
-	uint64_t e = 0;
-
-	if (pread(pagemap_fd, &e, sizeof(e), (off_t)(addr / PAGE * 8)) != sizeof(e))
-		return 0;
-	return e;
-}
 
 static long faults(void)
 {
@@ -248,7 +236,7 @@ static int access_page(uint64_t addr, bool write, bool pin, uint8_t *out)
 	 * that fork made read-only must not fault between the two counts. */
 	before = after = 0;
 	f1 = 0;
-	before = pm_entry(addr);
+	before = pagemap_entry((void *)(uintptr_t)addr);
 	f0 = faults();
 	if (pin) {
 		if (ioctl(fd, PIN_LONGTERM_TEST_START, &t)) {
@@ -263,7 +251,7 @@ static int access_page(uint64_t addr, bool write, bool pin, uint8_t *out)
 		(void)*(volatile char *)(uintptr_t)addr;
 	}
 	f1 = faults();
-	after = pm_entry(addr);
+	after = pagemap_entry((void *)(uintptr_t)addr);
 	if (pin)
 		pins[nr_pins++] = (struct pinned){ .fd = fd, .addr = t.addr };
 
@@ -287,13 +275,11 @@ static void worker_reply(int err, int pid, const uint8_t *out, int n)
 		_exit(111);
 }
 
-static void worker_setup(void)
+/* 0 or the errno of opening this worker's own pagemap (bound to the mm of the opener). */
+static int worker_setup(void)
 {
 	probe_var++;
-	if (pagemap_fd >= 0)
-		close(pagemap_fd);
-	/* /proc/self/pagemap is bound to the mm of the opener: reopen after fork. */
-	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
+	return -mm_probe_reopen_pagemap();
 }
 
 static void __attribute__((noreturn)) worker(int chan)
@@ -301,8 +287,7 @@ static void __attribute__((noreturn)) worker(int chan)
 	static uint8_t out[MAX_PAGES];
 
 	my_chan = chan;
-	worker_setup();
-	worker_reply(pagemap_fd < 0 ? errno : 0, getpid(), NULL, 0);
+	worker_reply(worker_setup(), getpid(), NULL, 0);
 	for (;;) {
 		struct cmd c;
 		int err = 0, n = 0, pid = 0;
@@ -345,8 +330,7 @@ static void __attribute__((noreturn)) worker(int chan)
 					close(pins[i].fd);
 				nr_pins = 0;
 				my_chan = c.child;
-				worker_setup();
-				worker_reply(pagemap_fd < 0 ? errno : 0, getpid(), NULL, 0);
+				worker_reply(worker_setup(), getpid(), NULL, 0);
 				continue;
 			}
 			if (pid < 0)
@@ -505,20 +489,12 @@ static const char *id_name(unsigned long id, char *buf, size_t len)
 	return buf;
 }
 
-/* Empties the per-CPU LRU batches: move_pages of no page runs lru_cache_disable(). */
-static void lru_drain(void)
-{
-	int node = 0;
-
-	syscall(SYS_move_pages, 0, 0UL, NULL, &node, NULL, 0);
-}
-
 static void render_show(struct proc *p, uint64_t addr, struct buf *b)
 {
 	char text[16384], kind[16], *line2;
 	int err;
 
-	lru_drain();
+	lru_drain_all();
 	err = inspect(p->pid, addr, text, sizeof(text));
 	if (err == -EFAULT) {
 		scn_put(b, "none");
@@ -593,24 +569,24 @@ static bool read_smaps(struct proc *p, uint64_t start, uint64_t end, struct scn_
 }
 
 /* query: per page pagemap (present, PM_MMAP_EXCLUSIVE, PFN) and kpagecount of the PFN,
- * then smaps. The controller opens the worker's files (root: PFNs are shown). */
+ * then smaps. The controller reads the worker's files (root: PFNs are shown). */
 static void render_query(const struct step *st, struct proc *p, uint64_t start, uint64_t end,
 			 struct buf *b)
 {
 	struct scn_query q = { .n = (int)((end - start) / PAGE) };
-	char path[64];
-	int pm = -1, kc = -1;
+	uint64_t *pm;
+	int kc = -1, err;
 
+	pm = calloc((size_t)q.n, sizeof(*pm));
 	q.excl = calloc((size_t)q.n, sizeof(*q.excl));
 	q.kpc = calloc((size_t)q.n, sizeof(*q.kpc));
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", p->pid);
-	if (!q.excl || !q.kpc) {
+	if (!pm || !q.excl || !q.kpc) {
 		fail("out of memory");
 		goto out;
 	}
-	pm = open(path, O_RDONLY);
-	if (pm < 0) {
-		fail("%s: %s", path, strerror(errno));
+	err = pagemap_read(p->pid, start, pm, (size_t)q.n);
+	if (err) {
+		fail("/proc/%d/pagemap: %s", p->pid, strerror(-err));
 		goto out;
 	}
 	kc = open(KPAGECOUNT_PATH, O_RDONLY);
@@ -619,12 +595,8 @@ static void render_query(const struct step *st, struct proc *p, uint64_t start, 
 		goto out;
 	}
 	for (int k = 0; k < q.n; k++) {
-		uint64_t addr = start + (uint64_t)k * PAGE, e = 0, count = 0;
+		uint64_t e = pm[k], count = 0;
 
-		if (pread(pm, &e, sizeof(e), (off_t)(addr / PAGE * 8)) != sizeof(e)) {
-			fail("%s: %s", path, strerror(errno));
-			goto out;
-		}
 		if (!(e & PM_PRESENT)) {
 			q.excl[k] = q.kpc[k] = SCN_Q_NONE;
 			continue;
@@ -643,10 +615,9 @@ static void render_query(const struct step *st, struct proc *p, uint64_t start, 
 	if (!run_status)
 		scn_render_query(b, &q);
 out:
-	if (pm >= 0)
-		close(pm);
 	if (kc >= 0)
 		close(kc);
+	free(pm);
 	free(q.excl);
 	free(q.kpc);
 }

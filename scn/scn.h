@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * The scenario language (FORMAT.md): parsing and the canonical echo of a step, shared
- * by the simulator (scenario.c) and the kernel executor (kmod-test/scn_run.c). Needs
- * nothing of the library but the FM_MODE_* constants of include/foliomap.h.
+ * The scenario language (examples/csim/FORMAT.md): parsing and the canonical echo of a
+ * step, shared by the simulator (examples/csim/scenario.c) and the kernel executor
+ * (kmod-test/scn_run.c), which both compile scn.c in. Needs nothing of the library but
+ * the FM_MODE_* constants of include/foliomap.h.
  */
-#ifndef CSIM_SCN_H
-#define CSIM_SCN_H
+#ifndef FOLIOMAP_SCN_H
+#define FOLIOMAP_SCN_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -95,4 +96,4 @@ struct scn_query {
 /* ": excl=[1*16] kpc=[1*16] rss=64K pss=64K shared=0+0 private=0+64K anonhuge=0" */
 void scn_render_query(struct buf *b, const struct scn_query *q);
 
-#endif /* CSIM_SCN_H */
+#endif /* FOLIOMAP_SCN_H */

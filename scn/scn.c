@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 /*
- * The scenario language (FORMAT.md): pass 1 of both executors parses the whole file
- * (syntax errors: file:line, exit 2); the canonical echo of each step.
+ * The scenario language (examples/csim/FORMAT.md): pass 1 of both executors parses the
+ * whole file (syntax errors: file:line, exit 2); the canonical echo of each step.
  */
 #include "scn.h"
 
