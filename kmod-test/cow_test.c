@@ -24,7 +24,7 @@
 
 #include <linux/kernel-page-flags.h>
 
-#include "ktap.h"
+#include "kselftest.h"
 #include "mm_probe.h"
 
 
@@ -184,17 +184,17 @@ static void test_child_write_copies(const struct folio_kind *kind, const char *d
 
 	addr = map_folio(kind, why, sizeof(why));
 	if (!addr) {
-		ktap_test_skip(why, "%s", desc);
+		ksft_test_result_code(KSFT_SKIP, desc, "%s", why);
 		return;
 	}
 	pfn = pfn_of(addr);
 	result = fork_child_writer(addr, pfn);
 	if (result != CHILD_COPIED)
-		ktap_test_fail("%s: child %s", desc, child_result_name(result));
+		ksft_test_result_fail("%s: child %s\n", desc, child_result_name(result));
 	else if (pfn_of(addr) != pfn || addr[0] != 0x5a)
-		ktap_test_fail("%s: the parent's page changed under it", desc);
+		ksft_test_result_fail("%s: the parent's page changed under it\n", desc);
 	else
-		ktap_test_pass("%s", desc);
+		ksft_test_result_pass("%s\n", desc);
 	munmap(addr, size);
 }
 
@@ -217,33 +217,34 @@ static void test_parent_write_reuses(const struct folio_kind *kind, const char *
 
 	addr = map_folio(kind, why, sizeof(why));
 	if (!addr) {
-		ktap_test_skip(why, "%s", desc);
+		ksft_test_result_code(KSFT_SKIP, desc, "%s", why);
 		return;
 	}
 	pfn = pfn_of(addr);
 	result = fork_child_writer(addr, pfn);
 	if (result != CHILD_COPIED) {
-		ktap_test_fail("%s: child %s first", desc, child_result_name(result));
+		ksft_test_result_fail("%s: child %s first\n", desc, child_result_name(result));
 		goto out;
 	}
 
 	/* The parent alone maps it now, but a batch on another CPU may still hold it. */
 	if (lru_drain_all())
-		ktap_print_msg("%s: cannot drain the LRU batches: %s", kind->name, strerror(errno));
+		ksft_print_msg("%s: cannot drain the LRU batches: %s\n", kind->name,
+			       strerror(errno));
 	reuse_before = vmstat_read("pgreuse");
 	addr[0] = 'p';
 	reuse_after = vmstat_read("pgreuse");
-	ktap_print_msg("%s: pgreuse +%lld", kind->name, reuse_after - reuse_before);
+	ksft_print_msg("%s: pgreuse +%lld\n", kind->name, reuse_after - reuse_before);
 
 	if (pfn_of(addr) != pfn) {
-		ktap_test_fail("%s: parent copied (pfn %#" PRIx64 " -> %#" PRIx64 ")",
-			       desc, pfn, pfn_of(addr));
+		ksft_test_result_fail("%s: parent copied (pfn %#" PRIx64 " -> %#" PRIx64 ")\n",
+				      desc, pfn, pfn_of(addr));
 	} else if (kind->pmd_mapped && smaps_anon_huge_kb(addr) < (long)(size / 1024)) {
-		ktap_test_fail("%s: the PMD mapping was split", desc);
+		ksft_test_result_fail("%s: the PMD mapping was split\n", desc);
 	} else if (!kind->pmd_mapped && reuse_after <= reuse_before) {
-		ktap_test_fail("%s: same page but pgreuse did not move", desc);
+		ksft_test_result_fail("%s: same page but pgreuse did not move\n", desc);
 	} else {
-		ktap_test_pass("%s", desc);
+		ksft_test_result_pass("%s\n", desc);
 	}
 out:
 	munmap(addr, size);
@@ -283,23 +284,24 @@ int main(void)
 	page_size = sysconf(_SC_PAGESIZE);
 	pmd_size = read_pmd_size();
 
-	ktap_print_header(NR_TESTS * NR_FOLIO_KINDS);
+	ksft_print_header();
+	ksft_set_plan(NR_TESTS * NR_FOLIO_KINDS);
 	err = mm_probe_open();
 	if (err)
-		ktap_exit_fail_msg("cannot open /proc/self/pagemap or /proc/kpageflags: %s",
+		ksft_exit_fail_msg("cannot open /proc/self/pagemap or /proc/kpageflags: %s\n",
 				   strerror(-err));
 	if (vmstat_read("pgreuse") < 0)
-		ktap_exit_fail_msg("no pgreuse in /proc/vmstat");
+		ksft_exit_fail_msg("no pgreuse in /proc/vmstat\n");
 
 	for (t = 0; t < NR_TESTS; t++) {
 		for (k = 0; k < NR_FOLIO_KINDS; k++) {
 			snprintf(desc, sizeof(desc), "%s (%s)", tests[t].desc, folio_kinds[k].name);
 			if (!kind_size(&folio_kinds[k])) {
-				ktap_test_skip("THP not available", "%s", desc);
+				ksft_test_result_code(KSFT_SKIP, desc, "THP not available");
 				continue;
 			}
 			tests[t].fn(&folio_kinds[k], desc);
 		}
 	}
-	ktap_finished();
+	ksft_finished();
 }

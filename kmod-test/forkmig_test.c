@@ -13,7 +13,7 @@
  * moves them all (MPOL_MF_MOVE_ALL) between the two NUMA nodes, over and over. The
  * data must survive; run_tests fails the binary on any disagreement of the checker.
  *
- * Skipped with one NUMA node or without move_pages().
+ * Skipped as a whole (exit 4) with one NUMA node or without move_pages().
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,7 +33,7 @@
 #include <linux/mempolicy.h>
 
 #include "foliomap_debugfs.h"
-#include "ktap.h"
+#include "kselftest.h"
 #include "mm_probe.h"
 
 #define REGION_BYTES	(4u << 20)	/* each of: small pages, THP-advised */
@@ -124,13 +124,6 @@ static void __attribute__((noreturn)) migrate_loop(char *base, size_t len, struc
 	_exit(0);
 }
 
-static void __attribute__((noreturn)) skip_all(const char *why)
-{
-	ktap_test_skip(why, "forks while the pages migrate");
-	ktap_test_skip(why, "the parent's data");
-	ktap_finished();
-}
-
 static uint64_t fork_restores(void)
 {
 	uint64_t v[FOLIOMAP_NR_STATS];
@@ -151,24 +144,26 @@ int main(void)
 	int st;
 
 	ps = (size_t)sysconf(_SC_PAGESIZE);
-	ktap_print_header(2);
+	ksft_print_header();
+	/* Before the plan: kselftest's skip of a whole program ("1..0 # SKIP why", exit 4). */
 	if (access("/sys/devices/system/node/node1", F_OK))
-		skip_all("one NUMA node: nothing to migrate to");
+		ksft_exit_skip("one NUMA node: nothing to migrate to\n");
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED || base == MAP_FAILED)
-		ktap_exit_fail_msg("mmap: %s", strerror(errno));
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
 	/* Small pages in the first half; the second may become THPs, PTE- or PMD-mapped. */
 	madvise(base, REGION_BYTES, MADV_NOHUGEPAGE);
 	madvise(base + REGION_BYTES, REGION_BYTES, MADV_HUGEPAGE);
 	fill(base, len);
 	if (node_of(base) == -ENOSYS)
-		skip_all("move_pages: ENOSYS (no CONFIG_MIGRATION/NUMA)");
+		ksft_exit_skip("move_pages: ENOSYS (no CONFIG_MIGRATION/NUMA)\n");
+	ksft_set_plan(2);
 	restores_before = fork_restores();
 
 	migrator = fork();
 	if (migrator < 0)
-		ktap_exit_fail_msg("fork of the migrator: %s", strerror(errno));
+		ksft_exit_fail_msg("fork of the migrator: %s\n", strerror(errno));
 	if (migrator == 0)
 		migrate_loop(base, len, sh);
 
@@ -179,16 +174,16 @@ int main(void)
 		if (live == MAX_CHILDREN || (live && now_ns() >= deadline)) {
 			pid = wait(&st);
 			if (pid < 0)
-				ktap_exit_fail_msg("wait: %s", strerror(errno));
+				ksft_exit_fail_msg("wait: %s\n", strerror(errno));
 			if (pid == migrator)
-				ktap_exit_fail_msg("the migrator exited early");
+				ksft_exit_fail_msg("the migrator exited early\n");
 			bad_children += !WIFEXITED(st) || WEXITSTATUS(st);
 			live--;
 			continue;
 		}
 		pid = fork();
 		if (pid < 0)
-			ktap_exit_fail_msg("fork: %s", strerror(errno));
+			ksft_exit_fail_msg("fork: %s\n", strerror(errno));
 		if (pid == 0) {
 			/* Mapped a while, so that restores walk many VMAs and exits overlap forks. */
 			usleep(CHILD_LIFE_US);
@@ -199,26 +194,26 @@ int main(void)
 	}
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
 	if (waitpid(migrator, &st, 0) != migrator || !WIFEXITED(st) || WEXITSTATUS(st))
-		ktap_exit_fail_msg("the migrator did not exit cleanly");
+		ksft_exit_fail_msg("the migrator did not exit cleanly\n");
 	restores_after = fork_restores();
 	bad = corrupt_pages(base, len, 1);
 
-	ktap_print_msg("%" PRIu64 " move_pages() calls (%" PRIu64 " failed, last errno %d), %" PRIu64
-		       " pages moved", sh->calls, sh->failed_calls, sh->last_errno, sh->moved);
+	ksft_print_msg("%" PRIu64 " move_pages() calls (%" PRIu64 " failed, last errno %d), %" PRIu64
+		       " pages moved\n", sh->calls, sh->failed_calls, sh->last_errno, sh->moved);
 	if (restores_before == UINT64_MAX || restores_after == UINT64_MAX)
-		ktap_print_msg("foliomap module not loaded: no fork_restores count");
+		ksft_print_msg("foliomap module not loaded: no fork_restores count\n");
 	else
-		ktap_print_msg("fork_restores (migration entries restored into a VMA being forked): %"
-			       PRIu64, restores_after - restores_before);
+		ksft_print_msg("fork_restores (migration entries restored into a VMA being forked): %"
+			       PRIu64 "\n", restores_after - restores_before);
 	if (forks && sh->moved && !bad_children)
-		ktap_test_pass("%" PRIu64 " forks while %" PRIu64 " pages migrated, every child saw its data",
-			       forks, sh->moved);
+		ksft_test_result_pass("%" PRIu64 " forks while %" PRIu64 " pages migrated, every "
+				      "child saw its data\n", forks, sh->moved);
 	else
-		ktap_test_fail("%" PRIu64 " forks, %" PRIu64 " pages migrated, %zu children saw wrong data",
-			       forks, sh->moved, bad_children);
+		ksft_test_result_fail("%" PRIu64 " forks, %" PRIu64 " pages migrated, %zu children "
+				      "saw wrong data\n", forks, sh->moved, bad_children);
 	if (!bad)
-		ktap_test_pass("the parent's %zu pages are intact", len / ps);
+		ksft_test_result_pass("the parent's %zu pages are intact\n", len / ps);
 	else
-		ktap_test_fail("the parent's data: %zu of %zu pages wrong", bad, len / ps);
-	ktap_finished();
+		ksft_test_result_fail("the parent's data: %zu of %zu pages wrong\n", bad, len / ps);
+	ksft_finished();
 }

@@ -38,9 +38,9 @@
  * with them (a fork refused by the live-process bound, which depends on the other
  * processes, a refused mremap) can still steer a run elsewhere.
  *
- * TAP 13 (ktap.h): 1) the workload ran, 2) data integrity, 3) no worker failed; '#'
- * lines with per-operation counts, /proc/vmstat deltas and the foliomap module's totals
- * over the run. Exit status 0 pass, 1 fail, 4 skip. Operations the kernel does not
+ * TAP 13 (kselftest.h): 1) the workload ran, 2) data integrity, 3) no worker failed;
+ * '#' lines with per-operation counts, /proc/vmstat deltas and the foliomap module's
+ * totals over the run. Exit status 0 pass, 1 fail. Operations the kernel does not
  * support are skipped and reported, never failed. A global watchdog kills workers that
  * overrun the deadline; they count as failures.
  */
@@ -68,7 +68,7 @@
 #include <linux/mempolicy.h>
 
 #include "foliomap_debugfs.h"
-#include "ktap.h"
+#include "kselftest.h"
 #include "mm_probe.h"
 
 #ifndef MADV_FREE
@@ -365,7 +365,7 @@ static void record_msg(bool with_hist, const char *fmt, va_list ap)
 }
 
 /* A failure that is not a corruption (unexpected errno, a child killed): go on. */
-static void KTAP_PRINTF(1, 2) fail_msg(const char *fmt, ...)
+static void __printf(1, 2) fail_msg(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -1558,7 +1558,7 @@ static void set_knob(const char *path, const char *val)
 		return;
 	k->changed = true;
 	if (write_str(path, val))
-		ktap_print_msg("cannot set %s to %s: %s", path, val, strerror(errno));
+		ksft_print_msg("cannot set %s to %s: %s\n", path, val, strerror(errno));
 }
 
 static bool owner_writable(const char *path)
@@ -1591,7 +1591,7 @@ static void configure_thp(void)
 	DIR *dir;
 
 	if (access(THP_DIR "/enabled", F_OK)) {
-		ktap_print_msg("no THP in this kernel (%s missing): small folios only",
+		ksft_print_msg("no THP in this kernel (%s missing): small folios only\n",
 			       THP_DIR "/enabled");
 		return;
 	}
@@ -1610,7 +1610,7 @@ static void configure_thp(void)
 	qsort(sizes, nr_sizes, sizeof(sizes[0]), cmp_ulong);
 
 	if (!keep_thp && !owner_writable(THP_DIR "/enabled")) {
-		ktap_print_msg("THP settings are not writable (not root?): keeping them");
+		ksft_print_msg("THP settings are not writable (not root?): keeping them\n");
 		keep_thp = true;
 	}
 	if (!keep_thp) {
@@ -1651,7 +1651,7 @@ static void configure_thp(void)
 		if (!read_choice(path, cur, sizeof(cur)))
 			off += snprintf(line + off, sizeof(line) - off, " %lukB=%s", sizes[i], cur);
 	}
-	ktap_print_msg("THP%s%s", keep_thp ? " (kept as found):" : ":", line);
+	ksft_print_msg("THP%s%s\n", keep_thp ? " (kept as found):" : ":", line);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -1689,16 +1689,16 @@ static void print_mismatches(void)
 	FILE *f = fopen("/sys/kernel/debug/" FOLIOMAP_DEBUGFS_DIR "/" FOLIOMAP_MISMATCHES_FILE, "r");
 
 	if (!f) {
-		ktap_print_msg("cannot read the module's %s file: %s", FOLIOMAP_MISMATCHES_FILE,
+		ksft_print_msg("cannot read the module's %s file: %s\n", FOLIOMAP_MISMATCHES_FILE,
 			       strerror(errno));
 		return;
 	}
-	ktap_print_msg("---- foliomap %s (the checker's records, not this test's) ----",
+	ksft_print_msg("---- foliomap %s (the checker's records, not this test's) ----\n",
 		       FOLIOMAP_MISMATCHES_FILE);
 	while (fgets(line, sizeof(line), f) && n++ < 1000) {
 		line[strcspn(line, "\n")] = '\0';
 		if (line[0])
-			ktap_print_msg("%s", line);
+			ksft_print_msg("%s\n", line);
 	}
 	fclose(f);
 }
@@ -1727,23 +1727,23 @@ static void print_ops(void)
 			o[OP_COLLAPSE][RES_TRIED], o[OP_MOVE_PAGES][RES_OK], o[OP_MOVE_PAGES][RES_TRIED],
 			sh->extra[X_MIG_MOVED], sh->extra[X_MIG_PAGES], o[OP_MBIND][RES_OK],
 			o[OP_PAGEOUT][RES_OK], o[OP_RECREATE][RES_OK]);
-	ktap_print_msg("%s", line);
+	ksft_print_msg("%s\n", line);
 	for (op = 0; op < NR_OPS; op++) {
-		ktap_print_msg("  %-14s ok %8" PRIu64 "  tried %8" PRIu64 "  refused %6" PRIu64
-			       "  nothing-to-do %6" PRIu64 "%s", op_names[op], o[op][RES_OK],
+		ksft_print_msg("  %-14s ok %8" PRIu64 "  tried %8" PRIu64 "  refused %6" PRIu64
+			       "  nothing-to-do %6" PRIu64 "%s\n", op_names[op], o[op][RES_OK],
 			       o[op][RES_TRIED] ? o[op][RES_TRIED] : o[op][RES_OK], o[op][RES_REFUSED],
 			       o[op][RES_NA], sh->disabled[op] ? "  (unsupported, skipped)" : "");
 		if (sh->disabled[op] && sh->disabled_errno[op])
-			ktap_print_msg("%s is not supported by this kernel (%s): skipped",
+			ksft_print_msg("%s is not supported by this kernel (%s): skipped\n",
 				       op_names[op], strerror(sh->disabled_errno[op]));
 	}
 	off = 0;
 	for (x = 0; x < NR_EXTRA && off < sizeof(line); x++)
 		off += snprintf(line + off, sizeof(line) - off, " %s=%" PRIu64, extra_names[x],
 				sh->extra[x]);
-	ktap_print_msg("details:%s", line);
+	ksft_print_msg("details:%s\n", line);
 	if (sh->extra[X_MIG_OTHER])
-		ktap_print_msg("move_pages: last other status %d (%s)", sh->mig_other_status,
+		ksft_print_msg("move_pages: last other status %d (%s)\n", sh->mig_other_status,
 			       sh->mig_other_status < 0 ? strerror(-sh->mig_other_status) : "a node");
 }
 
@@ -1795,7 +1795,7 @@ static void parse_uint(const char *name, const char *s, unsigned int *out, unsig
 		fprintf(stderr, "mixload_test: %s must be %u..%u, got '%s'\n", name, lo, hi,
 			s ? s : "");
 		usage(stderr);
-		exit(KTAP_EXIT_FAIL);
+		exit(KSFT_FAIL);
 	}
 	*out = v;
 }
@@ -1809,7 +1809,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
 	if (!strcmp(argv[*i], name)) {
 		if (*i + 1 >= argc) {
 			fprintf(stderr, "mixload_test: %s needs a value\n", name);
-			exit(KTAP_EXIT_FAIL);
+			exit(KSFT_FAIL);
 		}
 		return argv[++*i];
 	}
@@ -1825,7 +1825,7 @@ static void parse_args(int argc, char **argv)
 	if ((v = getenv("MIXLOAD_SEED")) && *v) {
 		if (!parse_u64(v, &seed)) {
 			fprintf(stderr, "mixload_test: bad MIXLOAD_SEED '%s'\n", v);
-			exit(KTAP_EXIT_FAIL);
+			exit(KSFT_FAIL);
 		}
 		have_seed = true;
 	}
@@ -1841,7 +1841,7 @@ static void parse_args(int argc, char **argv)
 		if ((v = opt_value(argc, argv, &i, "--seed"))) {
 			if (!parse_u64(v, &seed)) {
 				fprintf(stderr, "mixload_test: bad --seed '%s'\n", v);
-				exit(KTAP_EXIT_FAIL);
+				exit(KSFT_FAIL);
 			}
 			have_seed = true;
 		} else if ((v = opt_value(argc, argv, &i, "--procs"))) {
@@ -1858,7 +1858,7 @@ static void parse_args(int argc, char **argv)
 		} else {
 			fprintf(stderr, "mixload_test: unknown argument '%s'\n", argv[i]);
 			usage(stderr);
-			exit(KTAP_EXIT_FAIL);
+			exit(KSFT_FAIL);
 		}
 	}
 	if (!have_seed) {
@@ -1903,13 +1903,14 @@ int main(int argc, char **argv)
 	for (i = 0; i < NR_OPS; i++)
 		total_weight += op_weights[i];
 
-	ktap_print_header(3);
-	ktap_print_msg("seed %" PRIu64 " (reproduce: MIXLOAD_SEED=%" PRIu64 " mixload_test --procs %u "
-		       "--seconds %u --region-mib %u)", seed, seed, nr_procs, seconds, region_mib);
+	ksft_print_header();
+	ksft_set_plan(3);
+	ksft_print_msg("seed %" PRIu64 " (reproduce: MIXLOAD_SEED=%" PRIu64 " mixload_test --procs %u "
+		       "--seconds %u --region-mib %u)\n", seed, seed, nr_procs, seconds, region_mib);
 
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
-		ktap_exit_fail_msg("mmap of the shared area: %s", strerror(errno));
+		ksft_exit_fail_msg("mmap of the shared area: %s\n", strerror(errno));
 
 	/* Memory: the regions of every live process (each may grow by half). */
 	footprint = (uint64_t)NR_REGIONS * region_cap * ps;
@@ -1920,26 +1921,26 @@ int main(int argc, char **argv)
 		sh->live_max = fit > nr_procs ? fit : nr_procs;
 	}
 	if ((uint64_t)nr_procs * footprint > MEM_BUDGET)
-		ktap_print_msg("warning: %u processes x %" PRIu64 " MiB of regions exceed the %llu "
-			       "MiB budget", nr_procs, footprint >> 20, MEM_BUDGET >> 20);
+		ksft_print_msg("warning: %u processes x %" PRIu64 " MiB of regions exceed the %llu "
+			       "MiB budget\n", nr_procs, footprint >> 20, MEM_BUDGET >> 20);
 	sh->live = nr_procs;
-	ktap_print_msg("%u workers, %u regions of %u MiB each (up to %zu MiB by mremap), at most %d "
-		       "live processes: regions <= %" PRIu64 " MiB; %ld CPU(s)", nr_procs,
+	ksft_print_msg("%u workers, %u regions of %u MiB each (up to %zu MiB by mremap), at most %d "
+		       "live processes: regions <= %" PRIu64 " MiB; %ld CPU(s)\n", nr_procs,
 		       NR_REGIONS, region_mib, (region_cap * ps) >> 20, sh->live_max,
 		       (uint64_t)sh->live_max * footprint >> 20, sysconf(_SC_NPROCESSORS_ONLN));
 
 	err = mm_probe_open();
 	if (err)
-		ktap_print_msg("pagemap/kpageflags not readable (%s): failure reports give no PFN",
+		ksft_print_msg("pagemap/kpageflags not readable (%s): failure reports give no PFN\n",
 			       strerror(-err));
 
 	numa2 = !access("/sys/devices/system/node/node1", F_OK);
 	if (!numa2) {
-		ktap_print_msg("only one NUMA node: move_pages and mbind skipped");
+		ksft_print_msg("only one NUMA node: move_pages and mbind skipped\n");
 		sh->disabled[OP_MOVE_PAGES] = sh->disabled[OP_MBIND] = 1;
 	} else if (node_of(&main_pid) == -ENOSYS) {
-		ktap_print_msg("move_pages: ENOSYS (no CONFIG_MIGRATION/NUMA): move_pages and mbind "
-			       "skipped");
+		ksft_print_msg("move_pages: ENOSYS (no CONFIG_MIGRATION/NUMA): move_pages and mbind "
+			       "skipped\n");
 		sh->disabled[OP_MOVE_PAGES] = sh->disabled[OP_MBIND] = 1;
 	}
 
@@ -1954,7 +1955,7 @@ int main(int argc, char **argv)
 	vmstat_snapshot(vm_before);
 
 	if (pipe(barrier))
-		ktap_exit_fail_msg("pipe: %s", strerror(errno));
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
 	fflush(stdout);
 	for (i = 0; i < nr_procs; i++) {
 		pid_t pid = fork();
@@ -1962,7 +1963,7 @@ int main(int argc, char **argv)
 		if (pid < 0) {
 			for (alive = 0; alive < i; alive++)
 				kill(-workers[alive], SIGKILL);
-			ktap_exit_fail_msg("fork of worker %u: %s", i, strerror(errno));
+			ksft_exit_fail_msg("fork of worker %u: %s\n", i, strerror(errno));
 		}
 		if (pid == 0) {
 			signal(SIGINT, SIG_DFL);
@@ -2029,24 +2030,25 @@ int main(int argc, char **argv)
 		int st = worker_status[i];
 
 		if (overran[i]) {
-			ktap_print_msg("FAIL: worker %u (pid %d) still ran %" PRIu64 " s after the deadline: "
-				       "killed", i, workers[i], (uint64_t)((limit - sh->t_end) / 1000000000ULL));
+			ksft_print_msg("FAIL: worker %u (pid %d) still ran %" PRIu64 " s after the deadline: "
+				       "killed\n", i, workers[i], (uint64_t)((limit - sh->t_end) / 1000000000ULL));
 			nr_bad_workers++;
 		} else if (st < 0) {
-			ktap_print_msg("FAIL: worker %u (pid %d) was never reaped", i, workers[i]);
+			ksft_print_msg("FAIL: worker %u (pid %d) was never reaped\n", i,
+				       workers[i]);
 			nr_bad_workers++;
 		} else if (WIFSIGNALED(st)) {
-			ktap_print_msg("FAIL: worker %u (pid %d) killed by signal %d (%s)", i, workers[i],
-				       WTERMSIG(st), strsignal(WTERMSIG(st)));
+			ksft_print_msg("FAIL: worker %u (pid %d) killed by signal %d (%s)\n", i,
+				       workers[i], WTERMSIG(st), strsignal(WTERMSIG(st)));
 			nr_bad_workers++;
 		} else if (WEXITSTATUS(st)) {
 			nr_bad_workers++;
 		}
 	}
 	for (i = 0; i < sh->nr_msgs && i < MAX_MSGS; i++)
-		ktap_print_msg("FAIL: %s", sh->msgs[i]);
+		ksft_print_msg("FAIL: %s\n", sh->msgs[i]);
 	if (sh->nr_msgs > MAX_MSGS)
-		ktap_print_msg("... and %u more failure messages", sh->nr_msgs - MAX_MSGS);
+		ksft_print_msg("... and %u more failure messages\n", sh->nr_msgs - MAX_MSGS);
 
 	print_ops();
 	off = 0;
@@ -2054,43 +2056,44 @@ int main(int argc, char **argv)
 		if (vm_before[i] >= 0 && vm_after[i] >= 0)
 			off += snprintf(line + off, sizeof(line) - off, " %s=%lld", vmstat_names[i],
 					vm_after[i] - vm_before[i]);
-	ktap_print_msg("vmstat during the run:%s", off ? line : " (unreadable)");
+	ksft_print_msg("vmstat during the run:%s\n", off ? line : " (unreadable)");
 	if (have_fm) {
 		off = 0;
 		for (i = 0; i < FOLIOMAP_NR_STATS && off < sizeof(line); i++)
 			off += snprintf(line + off, sizeof(line) - off, " %s=%llu", foliomap_stat_names[i],
 					(unsigned long long)(fm_after[i] - fm_before[i]));
-		ktap_print_msg("foliomap totals during the run:%s", line);
+		ksft_print_msg("foliomap totals during the run:%s\n", line);
 		if (fm_after[FOLIOMAP_STAT_TRANSITION_MISMATCHES] >
 		    fm_before[FOLIOMAP_STAT_TRANSITION_MISMATCHES] ||
 		    fm_after[FOLIOMAP_STAT_COW_MISMATCHES] > fm_before[FOLIOMAP_STAT_COW_MISMATCHES])
 			print_mismatches();
 	} else {
-		ktap_print_msg("foliomap module not loaded (%s unreadable): no shadow-check counts",
+		ksft_print_msg("foliomap module not loaded (%s unreadable): no shadow-check counts\n",
 			       FOLIOMAP_TOTALS_PATH);
 	}
 
 	if (nr_overran)
-		ktap_test_fail("workload ran %.1f s with %u processes (seed %" PRIu64 "): %u worker(s) "
-			       "overran the deadline", (t_done - sh->t_start) / 1e9, nr_procs, seed,
-			       nr_overran);
+		ksft_test_result_fail("workload ran %.1f s with %u processes (seed %" PRIu64 "): %u worker(s) "
+				      "overran the deadline\n", (t_done - sh->t_start) / 1e9, nr_procs, seed,
+				      nr_overran);
 	else
-		ktap_test_pass("workload ran %.1f s with %u processes + %" PRIu64 " forked (seed %"
-			       PRIu64 ")", (t_done - sh->t_start) / 1e9, nr_procs,
-			       sh->procs_started - nr_procs, seed);
+		ksft_test_result_pass("workload ran %.1f s with %u processes + %" PRIu64 " forked (seed %"
+				      PRIu64 ")\n", (t_done - sh->t_start) / 1e9, nr_procs,
+				      sh->procs_started - nr_procs, seed);
 	if (sh->corruptions || !sh->pages_verified)
-		ktap_test_fail("data integrity: %" PRIu64 " corruption(s); %" PRIu64 " pages verified "
-			       "in %" PRIu64 " processes", sh->corruptions, sh->pages_verified,
-			       sh->procs_verified);
+		ksft_test_result_fail("data integrity: %" PRIu64 " corruption(s); %" PRIu64 " pages verified "
+				      "in %" PRIu64 " processes\n", sh->corruptions, sh->pages_verified,
+				      sh->procs_verified);
 	else
-		ktap_test_pass("data integrity: %" PRIu64 " pages verified in %" PRIu64 " processes",
-			       sh->pages_verified, sh->procs_verified);
+		ksft_test_result_pass("data integrity: %" PRIu64 " pages verified in %" PRIu64 " processes\n",
+				      sh->pages_verified, sh->procs_verified);
 	if (nr_bad_workers || sh->failures || sh->corruptions)
-		ktap_test_fail("no worker failed: %u worker(s) failed, %" PRIu64 " failure(s) in %"
-			       PRIu64 " processes (seed %" PRIu64 ")", nr_bad_workers,
-			       sh->failures + sh->corruptions, sh->procs_started, seed);
+		ksft_test_result_fail("no worker failed: %u worker(s) failed, %" PRIu64 " failure(s) in %"
+				      PRIu64 " processes (seed %" PRIu64 ")\n", nr_bad_workers,
+				      sh->failures + sh->corruptions, sh->procs_started, seed);
 	else
-		ktap_test_pass("no worker failed (%" PRIu64 " processes finished)", sh->procs_finished);
+		ksft_test_result_pass("no worker failed (%" PRIu64 " processes finished)\n",
+				      sh->procs_finished);
 	restore_knobs();
-	ktap_finished();
+	ksft_finished();
 }

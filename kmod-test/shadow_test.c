@@ -42,7 +42,7 @@
 #include <linux/types.h>
 
 #include "foliomap_debugfs.h"
-#include "ktap.h"
+#include "kselftest.h"
 #include "mm_probe.h"
 
 #define MAX_PAGES		512
@@ -994,12 +994,14 @@ static void print_mismatches(void)
 	FILE *f = fopen("/sys/kernel/debug/" FOLIOMAP_DEBUGFS_DIR "/" FOLIOMAP_MISMATCHES_FILE, "r");
 
 	if (!f) {
-		ktap_print_msg("cannot read the mismatches file: %s", strerror(errno));
+		ksft_print_msg("cannot read the mismatches file: %s\n", strerror(errno));
 		return;
 	}
-	ktap_print_msg("---- %s ----", FOLIOMAP_MISMATCHES_FILE);
-	while (fgets(line, sizeof(line), f))
-		ktap_print_msg("%s", line);
+	ksft_print_msg("---- %s ----\n", FOLIOMAP_MISMATCHES_FILE);
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		ksft_print_msg("%s\n", line);
+	}
 	fclose(f);
 }
 
@@ -1013,7 +1015,7 @@ static void print_stats(const uint64_t *v)
 		if (v[i])
 			len += snprintf(buf + len, sizeof(buf) - len, " %s=%llu", foliomap_stat_names[i],
 					(unsigned long long)v[i]);
-	ktap_print_msg("stats:%s", len ? buf : " (all zero)");
+	ksft_print_msg("stats:%s\n", len ? buf : " (all zero)");
 }
 
 struct procs {
@@ -1051,7 +1053,7 @@ static void send_cmd(unsigned int slot, const struct step *s, size_t size)
 	struct cmd c = { .step = *s, .size = size };
 
 	if (write(cmd_fd[slot][1], &c, sizeof(c)) != sizeof(c))
-		ktap_exit_fail_msg("cannot command helper %u: %s", slot, strerror(errno));
+		ksft_exit_fail_msg("cannot command helper %u: %s\n", slot, strerror(errno));
 }
 
 static void exit_proc(struct procs *ps, unsigned int slot)
@@ -1090,7 +1092,7 @@ static int run_steps(const struct scenario *sc, size_t size, char *why, size_t w
 
 	for (i = 0; i < MAX_PROCS; i++)
 		if (pipe(cmd_fd[i]) || pipe(resp_fd[i]))
-			ktap_exit_fail_msg("pipe: %s", strerror(errno));
+			ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
 	fflush(NULL);
 	if (fork() == 0)
 		serve(P);
@@ -1151,21 +1153,22 @@ static void run_case(const struct scenario *sc, size_t size, const char *desc)
 	int status;
 
 	if (sc->need_gup && access(GUP_TEST_PATH, R_OK | W_OK))
-		return ktap_test_skip("no " GUP_TEST_PATH " (CONFIG_GUP_TEST)", "%s", desc);
+		return ksft_test_result_code(KSFT_SKIP, desc,
+					     "no " GUP_TEST_PATH " (CONFIG_GUP_TEST)");
 	if (sc->need_numa && access("/sys/devices/system/node/node1", F_OK))
-		return ktap_test_skip("needs NUMA nodes 0 and 1", "%s", desc);
+		return ksft_test_result_code(KSFT_SKIP, desc, "needs NUMA nodes 0 and 1");
 	if (size > page_size)
 		need |= sc->need_large;
 	if (size == pmd_size)
 		need |= sc->need_pmd;
 
 	if (write_file(FOLIOMAP_STATS_PATH, FOLIOMAP_STATS_RESET))
-		ktap_exit_fail_msg("cannot reset %s", FOLIOMAP_STATS_PATH);
+		ksft_exit_fail_msg("cannot reset %s\n", FOLIOMAP_STATS_PATH);
 	status = run_steps(sc, size, why, sizeof(why));
 	if (status == 2)
-		return ktap_test_skip(why, "%s", desc);
+		return ksft_test_result_code(KSFT_SKIP, desc, "%s", why);
 	if (read_stats(v))
-		ktap_exit_fail_msg("cannot read %s", FOLIOMAP_STATS_PATH);
+		ksft_exit_fail_msg("cannot read %s\n", FOLIOMAP_STATS_PATH);
 
 	/*
 	 * A kernel whose compiler inlined remove_migration_ptes into mm/migrate.c runs the
@@ -1196,19 +1199,19 @@ static void run_case(const struct scenario *sc, size_t size, const char *desc)
 	if (status || len) {
 		if (v[FOLIOMAP_STAT_TRANSITION_MISMATCHES] || v[FOLIOMAP_STAT_COW_MISMATCHES])
 			print_mismatches();
-		ktap_test_fail("%s:%s%s%s", desc, status ? " kernel: " : "", why,
-			       len ? " module:" : "");
+		ksft_test_result_fail("%s:%s%s%s\n", desc, status ? " kernel: " : "", why,
+				      len ? " module:" : "");
 		if (len)
-			ktap_print_msg("module:%s", bad);
+			ksft_print_msg("module:%s\n", bad);
 		return;
 	}
 	if (unwrapped) {
 		snprintf(why, sizeof(why),
 			 "remove_migration_ptes inlined into its caller on this kernel: %llu restores checked as plain rmap adds, the walk not checked (restores_unwrapped)",
 			 (unsigned long long)v[FOLIOMAP_STAT_RESTORES_UNWRAPPED]);
-		return ktap_test_skip(why, "%s", desc);
+		return ksft_test_result_code(KSFT_SKIP, desc, "%s", why);
 	}
-	ktap_test_pass("%s", desc);
+	ksft_test_result_pass("%s\n", desc);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -1316,7 +1319,7 @@ static void quiet_knobs(void)
 	for (i = 0; i < NR_KNOBS; i++) {
 		read_knob(knobs[i].path, saved_knobs[i]);
 		if (saved_knobs[i][0] && write_file(knobs[i].path, knobs[i].quiet))
-			ktap_print_msg("cannot set %s", knobs[i].path);
+			ksft_print_msg("cannot set %s\n", knobs[i].path);
 	}
 	atexit(restore_knobs);
 }
@@ -1388,23 +1391,25 @@ int main(int argc, char **argv)
 	for (i = 0; i < NR_SCENARIOS; i++)
 		nr_tests += scenarios[i].size == EACH_SIZE ? nr_sizes : 1;
 
-	ktap_print_header(nr_tests);
+	ksft_print_header();
+	ksft_set_plan(nr_tests);
 	if (access(FOLIOMAP_STATS_PATH, R_OK))
-		ktap_exit_fail_msg("%s: %s (is foliomap.ko loaded?)", FOLIOMAP_STATS_PATH,
+		ksft_exit_fail_msg("%s: %s (is foliomap.ko loaded?)\n", FOLIOMAP_STATS_PATH,
 				   strerror(errno));
 	err = mm_probe_open();
 	if (err)
-		ktap_exit_fail_msg("cannot open /proc/self/pagemap or /proc/kpageflags: %s",
+		ksft_exit_fail_msg("cannot open /proc/self/pagemap or /proc/kpageflags: %s\n",
 				   strerror(-err));
 	if (vmstat_read("pgreuse") < 0)
-		ktap_exit_fail_msg("no pgreuse in /proc/vmstat");
+		ksft_exit_fail_msg("no pgreuse in /proc/vmstat\n");
 	/* Helpers whose parent helper exited are reparented to us, and reaped here. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	quiet_knobs();
-	ktap_print_msg("%u CPU(s); folio sizes:", one_cpu ? 1 : (unsigned int)sysconf(_SC_NPROCESSORS_ONLN));
+	ksft_print_msg("%u CPU(s); folio sizes:\n",
+		       one_cpu ? 1 : (unsigned int)sysconf(_SC_NPROCESSORS_ONLN));
 	for (k = 0; k < nr_sizes; k++) {
 		size_name(sizes[k], name, sizeof(name));
-		ktap_print_msg("  %s", name);
+		ksft_print_msg("  %s\n", name);
 	}
 
 	for (i = 0; i < NR_SCENARIOS; i++) {
@@ -1417,20 +1422,21 @@ int main(int argc, char **argv)
 			size_name(size, name, sizeof(name));
 			snprintf(desc, sizeof(desc), "%s (%s)", sc->name, name);
 			if (filter && !strstr(desc, filter)) {
-				ktap_test_skip("not selected by " FILTER_ENV, "%s", desc);
+				ksft_test_result_code(KSFT_SKIP, desc,
+						      "not selected by " FILTER_ENV);
 				continue;
 			}
 			if (!size || !row_size_offered(size)) {
-				ktap_test_skip("folio size not enabled", "%s", desc);
+				ksft_test_result_code(KSFT_SKIP, desc, "folio size not enabled");
 				continue;
 			}
 			run_case(sc, size, desc);
 		}
 	}
 	/* One line scripts/vm-suite picks up for its per-kernel summary. */
-	ktap_print_msg("shadow totals: transitions_checked=%llu transition_mismatches=%llu "
+	ksft_print_msg("shadow totals: transitions_checked=%llu transition_mismatches=%llu "
 		       "transitions_raced=%llu cow_checked=%llu cow_mismatches=%llu "
-		       "missed_events=%llu cow_fact_dependent=%llu",
+		       "missed_events=%llu cow_fact_dependent=%llu\n",
 		       (unsigned long long)totals[FOLIOMAP_STAT_TRANSITIONS_CHECKED],
 		       (unsigned long long)totals[FOLIOMAP_STAT_TRANSITION_MISMATCHES],
 		       (unsigned long long)totals[FOLIOMAP_STAT_TRANSITIONS_RACED],
@@ -1438,5 +1444,5 @@ int main(int argc, char **argv)
 		       (unsigned long long)totals[FOLIOMAP_STAT_COW_MISMATCHES],
 		       (unsigned long long)totals[FOLIOMAP_STAT_MISSED_EVENTS],
 		       (unsigned long long)totals[FOLIOMAP_STAT_COW_FACT_DEPENDENT]);
-	ktap_finished();
+	ksft_finished();
 }

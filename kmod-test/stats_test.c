@@ -4,7 +4,7 @@
  * module is loaded, root only, every counter listed in order, "reset" zeroes them,
  * anything else is refused, and the mode matches the kernel the VM booted.
  *
- * Without the module (vm-run --no-module) every case is skipped.
+ * Without the module (vm-run --no-module) the whole program is skipped (exit 4).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "foliomap_debugfs.h"
-#include "ktap.h"
+#include "kselftest.h"
 
 static const char *const counter_names[FOLIOMAP_NR_STATS] = FOLIOMAP_STAT_NAMES;
 
@@ -110,15 +110,15 @@ static void test_root_only(void)
 	struct stat sb;
 
 	if (stat(FOLIOMAP_STATS_PATH, &sb)) {
-		ktap_test_fail("stats file is root only: stat: %s", strerror(errno));
+		ksft_test_result_fail("stats file is root only: stat: %s\n", strerror(errno));
 		return;
 	}
 	if ((sb.st_mode & 07777) != 0600 || sb.st_uid != 0) {
-		ktap_test_fail("stats file is root only: mode %04o uid %u",
-			       sb.st_mode & 07777, sb.st_uid);
+		ksft_test_result_fail("stats file is root only: mode %04o uid %u\n",
+				      sb.st_mode & 07777, sb.st_uid);
 		return;
 	}
-	ktap_test_pass("stats file is root only");
+	ksft_test_result_pass("stats file is root only\n");
 }
 
 /* The format of foliomap_debugfs.h, line by line. */
@@ -128,10 +128,11 @@ static void test_format(void)
 	struct stats st;
 
 	if (read_stats(&st, why, sizeof(why))) {
-		ktap_test_fail("stats lists every counter, then version and mode: %s", why);
+		ksft_test_result_fail("stats lists every counter, then version and mode: %s\n",
+				      why);
 		return;
 	}
-	ktap_test_pass("stats lists every counter, then version and mode");
+	ksft_test_result_pass("stats lists every counter, then version and mode\n");
 }
 
 /* The module reports the configuration it was built for, which must be the booted one. */
@@ -143,24 +144,26 @@ static void test_mode(void)
 	struct stats st;
 
 	if (read_stats(&st, why, sizeof(why))) {
-		ktap_test_fail("mode matches the booted kernel: %s", why);
+		ksft_test_result_fail("mode matches the booted kernel: %s\n", why);
 		return;
 	}
-	ktap_print_msg("version %s, mode %s", st.version, st.mode);
+	ksft_print_msg("version %s, mode %s\n", st.version, st.mode);
 	if (strcmp(st.mode, FOLIOMAP_MODE_PMC) && strcmp(st.mode, FOLIOMAP_MODE_NOPMC)) {
-		ktap_test_fail("mode matches the booted kernel: unknown mode '%s'", st.mode);
+		ksft_test_result_fail("mode matches the booted kernel: unknown mode '%s'\n",
+				      st.mode);
 		return;
 	}
 	if (expected && strcmp(st.mode, expected)) {
-		ktap_test_fail("mode matches the booted kernel: '%s', kernel is '%s'",
-			       st.mode, expected);
+		ksft_test_result_fail("mode matches the booted kernel: '%s', kernel is '%s'\n",
+				      st.mode, expected);
 		return;
 	}
 	if (!st.version[0]) {
-		ktap_test_fail("mode matches the booted kernel: empty version");
+		ksft_test_result_fail("mode matches the booted kernel: empty version\n");
 		return;
 	}
-	ktap_test_pass("mode matches the booted kernel%s", expected ? "" : " (kernel unknown)");
+	ksft_test_result_pass("mode matches the booted kernel%s\n",
+			      expected ? "" : " (kernel unknown)");
 }
 
 /* "reset", with or without a newline (echo adds one), zeroes every counter. */
@@ -177,29 +180,31 @@ static void test_reset(void)
 	 * included: map everything now so nothing here faults between reset and read.
 	 */
 	if (mlockall(MCL_CURRENT | MCL_FUTURE)) {
-		ktap_test_fail("writing reset zeroes the counters: mlockall: %s", strerror(errno));
+		ksft_test_result_fail("writing reset zeroes the counters: mlockall: %s\n",
+				      strerror(errno));
 		return;
 	}
 	for (c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
 		err = write_stats(commands[c], strlen(commands[c]));
 		if (err) {
-			ktap_test_fail("writing reset zeroes the counters: write: %s", strerror(err));
+			ksft_test_result_fail("writing reset zeroes the counters: write: %s\n",
+					      strerror(err));
 			return;
 		}
 		if (read_stats(&st, why, sizeof(why))) {
-			ktap_test_fail("writing reset zeroes the counters: %s", why);
+			ksft_test_result_fail("writing reset zeroes the counters: %s\n", why);
 			return;
 		}
 		for (i = 0; i < NR_COUNTERS; i++) {
 			if (st.counters[i]) {
-				ktap_test_fail("writing reset zeroes the counters: %s is %" PRIu64,
-					       counter_names[i], st.counters[i]);
+				ksft_test_result_fail("writing reset zeroes the counters: %s is %" PRIu64 "\n",
+						      counter_names[i], st.counters[i]);
 				return;
 			}
 		}
 	}
 	munlockall();
-	ktap_test_pass("writing reset zeroes the counters");
+	ksft_test_result_pass("writing reset zeroes the counters\n");
 }
 
 /* Anything but "reset" is refused with EINVAL, so typos are not silently ignored. */
@@ -215,12 +220,12 @@ static void test_malformed_writes(void)
 			continue;
 		err = write_stats(bad[i], strlen(bad[i]));
 		if (err != EINVAL) {
-			ktap_test_fail("malformed writes fail with EINVAL: '%s' gave %s",
-				       bad[i], err ? strerror(err) : "success");
+			ksft_test_result_fail("malformed writes fail with EINVAL: '%s' gave %s\n",
+					      bad[i], err ? strerror(err) : "success");
 			return;
 		}
 	}
-	ktap_test_pass("malformed writes fail with EINVAL");
+	ksft_test_result_pass("malformed writes fail with EINVAL\n");
 }
 
 static const struct {
@@ -238,13 +243,12 @@ int main(void)
 {
 	size_t i, nr = sizeof(tests) / sizeof(tests[0]);
 
-	ktap_print_header(nr);
-	if (access(FOLIOMAP_STATS_PATH, F_OK)) {
-		for (i = 0; i < nr; i++)
-			ktap_test_skip("foliomap module not loaded", "%s", tests[i].desc);
-		ktap_finished();
-	}
+	ksft_print_header();
+	/* kselftest's skip of a whole program: "1..0 # SKIP why", exit KSFT_SKIP. */
+	if (access(FOLIOMAP_STATS_PATH, F_OK))
+		ksft_exit_skip("foliomap module not loaded\n");
+	ksft_set_plan(nr);
 	for (i = 0; i < nr; i++)
 		tests[i].fn();
-	ktap_finished();
+	ksft_finished();
 }
