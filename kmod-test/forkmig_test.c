@@ -82,16 +82,6 @@ static size_t corrupt_pages(const char *base, size_t len, size_t step)
 	return bad;
 }
 
-static int node_of(void *addr)
-{
-	void *pages[1] = { addr };
-	int status = -1;
-
-	if (syscall(SYS_move_pages, 0, 1UL, pages, NULL, &status, 0))
-		return -errno;
-	return status;
-}
-
 /* The migrator: every page of [base, base + len) to the other node, until told to stop. */
 static void __attribute__((noreturn)) migrate_loop(char *base, size_t len, struct shared *sh)
 {
@@ -156,7 +146,7 @@ int main(void)
 	madvise(base, REGION_BYTES, MADV_NOHUGEPAGE);
 	madvise(base + REGION_BYTES, REGION_BYTES, MADV_HUGEPAGE);
 	fill(base, len);
-	if (node_of(base) == -ENOSYS)
+	if (page_node(base) == -ENOSYS)
 		ksft_exit_skip("move_pages: ENOSYS (no CONFIG_MIGRATION/NUMA)\n");
 	ksft_set_plan(2);
 	restores_before = fork_restores();

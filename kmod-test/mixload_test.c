@@ -1221,16 +1221,6 @@ static void op_collapse(void)
 	count(OP_COLLAPSE, RES_OK);
 }
 
-static int node_of(void *addr)
-{
-	void *pages[1] = { addr };
-	int status = -1;
-
-	if (syscall(SYS_move_pages, 0, 1UL, pages, NULL, &status, 0))
-		return -errno;
-	return status;
-}
-
 static void op_move_pages(void)
 {
 	struct region *r = pick_region();
@@ -1250,7 +1240,7 @@ static void op_move_pages(void)
 			pages[nr++] = r->base + i * ps;
 	if (!nr)
 		return count(OP_MOVE_PAGES, RES_NA);
-	from = node_of(pages[0]);
+	from = page_node(pages[0]);
 	target = from == 0 ? 1 : from == 1 ? 0 : (int)coin;
 	for (i = 0; i < nr; i++) {
 		nodes[i] = target;
@@ -1310,7 +1300,7 @@ static void op_mbind(void)
 	pos = f;
 	if (!next_run(r, &pos, f + l, &s, &e))
 		return count(OP_MBIND, RES_NA);
-	from = node_of(r->base + s * ps);
+	from = page_node(r->base + s * ps);
 	target = from == 1 ? 0 : 1;
 	mask = 1UL << target;
 	count(OP_MBIND, RES_TRIED);
@@ -1322,7 +1312,7 @@ static void op_mbind(void)
 			disable_op(OP_MBIND, errno);
 		return count(OP_MBIND, RES_REFUSED);
 	}
-	if (node_of(r->base + s * ps) == target)
+	if (page_node(r->base + s * ps) == target)
 		xcount(X_MBIND_MOVED_PAGES, 1);
 	/* Back to the default policy: the VMA can merge with its neighbours again. */
 	if (syscall(SYS_mbind, r->base + s * ps, (e - s) * ps, MPOL_DEFAULT, NULL, 0UL, 0))
@@ -1938,7 +1928,7 @@ int main(int argc, char **argv)
 	if (!numa2) {
 		ksft_print_msg("only one NUMA node: move_pages and mbind skipped\n");
 		sh->disabled[OP_MOVE_PAGES] = sh->disabled[OP_MBIND] = 1;
-	} else if (node_of(&main_pid) == -ENOSYS) {
+	} else if (page_node(&main_pid) == -ENOSYS) {
 		ksft_print_msg("move_pages: ENOSYS (no CONFIG_MIGRATION/NUMA): move_pages and mbind "
 			       "skipped\n");
 		sh->disabled[OP_MOVE_PAGES] = sh->disabled[OP_MBIND] = 1;

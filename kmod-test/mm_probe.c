@@ -159,3 +159,13 @@ int lru_drain_all(void)
 
 	return syscall(SYS_move_pages, 0, 0UL, NULL, &node, NULL, 0) ? -errno : 0;
 }
+
+int page_node(const void *addr)
+{
+	void *pages[1] = { (void *)addr };
+	int status = -1;
+
+	if (syscall(SYS_move_pages, 0, 1UL, pages, NULL, &status, 0))
+		return -errno;
+	return status;
+}

@@ -54,6 +54,8 @@ long long vmstat_read(const char *name);
  * more, which turns the kernel's 4 KiB reuse into a copy. 0 or -errno.
  */
 int lru_drain_all(void);
+/* The NUMA node of the page mapped at addr (move_pages() without nodes), or -errno. */
+int page_node(const void *addr);
 /* AnonHugePages (kB) of the VMA containing addr, from /proc/self/smaps, or -1. */
 long smaps_anon_huge_kb(const void *addr);
 

@@ -621,22 +621,12 @@ static bool range_ok(unsigned int first, unsigned int nr, struct resp *r)
 	return true;
 }
 
-static int current_node(void *addr)
-{
-	void *pages[1] = { addr };
-	int status = -1;
-
-	if (syscall(SYS_move_pages, 0, 1UL, pages, NULL, &status, 0))
-		return -errno;
-	return status;
-}
-
 static void do_move(unsigned int first, unsigned int nr, int flags, int expect, bool mbind,
 		    struct resp *r)
 {
 	void *pages[MAX_PAGES];
 	int nodes[MAX_PAGES], status[MAX_PAGES];
-	int from = current_node(region.base + first * page_size), to;
+	int from = page_node(region.base + first * page_size), to;
 	unsigned int i;
 
 	if (from < 0)
@@ -658,7 +648,7 @@ static void do_move(unsigned int first, unsigned int nr, int flags, int expect, 
 		return (void)FAIL(r, "move_pages: %s", strerror(errno));
 	}
 	for (i = 0; i < nr; i++) {
-		int node = current_node(pages[i]);
+		int node = page_node(pages[i]);
 
 		if (expect == E_EACCES && !mbind) {
 			if (status[0] != -EACCES || node != from)
