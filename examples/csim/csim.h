@@ -180,7 +180,10 @@ uint64_t sim_digest(struct sim *s);
 uint64_t sim_mix(uint64_t h, uint64_t v);
 
 /* scenario.c: the scenario language and the transcript. */
-int scenario_run(const char *path, uint32_t mode, FILE *out);
+/* Runs a scenario file; `states`: after every step that can change something (not `show`,
+ * `query`, `expect`), every live large folio as `show` prints it, and at the end how many
+ * expectations were checked (csim --states). */
+int scenario_run(const char *path, uint32_t mode, bool states, FILE *out);
 
 /* svg.c: csim --svg FILE, a picture of the folio at each `show` (f NULL: none there). */
 int svg_open(const char *path);

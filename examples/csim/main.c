@@ -6,6 +6,7 @@
  * --trace FILE (with a scenario or --generate): every model call on a folio is written
  * to FILE in the record-and-replay format (trace.h), for rust/foliomap-replay.
  * --svg FILE (with a scenario): the folio after each `show` drawn into FILE (svg.c).
+ * --states (with a scenario): after each step, every large folio in `show`'s notation.
  *
  * Exit status: 0 ok, 1 an expectation failed, 2 bad usage or scenario error,
  * 3 internal error (the simulator and the model disagree, or a refused library call).
@@ -20,7 +21,7 @@
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: csim [--mode pmc|nopmc] [--trace FILE] [--svg FILE] FILE.scn\n"
+		"usage: csim [--mode pmc|nopmc] [--trace FILE] [--svg FILE] [--states] FILE.scn\n"
 		"       csim --generate --procs N --events E [--seed S] [--mode pmc|nopmc] "
 		"[--quiet] [--trace FILE]\n"
 		"       csim --gen-scn [--seed S] [--count N] [--steps K] --out DIR\n");
@@ -41,7 +42,7 @@ int main(int argc, char **argv)
 {
 	struct gen_opts g = { .procs = 8, .events = 100000, .seed = 1, .mode = FM_MODE_PMC };
 	struct fuzz_opts fz = { .count = 1, .steps = 40 };
-	bool generate = false, gen_scn = false;
+	bool generate = false, gen_scn = false, states = false;
 	const char *file = NULL, *trace = NULL, *svg = NULL;
 	uint64_t v;
 	int rc;
@@ -83,6 +84,8 @@ int main(int argc, char **argv)
 			trace = argv[++i];
 		} else if (!strcmp(a, "--svg") && i + 1 < argc) {
 			svg = argv[++i];
+		} else if (!strcmp(a, "--states")) {
+			states = true;
 		} else if (!strcmp(a, "--quiet")) {
 			g.quiet = true;
 		} else if (a[0] == '-' || file) {
@@ -92,12 +95,12 @@ int main(int argc, char **argv)
 		}
 	}
 	if (gen_scn) {
-		if (generate || file || !fz.dir || trace || svg)
+		if (generate || file || !fz.dir || trace || svg || states)
 			return usage();
 		fz.seed = g.seed;
 		return fuzz_gen(&fz);
 	}
-	if (generate ? file != NULL || svg : !file)
+	if (generate ? file != NULL || svg || states : !file)
 		return usage();
 	if (svg && svg_open(svg)) {
 		fprintf(stderr, "csim: cannot write the picture %s: %s\n", svg, strerror(errno));
@@ -107,7 +110,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "csim: cannot write the trace %s\n", trace);
 		return 2;
 	}
-	rc = generate ? gen_run(&g, stdout) : scenario_run(file, g.mode, stdout);
+	rc = generate ? gen_run(&g, stdout) : scenario_run(file, g.mode, states, stdout);
 	if (trace_close()) {
 		fprintf(stderr, "csim: writing the trace %s failed\n", trace);
 		return 3;

@@ -18,7 +18,8 @@ struct run {
 	const char *path;
 	struct sim s;
 	FILE *out;
-	int failures;
+	bool states;			/* csim --states: every large folio after each step */
+	int checked, failures;		/* expectations evaluated, failed */
 	/* the last access (for expect reuse/copy/...) and the last show (for expect field) */
 	enum access_outcome last_acc[512];
 	int nr_last_acc;
@@ -126,21 +127,11 @@ static const char *const large_fields[] = { "order", "ref", "lmc", "emc", "nrpm"
 					    "S", "pincount", "pmap", "dq", "pae", "pmc" };
 static const char *const small_fields[] = { "order", "ref", "mapcount", "pae" };
 
-static void render_show(struct sim *s, struct proc *p, uint64_t addr, struct buf *b)
+/* The fields of a folio as `show` prints them. */
+static void render_folio(struct sim *s, const struct folio *f, struct buf *b)
 {
-	struct folio *f;
-	unsigned int page;
-	const char *const *fields;
-	size_t n;
-
-	switch (sim_lookup(s, p, addr, &f, &page)) {
-	case LOOK_NONE: scn_put(b, "none"); return;
-	case LOOK_ZERO: scn_put(b, "zero"); return;
-	case LOOK_HUGE_ZERO: scn_put(b, "hugezero"); return;
-	case LOOK_FOLIO: break;
-	}
-	fields = f->order ? large_fields : small_fields;
-	n = f->order ? sizeof(large_fields) / sizeof(*fields) : sizeof(small_fields) / sizeof(*fields);
+	const char *const *fields = f->order ? large_fields : small_fields;
+	size_t n = f->order ? sizeof(large_fields) / sizeof(*fields) : sizeof(small_fields) / sizeof(*fields);
 	for (size_t i = 0; i < n; i++) {
 		size_t mark = b->n;
 
@@ -149,6 +140,34 @@ static void render_show(struct sim *s, struct proc *p, uint64_t addr, struct buf
 			b->n = mark;
 			b->s[b->n] = 0;
 		}
+	}
+}
+
+static void render_show(struct sim *s, struct proc *p, uint64_t addr, struct buf *b)
+{
+	struct folio *f;
+	unsigned int page;
+
+	switch (sim_lookup(s, p, addr, &f, &page)) {
+	case LOOK_NONE: scn_put(b, "none"); return;
+	case LOOK_ZERO: scn_put(b, "zero"); return;
+	case LOOK_HUGE_ZERO: scn_put(b, "hugezero"); return;
+	case LOOK_FOLIO: break;
+	}
+	render_folio(s, f, b);
+}
+
+/* csim --states: after a step, every live large folio as `show` prints it (order-0
+ * folios, the CoW copies, are left out as in spec §11). */
+static void print_states(struct run *r)
+{
+	for (const struct folio *f = r->s.folios; f; f = f->next) {
+		struct buf b = { .n = 0 };
+
+		if (!f->order)
+			continue;
+		render_folio(&r->s, f, &b);
+		fprintf(r->out, "    = %s\n", b.s);
 	}
 }
 
@@ -403,6 +422,7 @@ static void run_expect(struct run *r, const struct step *st)
 		}
 		if (t_query(f, page, &q) != FM_OK)
 			scn_die(r->path, st->line, "internal error: fm_folio_query");
+		r->checked++;
 		if (q.maybe_mapped_shared != !strcmp(w, "shared"))
 			expect_failed(r, st, "expected %s, got %s", w,
 				      q.maybe_mapped_shared ? "shared" : "exclusive");
@@ -413,9 +433,10 @@ static void run_expect(struct run *r, const struct step *st)
 		for (int i = 1; i < st->nr_expect; i++) {
 			char name[32];
 			const char *eq = strchr(st->expect[i], '=');
-			struct buf got = { .n = 0 };
+			struct buf got = { .n = 0 }, want;
 			size_t nl = eq ? (size_t)(eq - st->expect[i]) : 0;
 			unsigned long k;
+			bool unused;
 			char *end;
 
 			if (!eq || !nl || nl >= sizeof(name))
@@ -433,12 +454,14 @@ static void run_expect(struct run *r, const struct step *st)
 				if (!end || end[1] || k >= (1ul << f->order))
 					scn_die(r->path, st->line, "bad page index in '%s'", name);
 				if (name[1] == 'm') {
-					if (r->s.mode != FM_MODE_PMC) /* per-page counts: pmc only */
+					if (r->s.mode != FM_MODE_PMC && !f->order)
 						continue;
 					scn_put(&got, "%d", f->pages[k].mapcount);
 				} else {
 					scn_put(&got, "%d", !!(f->pages[k].flags & FM_PAGE_ANON_EXCLUSIVE));
 				}
+			} else if (!strcmp(name, "pmc") && r->s.mode != FM_MODE_PMC && f->order) {
+				render_pmc(&got, f);
 			} else if (!render_field(&r->s, f, name, &got)) {
 				if ((!strcmp(name, "nrpm") || !strcmp(name, "pmc")) &&
 				    r->s.mode != FM_MODE_PMC)
@@ -446,9 +469,17 @@ static void run_expect(struct run *r, const struct step *st)
 				scn_die(r->path, st->line, "unknown field '%s' for an order-%u folio",
 				    name, f->order);
 			}
-			if (strcmp(got.s, eq + 1))
-				expect_failed(r, st, "expected %s, got %s=%s", st->expect[i], name,
-					      got.s);
+			want.n = 0;
+			unused = r->s.mode != FM_MODE_PMC && f->order && !strncmp(name, "pmc", 3);
+			if (unused) /* [NOPMC] the per-page _mapcount is unused: it stays -1 (spec
+				     * §11.0) on every page named, whatever [PMC] value is written */
+				scn_put(&want, name[3] ? "-1" : "[-1*%u]", 1u << f->order);
+			else
+				scn_put(&want, "%s", eq + 1);
+			r->checked++;
+			if (strcmp(got.s, want.s))
+				expect_failed(r, st, "expected %s=%s%s, got %s=%s", name, want.s,
+					      unused ? " (nopmc: unused, -1)" : "", name, got.s);
 		}
 		return;
 	}
@@ -459,6 +490,7 @@ static void run_expect(struct run *r, const struct step *st)
 			continue;
 		if (!r->nr_last_acc)
 			scn_die(r->path, st->line, "'expect %s' needs a preceding access", w);
+		r->checked++;
 		for (int k = 0; k < r->nr_last_acc; k++) {
 			if (r->last_acc[k] != (enum access_outcome)i) {
 				struct buf got = { .n = 0 };
@@ -474,6 +506,7 @@ static void run_expect(struct run *r, const struct step *st)
 	    !strcasecmp(w, "partial") || !strcasecmp(w, "failed")) {
 		if (!r->last_word)
 			scn_die(r->path, st->line, "'expect %s' needs a preceding split or migrate", w);
+		r->checked++;
 		if (strcasecmp(w, r->last_word))
 			expect_failed(r, st, "expected %s, got %s", w, r->last_word);
 		return;
@@ -602,13 +635,15 @@ static void run_step(struct run *r, const struct step *st)
 	if (rc)
 		scn_die(r->path, st->line, "%s", s->err);
 	fprintf(r->out, "%s\n", b.s);
+	if (r->states && st->verb != V_SHOW && st->verb != V_QUERY)
+		print_states(r);
 	if (sim_check(s)) {
 		fprintf(stderr, "%s:%d: internal inconsistency: %s\n", r->path, st->line, s->err);
 		exit(3);
 	}
 }
 
-int scenario_run(const char *path, uint32_t mode, FILE *out)
+int scenario_run(const char *path, uint32_t mode, bool states, FILE *out)
 {
 	struct step *steps;
 	int nr, failures;
@@ -623,10 +658,14 @@ int scenario_run(const char *path, uint32_t mode, FILE *out)
 	}
 	r->path = path;
 	r->out = out;
+	r->states = states;
 	sim_init(&r->s, mode);
 	for (int i = 0; i < nr; i++)
 		run_step(r, &steps[i]);
 	failures = r->failures;
+	if (states)
+		fprintf(out, "%s: %d expectations checked, %d failed\n", path, r->checked,
+			failures);
 	sim_destroy(&r->s);
 	scn_free_steps(steps, nr);
 	free(r);
