@@ -1,7 +1,6 @@
 //! 1. bindgen over include/foliomap.h -> OUT_DIR/bindings.rs (the C view of every type).
-//! 2. cc compiles c/*.c and examples/demo/spec_scenarios.c (-std=c11 -Wall -Wextra
-//!    -Werror; include/ is the only way to the library) into libfm_ctests.a, linked into
-//!    the test binaries.
+//! 2. cc compiles c/*.c (-std=c11 -Wall -Wextra -Werror; include/ is the only way to the
+//!    library) into libfm_ctests.a, linked into the test binaries.
 //! 3. OUT_DIR/ctests.rs: one `#[test]` per `int fm_ctest_<name>(char *msg, size_t msglen)`
 //!    found in c/*.c (see tests/c_tests.rs for the harness).
 use std::env;
@@ -47,18 +46,6 @@ fn main() {
         .flag("-Werror")
         .include(&include)
         .include(&c_dir);
-    // The spec scenarios shared with the demo (examples/demo): compiled with the same
-    // flags; c/scenarios.c runs them as a C test.
-    let demo = root.join("examples/demo");
-    let scenarios = demo.join("spec_scenarios.c");
-    if scenarios.exists() {
-        println!("cargo:rerun-if-changed={}", scenarios.display());
-        println!(
-            "cargo:rerun-if-changed={}",
-            demo.join("spec_scenarios.h").display()
-        );
-        build.include(&demo).file(&scenarios);
-    }
     let mut tests = Vec::new();
     for src in &sources {
         println!("cargo:rerun-if-changed={}", src.display());

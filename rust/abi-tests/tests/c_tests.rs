@@ -8,9 +8,9 @@
 //!   `msglen` bytes) and returns non-zero.
 //! - `c/ctest.h` has `FM_CHECK(cond, fmt, ...)`, `FM_CHECK_EQ(a, b)` and
 //!   `FM_CHECK_OK(call)`, which fill `msg` with file:line, the condition and the values.
-//! - build.rs compiles every `c/*.c` (plus `examples/demo/spec_scenarios.c`) with
-//!   `-std=c11 -Wall -Wextra -Werror` into `libfm_ctests.a` and generates one `#[test]`
-//!   named `<name>` per C test; it calls the function and panics with its message.
+//! - build.rs compiles every `c/*.c` with `-std=c11 -Wall -Wextra -Werror` into
+//!   `libfm_ctests.a` and generates one `#[test]` named `<name>` per C test; it calls the
+//!   function and panics with its message.
 //! - The C code links against the model's `#[no_mangle]` `fm_*` functions of the
 //!   `foliomap` rlib (a dependency of this crate).
 //! - Run one: `cargo test -p foliomap-abi-tests --test c_tests <name>`.
