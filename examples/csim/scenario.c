@@ -132,6 +132,7 @@ static void render_folio(struct sim *s, const struct folio *f, struct buf *b)
 {
 	const char *const *fields = f->order ? large_fields : small_fields;
 	size_t n = f->order ? sizeof(large_fields) / sizeof(*fields) : sizeof(small_fields) / sizeof(*fields);
+
 	for (size_t i = 0; i < n; i++) {
 		size_t mark = b->n;
 
@@ -455,7 +456,7 @@ static void run_expect(struct run *r, const struct step *st)
 					scn_die(r->path, st->line, "bad page index in '%s'", name);
 				if (name[1] == 'm') {
 					if (r->s.mode != FM_MODE_PMC && !f->order)
-						continue;
+						continue; /* [PMC]-only, as `pmc` (order 0: `mapcount`) */
 					scn_put(&got, "%d", f->pages[k].mapcount);
 				} else {
 					scn_put(&got, "%d", !!(f->pages[k].flags & FM_PAGE_ANON_EXCLUSIVE));
