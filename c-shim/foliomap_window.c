@@ -726,10 +726,12 @@ void fmw_close_end(int i, struct fmw_verdict *v, const fm_folio *before, const f
 	if (culprit)
 		snprintf(v->culprit, sizeof(v->culprit), "%s pid %d", culprit,
 			 READ_ONCE(w->culprit_pid));
-	if (v->ref_delta && READ_ONCE(w->accounted))
-		snprintf(v->accounted, sizeof(v->accounted), "%s pid %d (%+d)",
-			 READ_ONCE(w->accounted), READ_ONCE(w->accounted_pid),
-			 READ_ONCE(w->accounted_delta));
+	/* Kept raw: formatted only if the check ends in a record (accounted_note()). */
+	if (v->ref_delta) {
+		v->accounted = READ_ONCE(w->accounted);
+		v->accounted_pid = READ_ONCE(w->accounted_pid);
+		v->accounted_delta = READ_ONCE(w->accounted_delta);
+	}
 	older = own_older(w);
 	v->in_recorded = older & OLDER_RECORDED;
 	tell_older(w, !(older & OLDER_OWN), v->foreign, v->ref_delta, before, actual);
@@ -945,9 +947,10 @@ void fmw_fork_touch(const struct vm_area_struct *vma, struct folio *folio)
 /* For a record: the reference changes of movers added to the prediction, or NULL. */
 static const char *accounted_note(const struct fmw_verdict *v, char *buf, size_t len)
 {
-	if (!v->accounted[0])
+	if (!v->accounted)
 		return NULL;
-	snprintf(buf, len, "refs of movers %+d, last %s", v->ref_delta, v->accounted);
+	snprintf(buf, len, "refs of movers %+d, last %s pid %d (%+d)", v->ref_delta,
+		 v->accounted, v->accounted_pid, v->accounted_delta);
 	return buf;
 }
 

@@ -69,7 +69,9 @@ struct fmw_verdict {
 	bool in_recorded;	/* nested in its task's WINDOW_RECORDED window on the folio */
 	struct fm_delta *delta;	/* their observed change (fmw_verdict_release) */
 	char culprit[64];	/* the first foreign event: "<function> pid <N>" */
-	char accounted[64];	/* ref_delta's last mover: "<function> pid <N> (<delta>)" */
+	const char *accounted;	/* ref_delta's last mover (function name), for a record */
+	pid_t accounted_pid;
+	int accounted_delta;
 };
 
 /* Nested operations of the window's own task, replayed through the model as they come. */
