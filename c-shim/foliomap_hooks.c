@@ -8,7 +8,8 @@
  *
  * Reference movers are kernel paths that take or drop folio references without any rmap
  * change: the TLB-batched frees and LRU-batch drains (folios_put_refs), LRU isolation and
- * putback, swap-cache freeing, LRU-batch additions, GUP. Their probes tell the race
+ * putback (one folio, or reclaim's scan of a list), swap-cache freeing, LRU-batch
+ * additions, GUP. Their probes tell the race
  * windows (foliomap_window.h) by how much they moved which folio's references.
  *
  * A hook that cannot be registered (a symbol this kernel inlined or renamed) makes the
@@ -23,6 +24,7 @@
 #include <linux/kprobes.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/pagemap.h>
 #include <linux/folio_batch.h>
 #include <linux/rcupdate.h>
 #include <linux/seq_file.h>
@@ -201,6 +203,86 @@ static int scanner_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 }
 
 /*
+ * Reclaim's LRU scan moves references outside shrink_folio_list: isolate_lru_folios()
+ * takes one on each folio it moves to its private list (and a transient one it drops
+ * again on a folio another task isolates first); move_folios_to_lru() drops one per
+ * folio it returns to the LRU (an unevictable one goes through folio_putback_lru, a
+ * mover of its own). The active-list scan of kswapd and of direct reclaim never calls
+ * shrink_folio_list at all. Seen before these were hooked: a fork of a PMD-mapped THP,
+ * pmc on 2 vCPUs, the kernel one reference below the model, no foreign event.
+ */
+struct lru_scan_mover {
+	struct fmw_mover m;	/* first: mover_ret() */
+	struct list_head *dst;
+};
+
+/*
+ * The folios on a reclaim task's private list (only that task changes it) into @m, each
+ * moving by @delta; false when they do not fit. Written while @m is still a scanner
+ * (all): nobody reads its list before the switch.
+ */
+static bool list_mover(struct fmw_mover *m, struct list_head *list, int delta)
+{
+	struct folio *folio;
+	unsigned int n = 0;
+
+	rcu_read_lock();	/* keeps a folio's mapping alive, as folio_evictable() does */
+	list_for_each_entry(folio, list, lru) {
+		if (n == MOVER_BATCH)
+			break;
+		m->folio[n] = folio;
+		/* An unevictable folio's reference goes in folio_putback_lru(). */
+		m->delta[n++] = delta < 0 && (folio_test_mlocked(folio) ||
+					      mapping_unevictable(folio_mapping(folio))) ? 0
+										  : delta;
+	}
+	rcu_read_unlock();
+	if (!list_is_head(&folio->lru, list))
+		return false;
+	WRITE_ONCE(m->nr, n);
+	smp_wmb();	/* the list before the switch (pairs with mover_touches()) */
+	WRITE_ONCE(m->uncertain, false);
+	WRITE_ONCE(m->all, false);
+	return true;
+}
+
+/*
+ * isolate_lru_folios(nr_to_scan, lruvec, dst, ...): while it runs, any folio's count may
+ * move (a scanner); at return its folios are known, each with one reference more, and
+ * the mover becomes exact for the windows that were open all along.
+ */
+static int isolate_lru_folios_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct lru_scan_mover *p = (struct lru_scan_mover *)ri->data;
+
+	p->dst = (struct list_head *)regs->dx;
+	p->m = (struct fmw_mover){ .name = "isolate_lru_folios", .all = true,
+				   .uncertain = true };
+	fmw_mover_begin(&p->m);
+	return 0;
+}
+
+static int isolate_lru_folios_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct lru_scan_mover *p = (struct lru_scan_mover *)ri->data;
+
+	list_mover(&p->m, p->dst, 1);
+	return mover_ret(ri, regs);
+}
+
+/* move_folios_to_lru(list): one reference less on each evictable folio of @list. */
+static int move_folios_to_lru_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct fmw_mover *m = (struct fmw_mover *)ri->data;
+
+	/* A scanner until its list is read, which needs no other task: before it begins. */
+	*m = (struct fmw_mover){ .name = "move_folios_to_lru", .all = true, .uncertain = true };
+	list_mover(m, (struct list_head *)regs->di, -1);
+	fmw_mover_begin(m);
+	return 0;
+}
+
+/*
  * LRU-batch additions whose reference depends on the folio's LRU state, and GUP's
  * slow-path grab: their reference change is not known exactly.
  */
@@ -225,6 +307,10 @@ const struct foliomap_hook_desc foliomap_mover_hooks[] = {
 	HOOK_DESC("swap_cache_del_folio", swap_cache_del_entry, mover_ret, struct fmw_mover,
 		  HOOK_ATOMIC, HOOK_USES_MOVER),
 	HOOK_DESC("__swap_cache_add_folio", swap_cache_add_entry, mover_ret, struct fmw_mover,
+		  HOOK_ATOMIC, HOOK_USES_MOVER),
+	HOOK_DESC("isolate_lru_folios", isolate_lru_folios_entry, isolate_lru_folios_ret,
+		  struct lru_scan_mover, HOOK_ATOMIC, HOOK_USES_MOVER),
+	HOOK_DESC("move_folios_to_lru", move_folios_to_lru_entry, mover_ret, struct fmw_mover,
 		  HOOK_ATOMIC, HOOK_USES_MOVER),
 	HOOK_DESC("compact_zone", scanner_entry, mover_ret, struct fmw_mover, HOOK_SLEEPS,
 		  HOOK_USES_MOVER),
@@ -353,7 +439,7 @@ static void unregister_all(void)
 
 int foliomap_hooks_init(struct dentry *dir)
 {
-	unsigned int f, i, k = 0, checks = 0, replays = 0, forks = 0, moves = 0;
+	unsigned int f, i, k = 0, checks = 0, replays = 0, forks = 0, moves = 0, tails = 0;
 	unsigned int registered = 0;
 	int err;
 
@@ -379,11 +465,15 @@ int foliomap_hooks_init(struct dentry *dir)
 				forks += n;
 			if (d->uses & HOOK_USES_MOVER)
 				moves += n;
+			if (d->uses & HOOK_USES_TAIL)
+				tails += n;
 		}
 	}
-	err = fmw_init(checks, replays, moves + forks);
+	err = fmw_init(checks, replays, moves + forks + tails);
 	if (!err)
 		err = foliomap_fork_init(forks);
+	if (!err)
+		err = foliomap_rmap_init(tails);
 	if (err)
 		goto fail;
 
@@ -420,6 +510,7 @@ fail_unregister:
 	pr_err("refusing to load with a hook missing (allow_missing_hooks=1 loads anyway)\n");
 	unregister_all();
 fail:
+	foliomap_rmap_exit();
 	foliomap_fork_exit();
 	fmw_exit();
 	kfree(hooks);
@@ -438,6 +529,7 @@ void foliomap_hooks_exit(void)
 		if (!hooks[i].err && (hooks[i].rp.nmissed || hooks[i].rp.kp.nmissed))
 			pr_info("%s: %d returns and %lu entries missed\n", hooks[i].desc->symbol,
 				hooks[i].rp.nmissed, hooks[i].rp.kp.nmissed);
+	foliomap_rmap_exit();
 	foliomap_fork_exit();
 	fmw_exit();
 	kfree(hooks);

@@ -19,6 +19,7 @@ enum hook_concurrency {
 #define HOOK_USES_MOVER		(1u << 2)
 #define HOOK_USES_FORK		(1u << 3)
 #define HOOK_USES_CHECK2	(1u << 4)	/* a second check entry */
+#define HOOK_USES_TAIL		(1u << 5)	/* a migration's destination put (rmap) */
 
 struct foliomap_hook_desc {
 	const char *symbol;
@@ -63,5 +64,8 @@ void foliomap_migrate_requeue_missed(struct folio *dst);
 /* The fork family's snapshot arenas, one per copy_page_range instance. */
 int foliomap_fork_init(unsigned int instances);
 void foliomap_fork_exit(void);
+/* The pending destination puts of migrations (foliomap_rmap_probes.c). */
+int foliomap_rmap_init(unsigned int instances);
+void foliomap_rmap_exit(void);
 
 #endif /* FOLIOMAP_PROBES_H */

@@ -15,10 +15,12 @@
 
 #include <linux/kprobes.h>
 #include <linux/leafops.h>
+#include <linux/migrate_mode.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
 #include <linux/pgtable.h>
 #include <linux/rmap.h>
+#include <linux/vmalloc.h>
 
 #include "foliomap_probes.h"
 #include "foliomap_trace.h"
@@ -603,12 +605,101 @@ static int tlb_remove_page_size_entry(struct kretprobe_instance *ri, struct pt_r
 
 struct replay_probe {
 	struct fm_replay *r;	/* NULL: not checked */
+	struct folio *tail_dst;	/* a migration's destination: its put follows (below) */
 	int idx;
 	int window;
 	struct folio *folio;
 	const char *op;
 	enum foliomap_stat stat;
 };
+
+/*
+ * The end of a successful migration (mm/migrate.c migrate_folio_move(), inlined into
+ * migrate_pages_batch()): once remove_migration_ptes(src, dst) has mapped the
+ * destination, its allocation reference goes (a plain folio_put(dst)), then
+ * migrate_folio_done(src) drops the isolation's reference on the source (also where a
+ * folio was freed under the migration). No hook sees those puts: the first is a mover
+ * of its own from that restore's return to migrate_folio_done's entry in the same task,
+ * the second one around migrate_folio_done. Seen before: two forks of a PMD-mapped THP
+ * just migrated, the kernel one reference below the model (pmc, 2 vCPUs, forkmig_test).
+ */
+static struct fmw_mover *tails;
+static unsigned long *tail_busy;
+static unsigned int nr_tails;
+
+/* Ends the current task's pending destination put, if any. */
+static void tail_end(void)
+{
+	unsigned int i;
+
+	for_each_set_bit(i, tail_busy, nr_tails) {
+		if (READ_ONCE(tails[i].task) != current)
+			continue;
+		fmw_mover_end(&tails[i]);
+		WRITE_ONCE(tails[i].task, NULL);
+		clear_bit_unlock(i, tail_busy);
+	}
+}
+
+static void tail_begin(struct folio *dst)
+{
+	struct fmw_mover *m;
+	unsigned int i;
+
+	tail_end();	/* one per task: a stale one goes first */
+	for (i = find_first_zero_bit(tail_busy, nr_tails); i < nr_tails;
+	     i = find_next_zero_bit(tail_busy, nr_tails, i + 1))
+		if (!test_and_set_bit_lock(i, tail_busy))
+			break;
+	if (i >= nr_tails) {
+		foliomap_count(FOLIOMAP_STAT_MISSED_EVENTS);
+		return;
+	}
+	m = &tails[i];
+	*m = (struct fmw_mover){ .name = "migrate_folio_move", .nr = 1 };
+	m->folio[0] = dst;
+	m->delta[0] = -1;
+	fmw_mover_begin(m);	/* sets m->task: current */
+}
+
+static int migrate_folio_done_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct fmw_mover *m = (struct fmw_mover *)ri->data;
+
+	tail_end();
+	*m = (struct fmw_mover){ .name = "migrate_folio_done", .nr = 1 };
+	m->folio[0] = (struct folio *)regs->di;
+	/* (src, reason): a memory failure keeps the reference for page_handle_poison(). */
+	m->delta[0] = (int)regs->si == MR_MEMORY_FAILURE ? 0 : -1;
+	fmw_mover_begin(m);
+	return 0;
+}
+
+static int migrate_folio_done_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	fmw_mover_end((struct fmw_mover *)ri->data);
+	return 0;
+}
+
+int foliomap_rmap_init(unsigned int instances)
+{
+	nr_tails = instances;
+	tails = vzalloc(sizeof(*tails) * instances);
+	tail_busy = bitmap_zalloc(instances, GFP_KERNEL);
+	if (!tails || !tail_busy) {
+		foliomap_rmap_exit();
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void foliomap_rmap_exit(void)
+{
+	vfree(tails);
+	bitmap_free(tail_busy);
+	tails = NULL;
+	tail_busy = NULL;
+}
 
 static void replay_begin(struct replay_probe *p, struct folio *folio, const char *op,
 			 enum foliomap_stat stat)
@@ -666,7 +757,7 @@ static int replay_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	bool read;
 
 	if (!r)
-		return 0;
+		goto tail;
 	read = fmw_close_read(p->window, p->folio, &r->before.folio, &s->actual, &v);
 	if (!read) {
 		foliomap_count(FOLIOMAP_STAT_UNCHECKED);
@@ -681,11 +772,15 @@ static int replay_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	}
 	fm_replay_put(p->idx);
 	p->r = NULL;
+tail:
+	if (p->tail_dst)
+		tail_begin(p->tail_dst);
 	return 0;
 }
 
 static int try_to_migrate_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
+	((struct replay_probe *)ri->data)->tail_dst = NULL;
 	replay_begin((struct replay_probe *)ri->data, (struct folio *)regs->di,
 		     try_to_migrate_op, FOLIOMAP_STAT_OP_TRY_TO_MIGRATE);
 	return 0;
@@ -693,6 +788,12 @@ static int try_to_migrate_entry(struct kretprobe_instance *ri, struct pt_regs *r
 
 static int remove_migration_ptes_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
+	struct folio *src = (struct folio *)regs->di, *dst = (struct folio *)regs->si;
+
+	/* (src, dst) apart only where a migration succeeded; hugetlb is not modelled. */
+	((struct replay_probe *)ri->data)->tail_dst =
+		src != dst && !folio_test_hugetlb(dst) && !folio_is_zone_device(src) &&
+		!folio_is_zone_device(dst) ? dst : NULL;
 	replay_begin((struct replay_probe *)ri->data, (struct folio *)regs->si,
 		     remove_migration_ptes_op, FOLIOMAP_STAT_OP_REMOVE_MIGRATION_PTES);
 	return 0;
@@ -728,6 +829,8 @@ const struct foliomap_hook_desc foliomap_rmap_hooks[] = {
 	HOOK_DESC("try_to_migrate", try_to_migrate_entry, replay_ret, struct replay_probe,
 		  HOOK_SLEEPS, HOOK_USES_REPLAY),
 	HOOK_DESC("remove_migration_ptes", remove_migration_ptes_entry, replay_ret,
-		  struct replay_probe, HOOK_SLEEPS, HOOK_USES_REPLAY),
+		  struct replay_probe, HOOK_SLEEPS, HOOK_USES_REPLAY | HOOK_USES_TAIL),
+	HOOK_DESC("migrate_folio_done", migrate_folio_done_entry, migrate_folio_done_ret,
+		  struct fmw_mover, HOOK_ATOMIC, HOOK_USES_MOVER),
 };
 const unsigned int foliomap_nr_rmap_hooks = ARRAY_SIZE(foliomap_rmap_hooks);

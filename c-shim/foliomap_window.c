@@ -213,11 +213,13 @@ static bool mover_touches(const struct fmw_mover *m, struct folio *folio, int *d
 	bool hit = false;
 
 	*delta = 0;
-	if (m->all)
+	/* A scanner may become exact once it knows its folios (isolate_lru_folios). */
+	if (READ_ONCE(m->all))
 		return true;
+	smp_rmb();	/* its list was written before the switch */
 	if (m->bloom)
 		return bloom_test(m->bloom, folio);
-	for (i = 0; i < m->nr; i++)
+	for (i = 0; i < READ_ONCE(m->nr); i++)
 		if (READ_ONCE(m->folio[i]) == folio) {
 			*delta += READ_ONCE(m->delta[i]);
 			hit = true;

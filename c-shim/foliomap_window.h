@@ -12,8 +12,8 @@
  *    (FOREIGN_OLDER) or close, or cannot be replayed, FOREIGN_OP;
  *  - another task's fork whose page-table walk saw the folio: FOREIGN_FORK;
  *  - a reference mover (an unhooked path that only takes or drops references: TLB-batched
- *    frees and LRU drains in folios_put_refs, LRU isolation and putback, swap-cache
- *    freeing) that ran entirely inside the window: its exact reference change is added
+ *    frees and LRU drains in folios_put_refs, LRU isolation and putback, reclaim's LRU
+ *    scan, swap-cache freeing) that ran entirely inside the window: its exact reference change is added
  *    to the prediction; one that straddles the window's snapshots makes the refcount
  *    unknowable for this check (FOREIGN_REFS): the refcount is then not compared, every
  *    other field still is (movers cannot change them);
@@ -180,7 +180,7 @@ struct fmw_mover {
 	int slot;
 	u32 own_fact;			/* OWN_* this mover is to a WINDOW_FACTS window */
 	bool uncertain;			/* its reference change is not known exactly */
-	bool all;			/* a pfn scanner: may touch any folio (uncertain) */
+	bool all;			/* a scanner: may touch any folio (uncertain), until it knows which */
 	unsigned int nr;
 	struct folio *folio[MOVER_BATCH];
 	int delta[MOVER_BATCH];		/* reference change per folio, final at mover_end */
