@@ -606,6 +606,7 @@ static int tlb_remove_page_size_entry(struct kretprobe_instance *ri, struct pt_r
 struct replay_probe {
 	struct fm_replay *r;	/* NULL: not checked */
 	struct folio *tail_dst;	/* a migration's destination: its put follows (below) */
+	struct folio *tail_src;	/* ... which comes before the source is unlocked */
 	int idx;
 	int window;
 	struct folio *folio;
@@ -641,7 +642,7 @@ static void tail_end(void)
 	}
 }
 
-static void tail_begin(struct folio *dst)
+static void tail_begin(struct folio *dst, struct folio *src)
 {
 	struct fmw_mover *m;
 	unsigned int i;
@@ -656,7 +657,11 @@ static void tail_begin(struct folio *dst)
 		return;
 	}
 	m = &tails[i];
-	*m = (struct fmw_mover){ .name = "migrate_folio_move", .nr = 1 };
+	/*
+	 * Tasks that waited on the source's migration entries wake when it is unlocked,
+	 * after the put: their windows on the destination then know it is done.
+	 */
+	*m = (struct fmw_mover){ .name = "migrate_folio_move", .nr = 1, .settled_by = src };
 	m->folio[0] = dst;
 	m->delta[0] = -1;
 	fmw_mover_begin(m);	/* sets m->task: current */
@@ -774,7 +779,7 @@ static int replay_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	p->r = NULL;
 tail:
 	if (p->tail_dst)
-		tail_begin(p->tail_dst);
+		tail_begin(p->tail_dst, p->tail_src);
 	return 0;
 }
 
@@ -794,6 +799,7 @@ static int remove_migration_ptes_entry(struct kretprobe_instance *ri, struct pt_
 	((struct replay_probe *)ri->data)->tail_dst =
 		src != dst && !folio_test_hugetlb(dst) && !folio_is_zone_device(src) &&
 		!folio_is_zone_device(dst) ? dst : NULL;
+	((struct replay_probe *)ri->data)->tail_src = src;
 	replay_begin((struct replay_probe *)ri->data, (struct folio *)regs->si,
 		     remove_migration_ptes_op, FOLIOMAP_STAT_OP_REMOVE_MIGRATION_PTES);
 	return 0;

@@ -206,6 +206,20 @@ void fmw_bloom_add(unsigned long *bloom, struct folio *folio)
 	set_bit(hash_long(v ^ 0x5bd1e995UL, 12), bloom);
 }
 
+/*
+ * A mover whose task unlocks @settled_by only after it acted (a migration's destination
+ * put, before folio_unlock(src)): seen unlocked, its change is in any snapshot taken
+ * after this read (the unlock is a release, the put a fully ordered atomic before it).
+ */
+static bool mover_acted(const struct fmw_mover *m)
+{
+	struct folio *settled_by = READ_ONCE(m->settled_by);
+	bool acted = settled_by && !folio_test_locked(settled_by);
+
+	smp_rmb();	/* the lock bit before the snapshot's reads */
+	return acted;
+}
+
 /* The reference change @m makes to @folio; false when it does not touch it. */
 static bool mover_touches(const struct fmw_mover *m, struct folio *folio, int *delta)
 {
@@ -341,11 +355,12 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 		}
 		raw_spin_unlock_irqrestore(&o->lock, irqflags);
 	}
-	/* A mover in flight may act before or after our snapshot. */
+	/* A mover in flight may act before or after our snapshot, unless it has acted. */
 	for_each_set_bit(j, mover_busy, nr_movers) {
 		struct fmw_mover *m = READ_ONCE(movers[j]);
 
-		if (m && m->task != current && mover_touches(m, folio, &delta))
+		if (m && m->task != current && mover_touches(m, folio, &delta) &&
+		    !mover_acted(m))
 			mark(w, m->bloom ? FOREIGN_FORK : FOREIGN_REFS, m->name, m->pid);
 	}
 	return i;

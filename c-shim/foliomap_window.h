@@ -184,6 +184,8 @@ struct fmw_mover {
 	unsigned int nr;
 	struct folio *folio[MOVER_BATCH];
 	int delta[MOVER_BATCH];		/* reference change per folio, final at mover_end */
+	/* Its task unlocks this folio only once the mover acted (window opens: settled). */
+	struct folio *settled_by;
 	unsigned long *bloom;		/* a fork: the folios its walk saw (no delta) */
 	const struct vm_area_struct *fork_src;	/* ... and the VMA it copies */
 };
