@@ -22,6 +22,7 @@
 #include <linux/debugfs.h>
 #include <linux/kallsyms.h>
 #include <linux/kprobes.h>
+#include <linux/migrate_mode.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pagemap.h>
@@ -203,6 +204,19 @@ static int scanner_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 }
 
 /*
+ * migrate_folio_done(src, reason): the isolation's reference on a migration's source
+ * goes (a memory failure keeps it for page_handle_poison()); the destination's put
+ * before it has happened by now (foliomap_rmap_probes.c).
+ */
+static int migrate_folio_done_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	foliomap_migrate_tail_end();
+	single_mover_begin(ri, regs, "migrate_folio_done", 0,
+			   (int)regs->si == MR_MEMORY_FAILURE ? 0 : -1, false);
+	return 0;
+}
+
+/*
  * Reclaim's LRU scan moves references outside shrink_folio_list: isolate_lru_folios()
  * takes one on each folio it moves to its private list (and a transient one it drops
  * again on a folio another task isolates first); move_folios_to_lru() drops one per
@@ -311,6 +325,8 @@ const struct foliomap_hook_desc foliomap_mover_hooks[] = {
 	HOOK_DESC("isolate_lru_folios", isolate_lru_folios_entry, isolate_lru_folios_ret,
 		  struct lru_scan_mover, HOOK_ATOMIC, HOOK_USES_MOVER),
 	HOOK_DESC("move_folios_to_lru", move_folios_to_lru_entry, mover_ret, struct fmw_mover,
+		  HOOK_ATOMIC, HOOK_USES_MOVER),
+	HOOK_DESC("migrate_folio_done", migrate_folio_done_entry, mover_ret, struct fmw_mover,
 		  HOOK_ATOMIC, HOOK_USES_MOVER),
 	HOOK_DESC("compact_zone", scanner_entry, mover_ret, struct fmw_mover, HOOK_SLEEPS,
 		  HOOK_USES_MOVER),

@@ -67,5 +67,7 @@ void foliomap_fork_exit(void);
 /* The pending destination puts of migrations (foliomap_rmap_probes.c). */
 int foliomap_rmap_init(unsigned int instances);
 void foliomap_rmap_exit(void);
+/* migrate_folio_done(): the migration's destination put, if one is pending, is done. */
+void foliomap_migrate_tail_end(void);
 
 #endif /* FOLIOMAP_PROBES_H */

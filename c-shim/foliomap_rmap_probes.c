@@ -15,7 +15,6 @@
 
 #include <linux/kprobes.h>
 #include <linux/leafops.h>
-#include <linux/migrate_mode.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
 #include <linux/pgtable.h>
@@ -621,15 +620,16 @@ struct replay_probe {
  * migrate_folio_done(src) drops the isolation's reference on the source (also where a
  * folio was freed under the migration). No hook sees those puts: the first is a mover
  * of its own from that restore's return to migrate_folio_done's entry in the same task,
- * the second one around migrate_folio_done. Seen before: two forks of a PMD-mapped THP
- * just migrated, the kernel one reference below the model (pmc, 2 vCPUs, forkmig_test).
+ * the second one around migrate_folio_done (foliomap_hooks.c). Seen before: two forks
+ * of a PMD-mapped THP just migrated, the kernel one reference below the model (pmc,
+ * 2 vCPUs, forkmig_test).
  */
 static struct fmw_mover *tails;
 static unsigned long *tail_busy;
 static unsigned int nr_tails;
 
 /* Ends the current task's pending destination put, if any. */
-static void tail_end(void)
+void foliomap_migrate_tail_end(void)
 {
 	unsigned int i;
 
@@ -647,7 +647,7 @@ static void tail_begin(struct folio *dst, struct folio *src)
 	struct fmw_mover *m;
 	unsigned int i;
 
-	tail_end();	/* one per task: a stale one goes first */
+	foliomap_migrate_tail_end();	/* one per task: a stale one goes first */
 	for (i = find_first_zero_bit(tail_busy, nr_tails); i < nr_tails;
 	     i = find_next_zero_bit(tail_busy, nr_tails, i + 1))
 		if (!test_and_set_bit_lock(i, tail_busy))
@@ -665,25 +665,6 @@ static void tail_begin(struct folio *dst, struct folio *src)
 	m->folio[0] = dst;
 	m->delta[0] = -1;
 	fmw_mover_begin(m);	/* sets m->task: current */
-}
-
-static int migrate_folio_done_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	struct fmw_mover *m = (struct fmw_mover *)ri->data;
-
-	tail_end();
-	*m = (struct fmw_mover){ .name = "migrate_folio_done", .nr = 1 };
-	m->folio[0] = (struct folio *)regs->di;
-	/* (src, reason): a memory failure keeps the reference for page_handle_poison(). */
-	m->delta[0] = (int)regs->si == MR_MEMORY_FAILURE ? 0 : -1;
-	fmw_mover_begin(m);
-	return 0;
-}
-
-static int migrate_folio_done_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	fmw_mover_end((struct fmw_mover *)ri->data);
-	return 0;
 }
 
 int foliomap_rmap_init(unsigned int instances)
@@ -836,7 +817,5 @@ const struct foliomap_hook_desc foliomap_rmap_hooks[] = {
 		  HOOK_SLEEPS, HOOK_USES_REPLAY),
 	HOOK_DESC("remove_migration_ptes", remove_migration_ptes_entry, replay_ret,
 		  struct replay_probe, HOOK_SLEEPS, HOOK_USES_REPLAY | HOOK_USES_TAIL),
-	HOOK_DESC("migrate_folio_done", migrate_folio_done_entry, migrate_folio_done_ret,
-		  struct fmw_mover, HOOK_ATOMIC, HOOK_USES_MOVER),
 };
 const unsigned int foliomap_nr_rmap_hooks = ARRAY_SIZE(foliomap_rmap_hooks);
