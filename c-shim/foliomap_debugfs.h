@@ -51,7 +51,8 @@
  *  cow_backed_out         write faults that decided nothing (the PTE changed, OOM)
  *  cow_small_checked      CoW decisions on order-0 folios (part of cow_checked)
  *  refcount_excluded      checks whose refcount was not compared: a reference mover
- *                         (TLB-batched free, LRU drain, isolation) straddled them
+ *                         (TLB-batched free, LRU drain, isolation, a swap-cache lookup's
+ *                         holder) straddled them
  *  refs_accounted         checks whose prediction included the exact reference change
  *                         of movers that ran inside them
  *  unchecked_folio_changed  the folio changed order (split, or freed and reused)
@@ -80,6 +81,12 @@
  *                         VMA a fork was about to copy (the fork's walk saw the entry, or
  *                         the folio before it migrated): the copy duplicates the restored
  *                         folio, so it joins the fork's filter and its windows learn of it
+ *  swap_lookups_unheld    swap-cache lookups outside every caller the checker knows to
+ *                         drop or hand on the reference before it returns (shmem's
+ *                         swap-in, userfaultfd's move): that reference's drop is unseen,
+ *                         so each one counts in missed_events too
+ *  refcount_excluded_differed  checks of refcount_excluded whose refcount would have
+ *                         differed from the prediction: how much the exclusion hid
  */
 enum foliomap_stat {
 	FOLIOMAP_STAT_TRANSITIONS_CHECKED,
@@ -123,6 +130,8 @@ enum foliomap_stat {
 	FOLIOMAP_STAT_UNCHECKED_COW_SWAYED,
 	FOLIOMAP_STAT_RESTORES_UNWRAPPED,
 	FOLIOMAP_STAT_FORK_RESTORES,
+	FOLIOMAP_STAT_SWAP_LOOKUPS_UNHELD,
+	FOLIOMAP_STAT_REFCOUNT_EXCLUDED_DIFFERED,
 	FOLIOMAP_NR_STATS
 };
 
@@ -169,6 +178,8 @@ enum foliomap_stat {
 	[FOLIOMAP_STAT_UNCHECKED_COW_SWAYED]	= "unchecked_cow_swayed",	\
 	[FOLIOMAP_STAT_RESTORES_UNWRAPPED]	= "restores_unwrapped",		\
 	[FOLIOMAP_STAT_FORK_RESTORES]		= "fork_restores",		\
+	[FOLIOMAP_STAT_SWAP_LOOKUPS_UNHELD]	= "swap_lookups_unheld",	\
+	[FOLIOMAP_STAT_REFCOUNT_EXCLUDED_DIFFERED] = "refcount_excluded_differed", \
 }
 
 /*
@@ -201,6 +212,14 @@ enum foliomap_stat {
  * it, one "COUNT OP <- EVENT" line per kind (the event's function, without its pid).
  */
 #define FOLIOMAP_RACED_BY_FILE		"raced_by"
+
+/*
+ * /sys/kernel/debug/foliomap/excluded_by (root only, read-only): the checks of
+ * refcount_excluded_differed since the module was loaded (the refcount not compared, a
+ * reference mover straddling the window, and the kernel's differing from the
+ * prediction), counted by operation and the first mover that straddled the window.
+ */
+#define FOLIOMAP_EXCLUDED_BY_FILE	"excluded_by"
 
 /*
  * /sys/kernel/debug/foliomap/unchecked (root only, read-only): the same records for the

@@ -8,8 +8,8 @@
  *
  * Reference movers are kernel paths that take or drop folio references without any rmap
  * change: the TLB-batched frees and LRU-batch drains (folios_put_refs), LRU isolation and
- * putback (one folio, or reclaim's scan of a list), swap-cache freeing, LRU-batch
- * additions, GUP. Their probes tell the race
+ * putback (one folio, or reclaim's scan of a list), swap-cache freeing and lookups,
+ * LRU-batch additions, GUP. Their probes tell the race
  * windows (foliomap_window.h) by how much they moved which folio's references.
  *
  * A hook that cannot be registered (a symbol this kernel inlined or renamed) makes the
@@ -28,6 +28,7 @@
 #include <linux/pagemap.h>
 #include <linux/folio_batch.h>
 #include <linux/rcupdate.h>
+#include <linux/rethook.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 
@@ -306,6 +307,120 @@ static int uncertain_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
+/*
+ * Swap-cache lookups: swap_cache_get_folio() takes a reference on the folio it finds in
+ * a swap slot, and its caller drops it, or hands it to the mapping it installs, before
+ * the caller returns; do_swap_page() holds it across the folio lock, which may sleep.
+ * Nothing else in between moves a reference the checker could see. (Seen before these
+ * were hooked: a write fault's copy of an order-0 swap-cache folio, pmc on 4 vCPUs,
+ * the kernel one reference above the model, no foreign event: another mm's swap-in of
+ * the same slot had found it.) So each caller that bounds the reference is a holder: a
+ * mover in its probe's instance data, published when its task's lookup begins (a scanner
+ * then: it may find any folio), narrowed at the lookup's return to the folios found, and
+ * ended when the holder returns; its reference change is uncertain (dropped or handed
+ * on), so the refcount of a window on those folios is not compared meanwhile.
+ */
+struct lookup_holder {
+	struct fmw_mover m;	/* first: mover_ret() */
+	bool published;
+};
+
+static int holder_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct lookup_holder *h = (struct lookup_holder *)ri->data;
+
+	h->m.name = foliomap_hook_of(ri)->symbol;
+	h->published = false;
+	return 0;
+}
+
+static int holder_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct lookup_holder *h = (struct lookup_holder *)ri->data;
+
+	if (h->published)
+		fmw_mover_end(&h->m);
+	return 0;
+}
+
+static bool is_holder_probe(const void *rp);
+
+/*
+ * The current task's innermost holder: its own list of pending return hooks, which
+ * only it changes, on entry and return of a probed function, and it runs this handler.
+ */
+static struct lookup_holder *current_holder(void)
+{
+	struct llist_node *node;
+
+#ifdef CONFIG_KRETPROBE_ON_RETHOOK
+	llist_for_each(node, current->rethooks.first) {
+		struct rethook_node *rn = llist_entry(node, struct rethook_node, llist);
+
+		/* Another rethook user's node is not a kretprobe instance: compare first. */
+		if (is_holder_probe(READ_ONCE(rn->rethook)->data))
+			return (struct lookup_holder *)container_of(rn, struct kretprobe_instance,
+								    node)->data;
+	}
+#else
+	llist_for_each(node, current->kretprobe_instances.first) {
+		struct kretprobe_instance *ri = llist_entry(node, struct kretprobe_instance,
+							    llist);
+
+		if (is_holder_probe(get_kretprobe(ri)))
+			return (struct lookup_holder *)ri->data;
+	}
+#endif
+	return NULL;
+}
+
+/* swap_cache_get_folio(entry): the holder's mover is in flight before the folio_try_get. */
+static int swap_lookup_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct lookup_holder **holder = (struct lookup_holder **)ri->data;
+	struct lookup_holder *h = in_task() ? current_holder() : NULL;
+
+	*holder = h;
+	if (!h) {
+		/* Its reference goes at a time no hook sees: every check may miss it. */
+		foliomap_count(FOLIOMAP_STAT_MISSED_EVENTS);
+		foliomap_count(FOLIOMAP_STAT_SWAP_LOOKUPS_UNHELD);
+		return 1;
+	}
+	if (!h->published) {
+		h->m = (struct fmw_mover){ .name = h->m.name, .all = true, .uncertain = true };
+		fmw_mover_begin(&h->m);
+		h->published = true;
+	} else {
+		WRITE_ONCE(h->m.all, true);
+		smp_mb();	/* a scanner again before the lookup (pairs with fmw_close_begin()) */
+	}
+	return 0;
+}
+
+/* The folio found, if any, joins the holder's list; a full list stays a scanner. */
+static int swap_lookup_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct lookup_holder *h = *(struct lookup_holder **)ri->data;
+	struct folio *folio = (struct folio *)regs_return_value(regs);
+	unsigned int i, n = h->m.nr;
+
+	for (i = 0; folio && i < n; i++)
+		if (h->m.folio[i] == folio)
+			folio = NULL;
+	if (folio) {
+		if (n == MOVER_BATCH)
+			return 0;
+		WRITE_ONCE(h->m.folio[n], folio);
+		WRITE_ONCE(h->m.delta[n], 0);
+		smp_wmb();	/* the entry before the count */
+		WRITE_ONCE(h->m.nr, n + 1);
+	}
+	smp_wmb();	/* the list before the switch (pairs with mover_touches()) */
+	WRITE_ONCE(h->m.all, false);
+	return 0;
+}
+
 const struct foliomap_hook_desc foliomap_mover_hooks[] = {
 	HOOK_DESC("lru_add_drain", lru_add_drain_entry, lru_add_drain_ret, int, HOOK_ATOMIC, 0),
 	HOOK_DESC("folios_put_refs", put_refs_entry, mover_ret, struct fmw_mover, HOOK_ATOMIC,
@@ -344,6 +459,22 @@ const struct foliomap_hook_desc foliomap_mover_hooks[] = {
 		  HOOK_ATOMIC, HOOK_USES_MOVER),
 	HOOK_DESC("try_grab_folio", uncertain_entry, mover_ret, struct fmw_mover, HOOK_ATOMIC,
 		  HOOK_USES_MOVER),
+	HOOK_DESC("swap_cache_get_folio", swap_lookup_entry, swap_lookup_ret,
+		  struct lookup_holder *, HOOK_ATOMIC, 0),
+	/* The callers that bound a lookup's reference (shmem's hands it on: not one). */
+	HOOK_DESC("do_swap_page", holder_entry, holder_ret, struct lookup_holder, HOOK_SLEEPS,
+		  HOOK_USES_MOVER),
+	HOOK_DESC("__try_to_reclaim_swap", holder_entry, holder_ret, struct lookup_holder,
+		  HOOK_ATOMIC, HOOK_USES_MOVER),
+	HOOK_DESC("mincore_swap", holder_entry, holder_ret, struct lookup_holder, HOOK_ATOMIC,
+		  HOOK_USES_MOVER),
+	HOOK_DESC("swapin_walk_pmd_entry", holder_entry, holder_ret, struct lookup_holder,
+		  HOOK_SLEEPS, HOOK_USES_MOVER),
+	HOOK_DESC("unuse_pte_range", holder_entry, holder_ret, struct lookup_holder,
+		  HOOK_SLEEPS, HOOK_USES_MOVER),
+	/* swapoff's try_to_unuse(), inlined: a scanner for the rest of it once 32 are found */
+	HOOK_DESC("__x64_sys_swapoff", holder_entry, holder_ret, struct lookup_holder,
+		  HOOK_SLEEPS, HOOK_USES_MOVER),
 };
 const unsigned int foliomap_nr_mover_hooks = ARRAY_SIZE(foliomap_mover_hooks);
 
@@ -364,6 +495,15 @@ const struct foliomap_hook_desc *foliomap_hook_of(struct kretprobe_instance *ri)
 
 static struct foliomap_hook *hooks;
 static unsigned int nr_hooks;
+
+/* @rp (only compared, not read) is the kretprobe of one of the lookup holders. */
+static bool is_holder_probe(const void *rp)
+{
+	const struct foliomap_hook *h = container_of(rp, struct foliomap_hook, rp);
+
+	return rp >= (const void *)&hooks[0].rp && rp <= (const void *)&hooks[nr_hooks - 1].rp &&
+	       h->desc->ret == holder_ret;
+}
 
 static const struct {
 	const struct foliomap_hook_desc *descs;

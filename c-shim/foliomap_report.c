@@ -54,24 +54,31 @@ static struct record_ring rings[] = {
 };
 
 /*
- * Raced disagreements since load by operation and foreign event (its function, the pid
- * dropped): what explains them, for a whole test run (debugfs "raced_by").
+ * Checks since load by operation and foreign event (its function, the pid dropped), for
+ * a whole test run: the raced disagreements, what explains them (debugfs "raced_by");
+ * the checks whose refcount a reference mover made unknowable and would have differed,
+ * what hid it (debugfs "excluded_by").
  */
-#define FOLIOMAP_RACED_KINDS 64
+#define FOLIOMAP_KINDS 64
 
-struct raced_kind {
+struct check_kind {
 	char op[32];
 	char culprit[48];
 	u64 count;
 };
 
-static DEFINE_SPINLOCK(raced_by_lock);
-static struct raced_kind raced_by[FOLIOMAP_RACED_KINDS];
-static u64 raced_by_other;	/* past the table's kinds */
+struct kind_table {
+	spinlock_t lock;
+	struct check_kind kinds[FOLIOMAP_KINDS];
+	u64 other;	/* past the table's kinds */
+};
 
-static void count_raced_kind(const char *op, const char *culprit)
+static struct kind_table raced_by = { .lock = __SPIN_LOCK_UNLOCKED(raced_by.lock) };
+static struct kind_table excluded_by = { .lock = __SPIN_LOCK_UNLOCKED(excluded_by.lock) };
+
+static void count_kind(struct kind_table *t, const char *op, const char *culprit)
 {
-	char name[sizeof(raced_by[0].culprit)];
+	char name[sizeof(t->kinds[0].culprit)];
 	unsigned long flags;
 	char *pid;
 	int i;
@@ -80,20 +87,25 @@ static void count_raced_kind(const char *op, const char *culprit)
 	pid = strstr(name, " pid ");
 	if (pid)
 		*pid = '\0';
-	spin_lock_irqsave(&raced_by_lock, flags);
-	for (i = 0; i < FOLIOMAP_RACED_KINDS && raced_by[i].count; i++)
-		if (!strcmp(raced_by[i].op, op) && !strcmp(raced_by[i].culprit, name))
+	spin_lock_irqsave(&t->lock, flags);
+	for (i = 0; i < FOLIOMAP_KINDS && t->kinds[i].count; i++)
+		if (!strcmp(t->kinds[i].op, op) && !strcmp(t->kinds[i].culprit, name))
 			break;
-	if (i == FOLIOMAP_RACED_KINDS) {
-		raced_by_other++;
+	if (i == FOLIOMAP_KINDS) {
+		t->other++;
 	} else {
-		if (!raced_by[i].count) {
-			strscpy(raced_by[i].op, op, sizeof(raced_by[i].op));
-			strscpy(raced_by[i].culprit, name, sizeof(raced_by[i].culprit));
+		if (!t->kinds[i].count) {
+			strscpy(t->kinds[i].op, op, sizeof(t->kinds[i].op));
+			strscpy(t->kinds[i].culprit, name, sizeof(t->kinds[i].culprit));
 		}
-		raced_by[i].count++;
+		t->kinds[i].count++;
 	}
-	spin_unlock_irqrestore(&raced_by_lock, flags);
+	spin_unlock_irqrestore(&t->lock, flags);
+}
+
+void foliomap_count_excluded(const char *op, const char *culprit)
+{
+	count_kind(&excluded_by, op, culprit);
 }
 
 static struct page_view view(const fm_folio *f, u32 k)
@@ -121,7 +133,7 @@ void foliomap_record(const struct foliomap_check_report *r, enum foliomap_record
 		WARN_ONCE(1, "foliomap: model and kernel disagree on %s %s\n", r->op, r->args);
 
 	if (kind == RECORD_RACED)
-		count_raced_kind(r->op, r->culprit);
+		count_kind(&raced_by, r->op, r->culprit);
 	spin_lock_irqsave(&ring->lock, flags);
 	rec = &ring->records[ring->total % FOLIOMAP_MISMATCH_RECORDS];
 	memset(rec, 0, sizeof(*rec));
@@ -241,33 +253,34 @@ static int records_show(struct seq_file *m, void *unused)
 				seq_printf(m, " %s", fm_field_name(bit));
 		seq_puts(m, "\n");
 		show_folio_table(m, &r);
-		seq_printf(m, "    %-20s %12x %12x %12x  (anon 1 ksm 2 swapcache 4 pm 8 dq 16 lru 32)\n",
+		seq_printf(m, "    %-20s %12u %12u %12u  (anon 1 ksm 2 swapcache 4 pm 8 dq 16 lru 32)\n",
 			   "flags", r.before.flags, r.predicted.flags, r.actual.flags);
 	}
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(records);
 
-static int raced_by_show(struct seq_file *m, void *unused)
+static int kinds_show(struct seq_file *m, void *unused)
 {
-	static struct raced_kind copy[FOLIOMAP_RACED_KINDS];	/* under show_lock */
+	static struct check_kind copy[FOLIOMAP_KINDS];	/* under show_lock */
+	struct kind_table *t = m->private;
 	unsigned long flags;
 	u64 other;
 	int i;
 
 	guard(mutex)(&show_lock);
-	spin_lock_irqsave(&raced_by_lock, flags);
-	memcpy(copy, raced_by, sizeof(copy));
-	other = raced_by_other;
-	spin_unlock_irqrestore(&raced_by_lock, flags);
-	for (i = 0; i < FOLIOMAP_RACED_KINDS && copy[i].count; i++)
+	spin_lock_irqsave(&t->lock, flags);
+	memcpy(copy, t->kinds, sizeof(copy));
+	other = t->other;
+	spin_unlock_irqrestore(&t->lock, flags);
+	for (i = 0; i < FOLIOMAP_KINDS && copy[i].count; i++)
 		seq_printf(m, "%llu %s <- %s\n", copy[i].count, copy[i].op,
 			   copy[i].culprit[0] ? copy[i].culprit : "(none named)");
 	if (other)
 		seq_printf(m, "%llu (more kinds than the table holds)\n", other);
 	return 0;
 }
-DEFINE_SHOW_ATTRIBUTE(raced_by);
+DEFINE_SHOW_ATTRIBUTE(kinds);
 
 int foliomap_report_init(struct dentry *dir)
 {
@@ -282,6 +295,9 @@ int foliomap_report_init(struct dentry *dir)
 	for (i = 0; i < ARRAY_SIZE(files) && !IS_ERR(d); i++)
 		d = debugfs_create_file(files[i], 0400, dir, &rings[i], &records_fops);
 	if (!IS_ERR(d))
-		d = debugfs_create_file(FOLIOMAP_RACED_BY_FILE, 0400, dir, NULL, &raced_by_fops);
+		d = debugfs_create_file(FOLIOMAP_RACED_BY_FILE, 0400, dir, &raced_by, &kinds_fops);
+	if (!IS_ERR(d))
+		d = debugfs_create_file(FOLIOMAP_EXCLUDED_BY_FILE, 0400, dir, &excluded_by,
+					&kinds_fops);
 	return PTR_ERR_OR_ZERO(d);
 }

@@ -75,6 +75,8 @@ struct foliomap_check_report {
 /* foliomap_report.c */
 enum foliomap_record_kind { RECORD_MISMATCH, RECORD_RACED, RECORD_UNCHECKED };
 void foliomap_record(const struct foliomap_check_report *r, enum foliomap_record_kind kind);
+/* A check whose refcount was not compared and would have differed (debugfs excluded_by). */
+void foliomap_count_excluded(const char *op, const char *culprit);
 int foliomap_report_init(struct dentry *dir);
 
 /* foliomap_inspect.c */

@@ -92,6 +92,7 @@ struct fm_window {
 	atomic_t ref_delta;
 	const char *culprit;
 	pid_t culprit_pid;
+	const char *refs_culprit;	/* the first mover that made the refcount unknowable */
 	const char *accounted;		/* the last mover added to ref_delta, for the record */
 	pid_t accounted_pid;
 	int accounted_delta;
@@ -188,6 +189,8 @@ static void mark(struct fm_window *w, u32 what, const char *name, pid_t pid)
 	atomic_or(what, &w->foreign);
 	if (!READ_ONCE(w->culprit) && !cmpxchg(&w->culprit, NULL, name))
 		WRITE_ONCE(w->culprit_pid, pid);
+	if ((what & FOREIGN_REFS) && !READ_ONCE(w->refs_culprit))
+		cmpxchg(&w->refs_culprit, NULL, name);
 }
 
 static bool bloom_test(const unsigned long *bloom, struct folio *folio)
@@ -300,6 +303,7 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
 	w->log = log;
 	w->culprit = NULL;
 	w->culprit_pid = 0;
+	w->refs_culprit = NULL;
 	w->accounted = NULL;
 	atomic_set(&w->foreign, 0);
 	atomic_set(&w->own, 0);
@@ -739,6 +743,7 @@ void fmw_close_end(int i, struct fmw_verdict *v, const fm_folio *before, const f
 	 * Named only with the foreign event read above: a mover that begins once the result
 	 * is read still marks a closing window, too late to matter, and must not be named.
 	 */
+	v->refs_culprit = READ_ONCE(w->refs_culprit);
 	culprit = v->foreign || v->pushes ? READ_ONCE(w->culprit) : NULL;
 	if (culprit)
 		snprintf(v->culprit, sizeof(v->culprit), "%s pid %d", culprit,
@@ -990,6 +995,10 @@ void fm_finish_check(const char *op, enum foliomap_stat op_stat, const char *arg
 		if (v->foreign & FOREIGN_REFS) {
 			fields &= ~FM_FIELD_REFCOUNT;
 			foliomap_count(FOLIOMAP_STAT_REFCOUNT_EXCLUDED);
+			if (predicted->folio.refcount + v->ref_delta != actual->folio.refcount) {
+				foliomap_count(FOLIOMAP_STAT_REFCOUNT_EXCLUDED_DIFFERED);
+				foliomap_count_excluded(op, v->refs_culprit);
+			}
 		} else {
 			if (v->ref_delta) {
 				predicted->folio.refcount += v->ref_delta;

@@ -13,7 +13,8 @@
  *  - another task's fork whose page-table walk saw the folio: FOREIGN_FORK;
  *  - a reference mover (an unhooked path that only takes or drops references: TLB-batched
  *    frees and LRU drains in folios_put_refs, LRU isolation and putback, reclaim's LRU
- *    scan, swap-cache freeing) that ran entirely inside the window: its exact reference change is added
+ *    scan, swap-cache freeing, a swap-cache lookup until its caller returns) that ran
+ *    entirely inside the window: its exact reference change is added
  *    to the prediction; one that straddles the window's snapshots makes the refcount
  *    unknowable for this check (FOREIGN_REFS): the refcount is then not compared, every
  *    other field still is (movers cannot change them);
@@ -69,6 +70,7 @@ struct fmw_verdict {
 	bool in_recorded;	/* nested in its task's WINDOW_RECORDED window on the folio */
 	struct fm_delta *delta;	/* their observed change (fmw_verdict_release) */
 	char culprit[64];	/* the first foreign event: "<function> pid <N>" */
+	const char *refs_culprit;	/* the first mover that made the refcount unknowable */
 	const char *accounted;	/* ref_delta's last mover (function name), for a record */
 	pid_t accounted_pid;
 	int accounted_delta;

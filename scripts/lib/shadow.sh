@@ -10,6 +10,7 @@ shadow_print_totals_cmd() {
 	cat <<'SNIPPET'
 d=/sys/kernel/debug/foliomap
 sed 's/^/# totals: /' $d/totals
+sed 's/^/# excluded_by: /' $d/excluded_by
 sed 's/^/# /' $d/mismatches $d/raced $d/unchecked
 SNIPPET
 }
