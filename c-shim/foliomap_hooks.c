@@ -421,6 +421,9 @@ static int swap_lookup_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
+#define LOOKUP_HOLDER(sym, conc) \
+	HOOK_DESC(sym, holder_entry, holder_ret, struct lookup_holder, conc, HOOK_USES_MOVER)
+
 const struct foliomap_hook_desc foliomap_mover_hooks[] = {
 	HOOK_DESC("lru_add_drain", lru_add_drain_entry, lru_add_drain_ret, int, HOOK_ATOMIC, 0),
 	HOOK_DESC("folios_put_refs", put_refs_entry, mover_ret, struct fmw_mover, HOOK_ATOMIC,
@@ -462,19 +465,13 @@ const struct foliomap_hook_desc foliomap_mover_hooks[] = {
 	HOOK_DESC("swap_cache_get_folio", swap_lookup_entry, swap_lookup_ret,
 		  struct lookup_holder *, HOOK_ATOMIC, 0),
 	/* The callers that bound a lookup's reference (shmem's hands it on: not one). */
-	HOOK_DESC("do_swap_page", holder_entry, holder_ret, struct lookup_holder, HOOK_SLEEPS,
-		  HOOK_USES_MOVER),
-	HOOK_DESC("__try_to_reclaim_swap", holder_entry, holder_ret, struct lookup_holder,
-		  HOOK_ATOMIC, HOOK_USES_MOVER),
-	HOOK_DESC("mincore_swap", holder_entry, holder_ret, struct lookup_holder, HOOK_ATOMIC,
-		  HOOK_USES_MOVER),
-	HOOK_DESC("swapin_walk_pmd_entry", holder_entry, holder_ret, struct lookup_holder,
-		  HOOK_SLEEPS, HOOK_USES_MOVER),
-	HOOK_DESC("unuse_pte_range", holder_entry, holder_ret, struct lookup_holder,
-		  HOOK_SLEEPS, HOOK_USES_MOVER),
+	LOOKUP_HOLDER("do_swap_page", HOOK_SLEEPS),
+	LOOKUP_HOLDER("__try_to_reclaim_swap", HOOK_ATOMIC),
+	LOOKUP_HOLDER("mincore_swap", HOOK_ATOMIC),
+	LOOKUP_HOLDER("swapin_walk_pmd_entry", HOOK_SLEEPS),
+	LOOKUP_HOLDER("unuse_pte_range", HOOK_SLEEPS),
 	/* swapoff's try_to_unuse(), inlined: a scanner for the rest of it once 32 are found */
-	HOOK_DESC("__x64_sys_swapoff", holder_entry, holder_ret, struct lookup_holder,
-		  HOOK_SLEEPS, HOOK_USES_MOVER),
+	LOOKUP_HOLDER("__x64_sys_swapoff", HOOK_SLEEPS),
 };
 const unsigned int foliomap_nr_mover_hooks = ARRAY_SIZE(foliomap_mover_hooks);
 
