@@ -321,8 +321,8 @@ static int uncertain_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
  * on), so the refcount of a window on those folios is not compared meanwhile.
  */
 struct lookup_holder {
-	struct fmw_mover m;	/* first: mover_ret() */
-	bool published;
+	struct fmw_mover m;
+	bool published;		/* m is in flight: its task's first lookup began */
 };
 
 static int holder_entry(struct kretprobe_instance *ri, struct pt_regs *regs)

@@ -53,6 +53,9 @@ now() { date +%s.%N; }
 # these machines is a paravirtual variant, slower than TCG, that cannot run -cpu host).
 kvm_usable() { grep -qwE 'vmx|svm' /proc/cpuinfo && [[ -w /dev/kvm ]]; }
 elapsed_since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'; }
+# The largest 8 "COUNT OP <- EVENT" lines a guest printed as "# PREFIX: ..." in FILE,
+# on one line ("; " between): top_kinds PREFIX FILE (debugfs raced_by, excluded_by).
+top_kinds() { sed -n "s/^# $1: //p" "$2" | sort -rn | head -n 8 | paste -sd ';' | sed 's/;/; /g'; }
 
 check_flavour() {
 	case "$1" in
