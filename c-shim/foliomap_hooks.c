@@ -382,9 +382,14 @@ static int swap_lookup_entry(struct kretprobe_instance *ri, struct pt_regs *regs
 
 	*holder = h;
 	if (!h) {
-		/* Its reference goes at a time no hook sees: every check may miss it. */
-		foliomap_count(FOLIOMAP_STAT_MISSED_EVENTS);
-		foliomap_count(FOLIOMAP_STAT_SWAP_LOOKUPS_UNHELD);
+		/*
+		 * Its reference goes at a time no hook sees: every check may miss it. (Not
+		 * while the hooks go in: a holder that began before its hook is not listed.)
+		 */
+		if (fmw_armed_now()) {
+			foliomap_count(FOLIOMAP_STAT_MISSED_EVENTS);
+			foliomap_count(FOLIOMAP_STAT_SWAP_LOOKUPS_UNHELD);
+		}
 		return 1;
 	}
 	if (!h->published) {
@@ -462,9 +467,10 @@ const struct foliomap_hook_desc foliomap_mover_hooks[] = {
 		  HOOK_ATOMIC, HOOK_USES_MOVER),
 	HOOK_DESC("try_grab_folio", uncertain_entry, mover_ret, struct fmw_mover, HOOK_ATOMIC,
 		  HOOK_USES_MOVER),
-	HOOK_DESC("swap_cache_get_folio", swap_lookup_entry, swap_lookup_ret,
-		  struct lookup_holder *, HOOK_ATOMIC, 0),
-	/* The callers that bound a lookup's reference (shmem's hands it on: not one). */
+	/*
+	 * The callers that bound a lookup's reference (shmem's hands it on: not one),
+	 * registered before the lookup itself (table order).
+	 */
 	LOOKUP_HOLDER("do_swap_page", HOOK_SLEEPS),
 	LOOKUP_HOLDER("__try_to_reclaim_swap", HOOK_ATOMIC),
 	LOOKUP_HOLDER("mincore_swap", HOOK_ATOMIC),
@@ -472,6 +478,8 @@ const struct foliomap_hook_desc foliomap_mover_hooks[] = {
 	LOOKUP_HOLDER("unuse_pte_range", HOOK_SLEEPS),
 	/* swapoff's try_to_unuse(), inlined: a scanner for the rest of it once 32 are found */
 	LOOKUP_HOLDER("__x64_sys_swapoff", HOOK_SLEEPS),
+	HOOK_DESC("swap_cache_get_folio", swap_lookup_entry, swap_lookup_ret,
+		  struct lookup_holder *, HOOK_ATOMIC, 0),
 };
 const unsigned int foliomap_nr_mover_hooks = ARRAY_SIZE(foliomap_mover_hooks);
 

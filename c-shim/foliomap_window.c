@@ -258,6 +258,11 @@ void fmw_arm(bool on)
 	WRITE_ONCE(fmw_armed, on);
 }
 
+bool fmw_armed_now(void)
+{
+	return READ_ONCE(fmw_armed);
+}
+
 /*
  * A test aid (scripts/stress --stall-us): every 64th window or mover of a CPU pauses
  * this long between publishing itself and taking its number, as a vCPU whose host thread

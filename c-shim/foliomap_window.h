@@ -120,6 +120,8 @@ int fmw_open(struct folio *folio, const char *op, u32 flags, struct fmw_log *log
  * removal that freed the old page not yet hooked).
  */
 void fmw_arm(bool on);
+/* Whether windows may open now (every hook in place). */
+bool fmw_armed_now(void);
 void fmw_opened(int w);
 /* How far a window's operation got on its folio when its task left the CPU. */
 enum fmw_progress {
