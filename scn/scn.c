@@ -150,6 +150,66 @@ static const struct {
 	{ "query", V_QUERY, true },
 };
 
+/* expect stat|total anon=N thp=N: signed page counts, each counter at most once */
+static void parse_expect_stats(const char *path, int line, char **tok, int n)
+{
+	bool seen[2] = { false, false };
+
+	if (n < 2)
+		scn_die(path, line, "usage: expect %s anon=N [thp=N]", tok[0]);
+	for (int k = 1; k < n; k++) {
+		const char *t = tok[k], *v;
+		int which = !strncmp(t, "anon=", 5) ? 0 : !strncmp(t, "thp=", 4) ? 1 : -1;
+		uint64_t num;
+
+		if (which < 0)
+			scn_die(path, line, "expect %s: '%s' is not anon=N or thp=N", tok[0], t);
+		if (seen[which])
+			scn_die(path, line, "expect %s: '%s' given twice", tok[0], t);
+		seen[which] = true;
+		v = strchr(t, '=') + 1;
+		if (*v == '+' || *v == '-')
+			v++;
+		if (!scn_parse_num(v, &num))
+			scn_die(path, line, "expect %s: bad number in '%s'", tok[0], t);
+	}
+}
+
+/* The entries `expect pte PROC ADDR [LEN] VIEW` / `expect pmd PROC ADDR VIEW` may name. */
+static const char *const pte_views[] = { "none", "zero", "migration", "rw", "ro", "copy" };
+static const char *const pmd_views[] = { "none", "table", "zero", "migration", "rw", "ro",
+					 "copy" };
+
+static bool one_of(const char *t, const char *const *words, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (!strcmp(t, words[i]))
+			return true;
+	return false;
+}
+
+/* The process goes to st->name and the range to st->a. */
+static void parse_expect_view(const char *path, int line, char **tok, int n, struct step *st)
+{
+	bool pte = !strcmp(tok[0], "pte");
+	const char *view = tok[n - 1];
+
+	if (pte ? (n < 4 || n > 5) : n != 4)
+		scn_die(path, line, pte ? "usage: expect pte PROC ADDR [LEN] "
+					  "none|zero|migration|rw|ro|copy"
+					: "usage: expect pmd PROC ADDR none|table|zero|migration|rw|ro|copy");
+	if (!valid_name(tok[1]))
+		scn_die(path, line, "bad process name '%s'", tok[1]);
+	snprintf(st->name, sizeof(st->name), "%s", tok[1]);
+	parse_addr(path, line, tok[2], &st->a);
+	if (n == 5 && (!scn_parse_num(tok[3], &st->a.len) || !st->a.len ||
+		       st->a.len % SCN_PAGE_SIZE))
+		scn_die(path, line, "length must be a non-zero multiple of 4K, got '%s'", tok[3]);
+	if (pte ? !one_of(view, pte_views, sizeof(pte_views) / sizeof(*pte_views))
+		: !one_of(view, pmd_views, sizeof(pmd_views) / sizeof(*pmd_views)))
+		scn_die(path, line, "expect %s: unknown entry '%s'", tok[0], view);
+}
+
 static void parse_line(const char *path, int line, char **tok, int n, struct step *st)
 {
 	int i = 0, v;
@@ -295,9 +355,14 @@ static void parse_line(const char *path, int line, char **tok, int n, struct ste
 		}
 		if (n < 1)
 			scn_die(path, line, "usage: expect WORD | expect shared|exclusive | "
-					"expect field NAME=VALUE...");
+					"expect field NAME=VALUE... | expect stat|total anon=N [thp=N] | "
+					"expect pte|pmd PROC ADDR [LEN] ENTRY");
 		if (!strcmp(tok[0], "field") && n < 2)
 			scn_die(path, line, "usage: expect field NAME=VALUE...");
+		if (!strcmp(tok[0], "stat") || !strcmp(tok[0], "total"))
+			parse_expect_stats(path, line, tok, n);
+		if (!strcmp(tok[0], "pte") || !strcmp(tok[0], "pmd"))
+			parse_expect_view(path, line, tok, n, st);
 		for (int k = 0; k < n; k++)
 			st->expect[k] = strdup(tok[k]);
 		st->nr_expect = n;

@@ -27,6 +27,10 @@ struct run {
 	char show_proc[CSIM_NAME_LEN];
 	uint64_t show_addr;
 	bool have_show;
+	/* the mapped counters at the start and before the last step that changes something
+	 * (for expect total / expect stat) */
+	struct t_mapped_stats at_start, before_change;
+	bool have_change;
 };
 
 /* ---- rendering ----------------------------------------------------------------------- */
@@ -407,6 +411,68 @@ static struct folio *shown_folio(struct run *r, const struct step *st, unsigned 
 	return f;
 }
 
+/*
+ * expect stat NAME=N...: the change of NR_ANON_MAPPED (anon) / NR_ANON_THPS (thp), in
+ * pages, over the last step that changes something; expect total: since the first line.
+ */
+static void expect_stats(struct run *r, const struct step *st)
+{
+	bool total = !strcmp(st->expect[0], "total");
+	struct t_mapped_stats now = t_mapped_stats();
+	const struct t_mapped_stats *base = total ? &r->at_start : &r->before_change;
+
+	if (!total && !r->have_change)
+		scn_die(r->path, st->line, "'expect stat' needs a preceding step");
+	for (int i = 1; i < st->nr_expect; i++) {
+		const char *t = st->expect[i];
+		bool thp = !strncmp(t, "thp=", 4);
+		long long want = strtoll(strchr(t, '=') + 1, NULL, 0);
+		long long got = thp ? now.anon_thps - base->anon_thps
+				    : now.anon_mapped - base->anon_mapped;
+
+		r->checked++;
+		if (got != want)
+			expect_failed(r, st, "expected %s %s=%+lld, got %+lld", st->expect[0],
+				      thp ? "thp" : "anon", want, got);
+	}
+}
+
+/*
+ * expect pte PROC ADDR [LEN] ENTRY / expect pmd PROC ADDR ENTRY: every entry of the range
+ * (rw / ro / copy: relative to the folio of the last `show`, which they need).
+ */
+static void expect_view(struct run *r, const struct step *st)
+{
+	bool pte = !strcmp(st->expect[0], "pte");
+	const char *want = st->expect[st->nr_expect - 1];
+	struct folio *shown = NULL;
+	struct proc *p = sim_proc(&r->s, st->name);
+	uint64_t start, end, step = pte ? CSIM_PAGE_SIZE : CSIM_PMD_SIZE;
+	unsigned int page;
+
+	if (!p)
+		scn_die(r->path, st->line, "no live process '%s'", st->name);
+	if (!strcmp(want, "rw") || !strcmp(want, "ro") || !strcmp(want, "copy"))
+		shown = shown_folio(r, st, &page);
+	if (!shown && (!strcmp(want, "rw") || !strcmp(want, "ro") || !strcmp(want, "copy"))) {
+		expect_failed(r, st, "expected %s %s, got no folio at the last show",
+			      st->expect[0], want);
+		return;
+	}
+	resolve(r, st, p, false, &start, &end);
+	r->checked++;
+	for (uint64_t a = start; a < end; a += step) {
+		const char *got = pte ? sim_pte_view(&r->s, p, a, shown)
+				      : sim_pmd_view(&r->s, p, a, shown);
+
+		if (strcmp(got, want)) {
+			expect_failed(r, st, "expected %s %s at %#llx, got %s", st->expect[0], want,
+				      (unsigned long long)(a - start + st->a.off), got);
+			return;
+		}
+	}
+}
+
 static void run_expect(struct run *r, const struct step *st)
 {
 	const char *w = st->expect[0];
@@ -427,6 +493,14 @@ static void run_expect(struct run *r, const struct step *st)
 		if (q.maybe_mapped_shared != !strcmp(w, "shared"))
 			expect_failed(r, st, "expected %s, got %s", w,
 				      q.maybe_mapped_shared ? "shared" : "exclusive");
+		return;
+	}
+	if (!strcmp(w, "stat") || !strcmp(w, "total")) {
+		expect_stats(r, st);
+		return;
+	}
+	if (!strcmp(w, "pte") || !strcmp(w, "pmd")) {
+		expect_view(r, st);
 		return;
 	}
 	if (!strcmp(w, "field")) {
@@ -527,6 +601,10 @@ static void run_step(struct run *r, const struct step *st)
 		if (!st->expect_mode || st->expect_mode == s->mode)
 			run_expect(r, st);
 		return;
+	}
+	if (st->verb != V_SHOW && st->verb != V_QUERY) {
+		r->before_change = t_mapped_stats();
+		r->have_change = true;
 	}
 	if (st->actor[0])
 		p = actor(r, st);
@@ -661,6 +739,7 @@ int scenario_run(const char *path, uint32_t mode, bool states, FILE *out)
 	r->out = out;
 	r->states = states;
 	sim_init(&r->s, mode);
+	r->at_start = t_mapped_stats();
 	for (int i = 0; i < nr; i++)
 		run_step(r, &steps[i]);
 	failures = r->failures;

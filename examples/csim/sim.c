@@ -869,6 +869,60 @@ enum lookup_kind sim_lookup(struct sim *s, struct proc *p, uint64_t addr, struct
 	return LOOK_FOLIO;
 }
 
+/*
+ * What one page-table entry holds, as a scenario's `expect pte` / `expect pmd` names it:
+ * none, zero (the shared or huge zeropage), migration, table (a PMD pointing to a PTE
+ * table), or a present mapping: rw / ro of `shown` (the folio of the last `show`), copy
+ * (any other folio).
+ */
+static const char *mapping_view(const struct folio *mapped, uint8_t flags,
+				const struct folio *shown)
+{
+	if (mapped != shown)
+		return "copy";
+	return flags & PTE_WRITE ? "rw" : "ro";
+}
+
+const char *sim_pte_view(struct sim *s, struct proc *p, uint64_t addr, const struct folio *shown)
+{
+	struct pmd *d;
+	struct pte *pte;
+
+	(void)s;
+	if (find_vma(p, addr) < 0 || !(d = pmd_find(p, addr)))
+		return "none";
+	if (d->flags & PTE_MIGRATION)
+		return "migration";
+	if (d->huge)
+		return mapping_view(d->huge, d->flags, shown);
+	if (d->flags & PTE_ZERO)
+		return "zero";
+	pte = pte_at(p, addr);
+	if (!pte || !(pte->flags & (PTE_PRESENT | PTE_MIGRATION)))
+		return "none";
+	if (pte->flags & PTE_MIGRATION)
+		return "migration";
+	if (!pte->folio)
+		return "zero";
+	return mapping_view(pte->folio, pte->flags, shown);
+}
+
+const char *sim_pmd_view(struct sim *s, struct proc *p, uint64_t addr, const struct folio *shown)
+{
+	struct pmd *d;
+
+	(void)s;
+	if (find_vma(p, addr) < 0 || !(d = pmd_find(p, addr)) || pmd_none(d))
+		return "none";
+	if (d->table)
+		return "table";
+	if (d->flags & PTE_MIGRATION)
+		return "migration";
+	if (d->flags & PTE_ZERO)
+		return "zero";
+	return mapping_view(d->huge, d->flags, shown);
+}
+
 /* ---- fork ---------------------------------------------------------------------------- */
 
 /* copy_present_page: the child gets its own exclusive order-0 copy (spec §5.2). */

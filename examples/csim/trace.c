@@ -124,6 +124,31 @@ static void state(struct folio *f)
 	}
 }
 
+/*
+ * NR_ANON_MAPPED / NR_ANON_THPS (NR_FILE_MAPPED / NR_FILE_PMDMAPPED for a file folio) as
+ * the model's rmap outcomes move them (spec §3.6), in pages, since the process started:
+ * a scenario's `expect stat` / `expect total` read them.
+ */
+static struct t_mapped_stats mapped_stats;
+
+static void account(const struct folio *f, const fm_rmap_outcome *o, fm_status st)
+{
+	if (st != FM_OK)
+		return;
+	if (f->f.flags & FM_FOLIO_ANON) {
+		mapped_stats.anon_mapped += o->mapped_stat_delta;
+		mapped_stats.anon_thps += o->pmdmapped_stat_delta;
+	} else {
+		mapped_stats.file_mapped += o->mapped_stat_delta;
+		mapped_stats.file_pmdmapped += o->pmdmapped_stat_delta;
+	}
+}
+
+struct t_mapped_stats t_mapped_stats(void)
+{
+	return mapped_stats;
+}
+
 static uint64_t next_serial;
 
 fm_status t_init(struct folio *f, uint32_t mode, uint32_t order, fm_page *pages, uint32_t n)
@@ -160,6 +185,8 @@ fm_status t_fault_anon(struct folio *f, uint32_t mm, fm_rmap_outcome *out)
 	fm_status st = fm_folio_fault_anon(&f->f, mm, &o);
 	fm_trace_event e;
 
+	account(f, &o, st);
+
 	if (out)
 		*out = o;
 	if (!tr.f)
@@ -186,11 +213,20 @@ static void ev_cow(fm_trace_event *e, const fm_cow_facts *facts, const fm_cow_ou
 		e->out_flags |= FM_TRACE_OUT_PMD_SPLIT;
 }
 
+/* A CoW moves the mapped counters only when it replaces the mapping (spec §7.5, §7.6). */
+static void account_cow(const struct folio *f, const fm_cow_outcome *o, fm_status st)
+{
+	if (o->decision == FM_COW_DECISION_COPY || o->decision == FM_COW_DECISION_FALLBACK)
+		account(f, &o->rmap, st);
+}
+
 fm_status t_wp_fault_pte(struct folio *f, uint32_t page, uint32_t mm, const fm_cow_facts *facts,
 			 fm_cow_outcome *out)
 {
 	fm_status st = fm_folio_wp_fault_pte(&f->f, page, mm, facts, out);
 	fm_trace_event e;
+
+	account_cow(f, out, st);
 
 	if (!tr.f)
 		return st;
@@ -208,6 +244,8 @@ fm_status t_wp_fault_pmd(struct folio *f, uint32_t mm, const fm_cow_facts *facts
 {
 	fm_status st = fm_folio_wp_fault_pmd(&f->f, mm, facts, out);
 	fm_trace_event e;
+
+	account_cow(f, out, st);
 
 	if (!tr.f)
 		return st;
@@ -271,6 +309,8 @@ fm_status t_zap_ptes(struct folio *f, uint32_t first, uint32_t nr, uint32_t mm,
 	fm_status st = fm_folio_zap_ptes(&f->f, first, nr, mm, out);
 	fm_trace_event e;
 
+	account(f, out, st);
+
 	if (!tr.f)
 		return st;
 	ev_begin(&e, f, FM_TRACE_OP_ZAP_PTES);
@@ -287,6 +327,8 @@ fm_status t_zap_pmd(struct folio *f, uint32_t mm, fm_rmap_outcome *out)
 	fm_status st = fm_folio_zap_pmd(&f->f, mm, out);
 	fm_trace_event e;
 
+	account(f, out, st);
+
 	if (!tr.f)
 		return st;
 	ev_begin(&e, f, FM_TRACE_OP_ZAP_PMD);
@@ -301,6 +343,9 @@ fm_status t_split_pmd(struct folio *f, uint32_t mm, bool freeze, bool writable,
 {
 	fm_status st = fm_folio_split_pmd(&f->f, mm, freeze, writable, out);
 	fm_trace_event e;
+
+	account(f, &out->remove, st);
+	account(f, &out->add, st);
 
 	if (!tr.f)
 		return st;
@@ -334,6 +379,8 @@ fm_status t_migrate_unmap_pte(struct folio *f, uint32_t page, uint32_t mm, bool 
 	fm_status st = fm_folio_migrate_unmap_pte(&f->f, page, mm, writable, out);
 	fm_trace_event e;
 
+	account(f, &out->rmap, st);
+
 	if (!tr.f)
 		return st;
 	ev_begin(&e, f, FM_TRACE_OP_MIGRATE_UNMAP_PTE);
@@ -352,6 +399,8 @@ fm_status t_migrate_unmap_pmd(struct folio *f, uint32_t mm, bool writable,
 	fm_status st = fm_folio_migrate_unmap_pmd(&f->f, mm, writable, out);
 	fm_trace_event e;
 
+	account(f, &out->rmap, st);
+
 	if (!tr.f)
 		return st;
 	ev_begin(&e, f, FM_TRACE_OP_MIGRATE_UNMAP_PMD);
@@ -367,6 +416,8 @@ fm_status t_migrate_restore_pte(struct folio *f, uint32_t page, uint32_t mm, uin
 {
 	fm_status st = fm_folio_migrate_restore_pte(&f->f, page, mm, entry, out);
 	fm_trace_event e;
+
+	account(f, out, st);
 
 	if (!tr.f)
 		return st;
@@ -385,6 +436,8 @@ fm_status t_migrate_restore_pmd(struct folio *f, uint32_t mm, uint32_t entry,
 {
 	fm_status st = fm_folio_migrate_restore_pmd(&f->f, mm, entry, out);
 	fm_trace_event e;
+
+	account(f, out, st);
 
 	if (!tr.f)
 		return st;

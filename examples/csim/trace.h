@@ -20,6 +20,12 @@ int trace_close(void);
 /* Records written so far (0 when no trace is open). */
 uint64_t trace_records(void);
 
+/* The mapped-page counters the model's outcomes moved (trace.c account()). */
+struct t_mapped_stats {
+	int64_t anon_mapped, anon_thps, file_mapped, file_pmdmapped;
+};
+struct t_mapped_stats t_mapped_stats(void);
+
 fm_status t_init(struct folio *f, uint32_t mode, uint32_t order, fm_page *pages, uint32_t n);
 fm_status t_update_flags(struct folio *f, uint32_t set, uint32_t clear);
 fm_status t_fault_anon(struct folio *f, uint32_t mm, fm_rmap_outcome *out);
