@@ -535,6 +535,12 @@ static void run_expect(struct run *r, const struct step *st)
 				} else {
 					scn_put(&got, "%d", !!(f->pages[k].flags & FM_PAGE_ANON_EXCLUSIVE));
 				}
+			} else if (!strcmp(name, "folio_mapcount") || !strcmp(name, "expected_ref")) {
+				fm_query q; /* spec §4: the queries, not shown by `show` */
+
+				if (t_query(f, page, &q) != FM_OK)
+					scn_die(r->path, st->line, "internal error: fm_folio_query");
+				scn_put(&got, "%d", name[0] == 'f' ? q.mapcount : q.expected_ref_count);
 			} else if (!strcmp(name, "pmc") && r->s.mode != FM_MODE_PMC && f->order) {
 				render_pmc(&got, f);
 			} else if (!render_field(&r->s, f, name, &got)) {
