@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,24 @@ bool scn_parse_num(const char *t, uint64_t *v)
 		end++;
 	*v = n;
 	return !*end;
+}
+
+bool scn_parse_count(const char *t, long long *v)
+{
+	char *end;
+	bool neg = *t == '-';
+	unsigned long long n;
+
+	if (*t == '+' || *t == '-')
+		t++;
+	if (!isdigit((unsigned char)*t))
+		return false;
+	errno = 0;
+	n = strtoull(t, &end, 0);
+	if (errno || *end || n > (unsigned long long)LLONG_MAX)
+		return false;
+	*v = neg ? -(long long)n : (long long)n;
+	return true;
 }
 
 void scn_fmt_size(char *buf, size_t len, uint64_t v)
@@ -158,19 +177,16 @@ static void parse_expect_stats(const char *path, int line, char **tok, int n)
 	if (n < 2)
 		scn_die(path, line, "usage: expect %s anon=N [thp=N]", tok[0]);
 	for (int k = 1; k < n; k++) {
-		const char *t = tok[k], *v;
+		const char *t = tok[k];
 		int which = !strncmp(t, "anon=", 5) ? 0 : !strncmp(t, "thp=", 4) ? 1 : -1;
-		uint64_t num;
+		long long num;
 
 		if (which < 0)
 			scn_die(path, line, "expect %s: '%s' is not anon=N or thp=N", tok[0], t);
 		if (seen[which])
 			scn_die(path, line, "expect %s: '%s' given twice", tok[0], t);
 		seen[which] = true;
-		v = strchr(t, '=') + 1;
-		if (*v == '+' || *v == '-')
-			v++;
-		if (!scn_parse_num(v, &num))
+		if (!scn_parse_count(strchr(t, '=') + 1, &num))
 			scn_die(path, line, "expect %s: bad number in '%s'", tok[0], t);
 	}
 }

@@ -71,6 +71,8 @@ void scn_die(const char *path, int line, const char *fmt, ...)
 void scn_set_die_hook(void (*hook)(const char *path, int line, const char *msg));
 const char *outcome_name(enum access_outcome o);
 bool scn_parse_num(const char *t, uint64_t *v);
+/* A signed count: [+|-]N, decimal or 0x hex, no size suffix (expect stat / total). */
+bool scn_parse_count(const char *t, long long *v);
 void scn_fmt_size(char *buf, size_t len, uint64_t v);
 /* Parses a whole scenario file (syntax errors: scn_die); *steps is malloc'ed. */
 void scn_parse_file(const char *path, struct step **steps, int *nr);

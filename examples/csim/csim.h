@@ -172,8 +172,8 @@ enum lookup_kind { LOOK_NONE, LOOK_ZERO, LOOK_HUGE_ZERO, LOOK_FOLIO };
 enum lookup_kind sim_lookup(struct sim *s, struct proc *p, uint64_t addr, struct folio **f,
 			    unsigned int *page);
 /* `expect pte` / `expect pmd` (FORMAT.md): the entry at addr, relative to `shown`. */
-const char *sim_pte_view(struct sim *s, struct proc *p, uint64_t addr, const struct folio *shown);
-const char *sim_pmd_view(struct sim *s, struct proc *p, uint64_t addr, const struct folio *shown);
+const char *sim_pte_view(const struct proc *p, uint64_t addr, const struct folio *shown);
+const char *sim_pmd_view(const struct proc *p, uint64_t addr, const struct folio *shown);
 int sim_mms_mapping(const struct folio *f);
 const char *sim_id_name(struct sim *s, uint32_t id);
 /* Cross-checks every live folio against the exact page-table count; -1 on mismatch. */

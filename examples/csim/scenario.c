@@ -426,10 +426,10 @@ static void expect_stats(struct run *r, const struct step *st)
 	for (int i = 1; i < st->nr_expect; i++) {
 		const char *t = st->expect[i];
 		bool thp = !strncmp(t, "thp=", 4);
-		long long want = strtoll(strchr(t, '=') + 1, NULL, 0);
-		long long got = thp ? now.anon_thps - base->anon_thps
-				    : now.anon_mapped - base->anon_mapped;
+		long long want = 0, got;
 
+		scn_parse_count(strchr(t, '=') + 1, &want); /* checked by the parser */
+		got = thp ? now.anon_thps - base->anon_thps : now.anon_mapped - base->anon_mapped;
 		r->checked++;
 		if (got != want)
 			expect_failed(r, st, "expected %s %s=%+lld, got %+lld", st->expect[0],
@@ -452,18 +452,18 @@ static void expect_view(struct run *r, const struct step *st)
 
 	if (!p)
 		scn_die(r->path, st->line, "no live process '%s'", st->name);
-	if (!strcmp(want, "rw") || !strcmp(want, "ro") || !strcmp(want, "copy"))
+	if (!strcmp(want, "rw") || !strcmp(want, "ro") || !strcmp(want, "copy")) {
 		shown = shown_folio(r, st, &page);
-	if (!shown && (!strcmp(want, "rw") || !strcmp(want, "ro") || !strcmp(want, "copy"))) {
-		expect_failed(r, st, "expected %s %s, got no folio at the last show",
-			      st->expect[0], want);
-		return;
+		if (!shown) {
+			expect_failed(r, st, "expected %s %s, got no folio at the last show",
+				      st->expect[0], want);
+			return;
+		}
 	}
 	resolve(r, st, p, false, &start, &end);
 	r->checked++;
 	for (uint64_t a = start; a < end; a += step) {
-		const char *got = pte ? sim_pte_view(&r->s, p, a, shown)
-				      : sim_pmd_view(&r->s, p, a, shown);
+		const char *got = pte ? sim_pte_view(p, a, shown) : sim_pmd_view(p, a, shown);
 
 		if (strcmp(got, want)) {
 			expect_failed(r, st, "expected %s %s at %#llx, got %s", st->expect[0], want,

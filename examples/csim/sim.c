@@ -883,12 +883,11 @@ static const char *mapping_view(const struct folio *mapped, uint8_t flags,
 	return flags & PTE_WRITE ? "rw" : "ro";
 }
 
-const char *sim_pte_view(struct sim *s, struct proc *p, uint64_t addr, const struct folio *shown)
+const char *sim_pte_view(const struct proc *p, uint64_t addr, const struct folio *shown)
 {
-	struct pmd *d;
-	struct pte *pte;
+	const struct pmd *d;
+	const struct pte *pte;
 
-	(void)s;
 	if (find_vma(p, addr) < 0 || !(d = pmd_find(p, addr)))
 		return "none";
 	if (d->flags & PTE_MIGRATION)
@@ -907,11 +906,10 @@ const char *sim_pte_view(struct sim *s, struct proc *p, uint64_t addr, const str
 	return mapping_view(pte->folio, pte->flags, shown);
 }
 
-const char *sim_pmd_view(struct sim *s, struct proc *p, uint64_t addr, const struct folio *shown)
+const char *sim_pmd_view(const struct proc *p, uint64_t addr, const struct folio *shown)
 {
-	struct pmd *d;
+	const struct pmd *d;
 
-	(void)s;
 	if (find_vma(p, addr) < 0 || !(d = pmd_find(p, addr)) || pmd_none(d))
 		return "none";
 	if (d->table)

@@ -22,7 +22,7 @@ uint64_t trace_records(void);
 
 /* The mapped-page counters the model's outcomes moved (trace.c account()). */
 struct t_mapped_stats {
-	int64_t anon_mapped, anon_thps, file_mapped, file_pmdmapped;
+	int64_t anon_mapped, anon_thps;
 };
 struct t_mapped_stats t_mapped_stats(void);
 
