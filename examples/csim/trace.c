@@ -208,6 +208,13 @@ static void ev_cow(fm_trace_event *e, const fm_cow_facts *facts, const fm_cow_ou
 		e->out_flags |= FM_TRACE_OUT_PMD_SPLIT;
 }
 
+/* a PMD split: the folio_remove_rmap_pmd, then the add of its PTEs (spec §6.1) */
+static void account_split(const struct folio *f, const fm_split_pmd_outcome *o, fm_status st)
+{
+	account(f, &o->remove, st);
+	account(f, &o->add, st);
+}
+
 /* A CoW moves the mapped counters only when it replaces the mapping (spec §7.5, §7.6). */
 static void account_cow(const struct folio *f, const fm_cow_outcome *o, fm_status st)
 {
@@ -287,6 +294,9 @@ fm_status t_fork_pmd(struct folio *f, uint32_t src_mm, uint32_t dst_mm, bool src
 	fm_status st = fm_folio_fork_pmd(&f->f, src_mm, dst_mm, src_has_pinned, out);
 	fm_trace_event e;
 
+	if (st == FM_OK && out->pmd_split) /* a maybe-pinned folio: spec §5.3 */
+		account_split(f, &out->split, st);
+
 	if (!tr.f)
 		return st;
 	ev_begin(&e, f, FM_TRACE_OP_FORK_PMD);
@@ -339,8 +349,7 @@ fm_status t_split_pmd(struct folio *f, uint32_t mm, bool freeze, bool writable,
 	fm_status st = fm_folio_split_pmd(&f->f, mm, freeze, writable, out);
 	fm_trace_event e;
 
-	account(f, &out->remove, st);
-	account(f, &out->add, st);
+	account_split(f, out, st);
 
 	if (!tr.f)
 		return st;
