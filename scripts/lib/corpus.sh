@@ -1,0 +1,33 @@
+# The scenario corpus (examples/csim/scenarios/*.scn) through one csim binary, both modes:
+# each run must exit 0 (every expectation holds) with the reviewed transcript
+# FILE.{pmc,nopmc}.expected. Sourced by csim-test and mutants.
+#
+# corpus_check CSIM [--quiet]: prints "FAIL FILE [MODE]: why" per failing run (with the
+# diff or csim's last lines unless --quiet); sets corpus_runs and corpus_failed.
+corpus_check() {
+	local csim=$1 quiet=${2:-} scn mode expected out status
+	corpus_runs=0
+	corpus_failed=0
+	for scn in "$FOLIOMAP_ROOT"/examples/csim/scenarios/*.scn; do
+		for mode in pmc nopmc; do
+			expected="${scn%.scn}.$mode.expected"
+			corpus_runs=$((corpus_runs + 1))
+			if [[ ! -f $expected ]]; then
+				echo "FAIL ${scn#"$FOLIOMAP_ROOT"/} [$mode]: missing $expected"
+				corpus_failed=$((corpus_failed + 1))
+				continue
+			fi
+			status=0
+			out="$("$csim" --mode "$mode" "$scn" 2>&1)" || status=$?
+			if ((status)); then
+				echo "FAIL ${scn#"$FOLIOMAP_ROOT"/} [$mode]: csim exited $status"
+				[[ -n $quiet ]] || printf '%s\n' "$out" | tail -n 20
+				corpus_failed=$((corpus_failed + 1))
+			elif ! cmp -s "$expected" <(printf '%s\n' "$out"); then
+				echo "FAIL ${scn#"$FOLIOMAP_ROOT"/} [$mode]: transcript differs from ${expected##*/}"
+				[[ -n $quiet ]] || diff -u "$expected" <(printf '%s\n' "$out") || true
+				corpus_failed=$((corpus_failed + 1))
+			fi
+		done
+	done
+}
