@@ -1747,6 +1747,12 @@ int sim_check(struct sim *s)
 		if (f->order && mms >= 2 && !(f->f.mm_ids >> 63))
 			return fail(s, "folio of order %u mapped by %d mms but S clear (spec §2.5.2)",
 				    f->order, mms);
+		/* [NOPMC] a large folio's per-page _mapcount is never touched (spec §11.0) */
+		for (unsigned int k = 0; s->mode == FM_MODE_NOPMC && f->order && k < 1u << f->order;
+		     k++)
+			if (f->pages[k].mapcount != -1)
+				return fail(s, "nopmc folio of order %u: page %u has _mapcount %d, not -1",
+					    f->order, k, f->pages[k].mapcount);
 	}
 	return 0;
 }
