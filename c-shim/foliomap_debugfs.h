@@ -191,6 +191,37 @@ enum foliomap_stat {
 #define FOLIOMAP_TOTALS_PATH		"/sys/kernel/debug/" FOLIOMAP_DEBUGFS_DIR "/" FOLIOMAP_TOTALS_FILE
 
 /*
+ * /sys/kernel/debug/foliomap/scope (root only): the checks of a few processes, counted
+ * apart from the rest of the system. A set of at most FOLIOMAP_SCOPE_MMS mms:
+ *  - writing a decimal pid (a trailing newline allowed) adds that process's mm (ESRCH:
+ *    no such process, or it has no mm; ENOSPC: the set is full, counted in
+ *    scope_overflows; adding an mm already in the set changes nothing);
+ *  - a fork of a process whose mm is in the set puts the child's mm in it (the fork's
+ *    copy_page_range, before the child can run);
+ *  - writing "clear" empties the set and zeroes the scope's counters;
+ *  any other write (a NUL byte in it too) fails with EINVAL, a bad buffer with EFAULT.
+ * Reads as "name value" lines: every counter of enum foliomap_stat (the names of
+ * stats, in that order), counting only the checks of operations in the scope since the
+ * last "clear", then "scope_mms N" (the mms in the set) and "scope_overflows N".
+ *
+ * An operation is in the scope when the task performing it has a scoped mm (every check
+ * runs in that task's context): its faults, CoW decisions, munmaps and madvises, forks
+ * (the parent's), its exit's teardown (the mm it still uses after exit_mm()), and the
+ * rmap walks and splits it starts itself (move_pages(), a split_huge_pages write),
+ * which act on every mm mapping its folios. A check of a kernel thread (reclaim, the
+ * deferred-split shrinker, khugepaged) or of another process is not, even on the
+ * scope's folios. missed_events counts only the module's own lost events of scoped
+ * tasks (kprobe misses are not attributable to a process). The set holds a reference
+ * on each mm (mmgrab) until "clear", which delays freeing its mm id.
+ */
+#define FOLIOMAP_SCOPE_FILE		"scope"
+#define FOLIOMAP_SCOPE_PATH		"/sys/kernel/debug/" FOLIOMAP_DEBUGFS_DIR "/" FOLIOMAP_SCOPE_FILE
+#define FOLIOMAP_SCOPE_CLEAR		"clear"
+#define FOLIOMAP_SCOPE_MMS		32
+#define FOLIOMAP_SCOPE_MMS_KEY		"scope_mms"
+#define FOLIOMAP_SCOPE_OVERFLOWS_KEY	"scope_overflows"
+
+/*
  * /sys/kernel/debug/foliomap/mismatches (root only, read-only): the last recorded
  * disagreements between the model and the kernel, each with the operation and its
  * arguments, the folio before, the model's prediction, the kernel's folio after, and

@@ -292,6 +292,8 @@ static int copy_page_range_entry(struct kretprobe_instance *ri, struct pt_regs *
 	int i;
 
 	p->a = NULL;
+	/* Called for every VMA of the fork: the first puts a scoped parent's child in. */
+	foliomap_scope_fork(src->vm_mm, dst->vm_mm);
 	/*
 	 * copy_page_range copies only VMAs with an anon_vma or a VM_COPY_ON_FORK flag (the
 	 * child's, which may carry uffd-wp alone) (spec §5.1); hugetlb is not modelled.

@@ -46,6 +46,7 @@ MODULE_PARM_DESC(warn_on_mismatch, "WARN (once) when the model disagrees with th
 void foliomap_count(enum foliomap_stat stat)
 {
 	this_cpu_inc(foliomap_counts[stat]);
+	foliomap_scope_count(stat);
 }
 
 /* Counter @i since the module was loaded. */
@@ -165,6 +166,8 @@ static int __init foliomap_init(void)
 	if (!err)
 		err = foliomap_report_init(foliomap_debugfs_dir);
 	if (!err)
+		err = foliomap_scope_init(foliomap_debugfs_dir);
+	if (!err)
 		err = foliomap_inspect_init(foliomap_debugfs_dir);
 	if (!err)
 		err = foliomap_trace_init(foliomap_debugfs_dir);
@@ -187,6 +190,7 @@ static void __exit foliomap_exit(void)
 	/* Probes first: their handlers use the pools and the records. */
 	foliomap_hooks_exit();
 	debugfs_remove_recursive(foliomap_debugfs_dir);
+	foliomap_scope_exit();
 	foliomap_trace_exit();
 	pr_info("unloaded\n");
 }

@@ -42,8 +42,14 @@ struct fm_snap {
 	fm_page pages[FOLIOMAP_MAX_PAGES];
 };
 
-/* Counters (foliomap_main.c). */
+/* Counters (foliomap_main.c): every one also in the scope's (foliomap_scope.c). */
 void foliomap_count(enum foliomap_stat stat);
+
+/* foliomap_scope.c */
+void foliomap_scope_count(enum foliomap_stat stat);
+void foliomap_scope_fork(struct mm_struct *parent, struct mm_struct *child);
+int foliomap_scope_init(struct dentry *dir);
+void foliomap_scope_exit(void);
 
 /* foliomap_snapshot.c */
 int foliomap_snapshot(struct folio *folio, struct fm_snap *snap);

@@ -268,6 +268,7 @@ static void test_readonly_files(void)
 
 		if (!strcmp(files[i], FOLIOMAP_STATS_FILE) ||
 		    !strcmp(files[i], FOLIOMAP_INSPECT_FILE) ||
+		    !strcmp(files[i], FOLIOMAP_SCOPE_FILE) ||
 		    !strcmp(files[i], FOLIOMAP_TRACE_CTL_FILE))
 			continue;
 		path_of(path, sizeof(path), files[i]);
@@ -990,6 +991,91 @@ static void test_trace(void)
 	ksft_test_result_pass("%s (%zu records, %" PRIu64 " events)\n", desc, n, h.events);
 }
 
+/* The value of "name" in a scope read, or -1. */
+static long long scope_value(const char *name)
+{
+	size_t len, nl = strlen(name);
+	char *text = slurp(FOLIOMAP_SCOPE_PATH, &len), *p;
+	long long v = -1;
+
+	for (p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p))
+		if (!strncmp(p, name, nl) && p[nl] == ' ') {
+			v = atoll(p + nl + 1);
+			break;
+		}
+	free(text);
+	return v;
+}
+
+static int scope_write(const char *s, size_t len)
+{
+	int fd = open(FOLIOMAP_SCOPE_PATH, O_WRONLY), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, s, len) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * scope: clear, add this process (and again: no change), a fork's child joins by
+ * itself, its page faults count there (the parent only waits meanwhile); garbage and a
+ * missing pid are refused.
+ */
+static void test_scope(void)
+{
+	const char *desc = "scope: add, fork, count, refuse garbage, clear";
+	char pid[16];
+	long long before;
+	pid_t child;
+	int st, err;
+
+	if (scope_write("clear\n", 6) || scope_value(FOLIOMAP_SCOPE_MMS_KEY) != 0 ||
+	    scope_value("transitions_checked") != 0) {
+		ksft_test_result_fail("%s: clear\n", desc);
+		return;
+	}
+	snprintf(pid, sizeof(pid), "%d\n", getpid());
+	if (scope_write(pid, strlen(pid)) || scope_write(pid, strlen(pid)) ||
+	    scope_value(FOLIOMAP_SCOPE_MMS_KEY) != 1) {
+		ksft_test_result_fail("%s: adding pid %d\n", desc, getpid());
+		return;
+	}
+	if ((err = scope_write("junk", 4)) != EINVAL || (err = scope_write("0", 1)) != EINVAL ||
+	    (err = scope_write("2147483647", 10)) != ESRCH ||
+	    (err = scope_write("clear\0x", 7)) != EINVAL) {
+		ksft_test_result_fail("%s: a bad write gave %s\n", desc, strerror(err));
+		return;
+	}
+	before = scope_value("op_add_new_anon");
+	child = fork();
+	if (child == 0) {
+		char *m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		for (int k = 0; m != MAP_FAILED && k < 256; k++)
+			m[k * 4096] = 1;
+		_exit(0);
+	}
+	waitpid(child, &st, 0);
+	if (scope_value(FOLIOMAP_SCOPE_MMS_KEY) != 2 ||
+	    scope_value("op_add_new_anon") <= before) {
+		ksft_test_result_fail("%s: the child's mm %s, op_add_new_anon %lld -> %lld\n",
+				      desc, scope_value(FOLIOMAP_SCOPE_MMS_KEY) == 2 ?
+				      "joined" : "did not join", before,
+				      scope_value("op_add_new_anon"));
+		return;
+	}
+	if (scope_write("clear", 5) || scope_value(FOLIOMAP_SCOPE_MMS_KEY) != 0 ||
+	    scope_value("op_add_new_anon") != 0) {
+		ksft_test_result_fail("%s: the last clear\n", desc);
+		return;
+	}
+	ksft_test_result_pass("%s\n", desc);
+}
+
 static const struct {
 	const char *desc;
 	void (*fn)(void);
@@ -1003,6 +1089,7 @@ static const struct {
 	{ "stats concurrent", test_stats_concurrent },
 	{ "no kernel addresses", test_no_kernel_addresses },
 	{ "event recorder", test_trace },
+	{ "scope", test_scope },
 };
 
 int main(void)

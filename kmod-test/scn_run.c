@@ -20,13 +20,23 @@
  *    move_pages), mm ids named by the processes whose mm has that id;
  *  - split: /sys/kernel/debug/split_huge_pages, SPLIT when the large folio at ADDR is
  *    order 0 or the shared zeropage afterwards; migrate: move_pages(MPOL_MF_MOVE_ALL)
- *    and the pages' nodes before and after;
+ *    and the pages' nodes before and after; both done by the worker itself, so that
+ *    they are its own operations (--scope);
  *  - query: the controller reads the worker's /proc/PID/pagemap, /proc/kpagecount and
  *    /proc/PID/smaps (page-table walks under the mmap lock: no GUP, no fault, no state
  *    change of the worker).
  *
  * Expectations (`expect ...`) print nothing and are not evaluated here: the host
  * compares this transcript with the simulator's, which evaluates them.
+ *
+ * With --scope (first argument), each file starts with an empty debugfs foliomap/scope
+ * (foliomap_debugfs.h) and every spawned worker joins it (a forked one joins by its fork),
+ * so the shadow checker counts the checks of this file's processes apart; after the file
+ * its scope counters follow the transcript as "@@scn SCOPE NAME VALUE" lines, then the
+ * file's `expect checked COUNTER>=N` declarations that apply to this kernel, each word
+ * as "@@scn CHECKED FILE:LINE COUNTER>=N VALUE" or "@@scn UNMET FILE:LINE: expected
+ * COUNTER>=N, got VALUE"; an unmet one, or a transition or CoW mismatch in the scope,
+ * makes the file's status 1 (the checker's verdict).
  *
  * Output per file: "@@scn BEGIN FILE", the transcript, "@@scn END FILE STATUS" (0 ok,
  * 2 a scenario error: syntax, unknown names, a madvise/mprotect range with a hole (the
@@ -55,6 +65,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "foliomap.h"
 #include "foliomap_debugfs.h"
 #include "mm_probe.h"
 #include "scn.h"
@@ -82,7 +93,7 @@ struct pin_longterm_test {
 #define KPAGECOUNT_PATH			"/proc/kpagecount"
 
 enum op { OP_MMAP, OP_ACCESS, OP_PIN, OP_UNPIN, OP_FORK, OP_EXIT, OP_MUNMAP, OP_MADVISE,
-	  OP_MPROTECT, OP_MREMAP };
+	  OP_MPROTECT, OP_MREMAP, OP_MIGRATE, OP_SPLIT };
 
 struct cmd {
 	int op;
@@ -193,6 +204,10 @@ static int write_file(const char *path, const char *s)
 }
 
 /* ---- the worker ---------------------------------------------------------------------- */
+
+static int migrate_self(uint64_t start, uint64_t end, int node, unsigned long *ncand,
+			unsigned long *nmoved, const char **what);
+static int split_self(uint64_t addr);
 
 struct pinned {
 	int fd;
@@ -357,10 +372,27 @@ static void __attribute__((noreturn)) worker(int chan)
 			if (p == MAP_FAILED)
 				err = errno;
 			break;
+		case OP_MIGRATE: {
+			unsigned long nc, moved;
+			const char *what;
+
+			err = migrate_self(c.a, c.b, (int)c.c, &nc, &moved, &what);
+			/* the word: MIGRATED 0, PARTIAL 1, FAILED 2; or the failing call */
+			out[0] = moved == nc ? 0 : moved ? 1 : 2;
+			n = 1;
+			if (err) {
+				n = (int)strlen(what) + 1;
+				memcpy(out, what, (size_t)n);
+			}
+			break;
+		}
+		case OP_SPLIT:
+			err = split_self(c.a);
+			break;
 		default:
 			err = EINVAL;
 		}
-		worker_reply(err, pid, out, err ? 0 : n);
+		worker_reply(err, pid, out, err && c.op != OP_MIGRATE ? 0 : n);
 	}
 }
 
@@ -456,6 +488,29 @@ static const char *field(const char *text, const char *key, char *val, size_t le
 		}
 	}
 	return NULL;
+}
+
+/* --scope: the checker's counts of this file's processes (foliomap_debugfs.h "scope"). */
+static bool use_scope;
+
+static int scope_write(const char *what)
+{
+	int err = write_file(FOLIOMAP_SCOPE_PATH, what);
+
+	if (err)
+		fail("%s: writing %s: %s", FOLIOMAP_SCOPE_PATH, what, strerror(-err));
+	return err;
+}
+
+/* A spawned worker joins the scope (a forked one joins by its fork, in the module). */
+static int scope_add(const struct proc *p)
+{
+	char pid[16];
+
+	if (!use_scope)
+		return 0;
+	snprintf(pid, sizeof(pid), "%d", p->pid);
+	return scope_write(pid);
 }
 
 static int worker_ready(struct proc *p)
@@ -691,21 +746,30 @@ static void set_thp(uint64_t size, bool always)
 	}
 }
 
-static void migrate(struct proc *p, uint64_t start, uint64_t end, int node, struct buf *b)
+/*
+ * move_pages() of the pages of [start, end) of the calling process (a worker: the
+ * migration and its rmap walks are then the scenario process's own operations, counted in
+ * its scope) that map a folio on another node, to @node: 0 and the number of candidates
+ * and of pages that moved, or an errno (*what: the failing call).
+ */
+static int migrate_self(uint64_t start, uint64_t end, int node, unsigned long *ncand,
+			unsigned long *nmoved, const char **what)
 {
 	unsigned long n = (end - start) / PAGE, nc = 0, moved = 0;
 	void **pages = calloc(n, sizeof(*pages)), **cand = calloc(n, sizeof(*cand));
 	int *status = calloc(n, sizeof(int)), *nodes = calloc(n, sizeof(int));
-	const char *word;
+	int err = 0;
 
+	*what = "move_pages (query)";
 	if (!pages || !cand || !status || !nodes) {
-		fail("out of memory");
+		*what = "calloc";
+		err = ENOMEM;
 		goto out;
 	}
 	for (unsigned long i = 0; i < n; i++)
 		pages[i] = (void *)(uintptr_t)(start + i * PAGE);
-	if (syscall(SYS_move_pages, p->pid, n, pages, NULL, status, 0)) {
-		fail("move_pages (query): %s", strerror(errno));
+	if (syscall(SYS_move_pages, 0, n, pages, NULL, status, 0)) {
+		err = errno;
 		goto out;
 	}
 	for (unsigned long i = 0; i < n; i++)
@@ -715,12 +779,13 @@ static void migrate(struct proc *p, uint64_t start, uint64_t end, int node, stru
 		for (unsigned long i = 0; i < nc; i++)
 			nodes[i] = node;
 		/* > 0: pages not migrated; their status tells, as the query below does */
-		if (syscall(SYS_move_pages, p->pid, nc, cand, nodes, status, MPOL_MF_MOVE_ALL) < 0) {
-			fail("move_pages: %s", strerror(errno));
+		if (syscall(SYS_move_pages, 0, nc, cand, nodes, status, MPOL_MF_MOVE_ALL) < 0) {
+			*what = "move_pages";
+			err = errno;
 			goto out;
 		}
-		if (syscall(SYS_move_pages, p->pid, nc, cand, NULL, status, 0)) {
-			fail("move_pages (query): %s", strerror(errno));
+		if (syscall(SYS_move_pages, 0, nc, cand, NULL, status, 0)) {
+			err = errno;
 			goto out;
 		}
 		/* -EFAULT: the page maps the shared zeropage now, remapped by the split of
@@ -729,13 +794,24 @@ static void migrate(struct proc *p, uint64_t start, uint64_t end, int node, stru
 		for (unsigned long i = 0; i < nc; i++)
 			moved += status[i] == node || status[i] == -EFAULT;
 	}
-	word = moved == nc ? "MIGRATED" : moved ? "PARTIAL" : "FAILED";
-	scn_put(b, ": %s", word);
 out:
+	*ncand = nc;
+	*nmoved = moved;
 	free(pages);
 	free(cand);
 	free(status);
 	free(nodes);
+	return err;
+}
+
+/* The worker's split_huge_pages request for its own page at addr: 0 or an errno. */
+static int split_self(uint64_t addr)
+{
+	char req[96];
+
+	snprintf(req, sizeof(req), "%d,%#llx,%#llx", getpid(), (unsigned long long)addr,
+		 (unsigned long long)(addr + PAGE));
+	return -write_file(SPLIT_PATH, req);
 }
 
 static void kill_all(void)
@@ -799,7 +875,7 @@ static int run_step(const struct step *st, int *next_chan)
 		}
 		if (pid == 0)
 			worker(c->chan);
-		if (worker_ready(c))
+		if (worker_ready(c) || scope_add(c))
 			return -1;
 		break;
 	}
@@ -910,22 +986,42 @@ static int run_step(const struct step *st, int *next_chan)
 		p->regions[ri].base = cmd.c;
 		break;
 	}
-	case V_MIGRATE:
+	case V_MIGRATE: {
+		static const char *const words[] = { "MIGRATED", "PARTIAL", "FAILED" };
+		int err;
+
 		resolve(st, p, true, &start, &end);
-		migrate(p, start, end, st->node, &b);
+		/* by the worker itself: the migration is its own operation (scope) */
+		cmd.op = OP_MIGRATE;
+		cmd.a = start;
+		cmd.b = end;
+		cmd.c = (uint64_t)st->node;
+		err = call_err(p, &cmd, &r, out);
+		if (err) {
+			if (err > 0)
+				fail("%.*s: %s", r.n, (const char *)out, strerror(err));
+			return -1;
+		}
+		if (r.n != 1 || out[0] > 2) {
+			fail("worker %s: a malformed migrate reply", p->name);
+			return -1;
+		}
+		scn_put(&b, ": %s", words[out[0]]);
 		break;
+	}
 	case V_SPLIT: {
-		char req[96];
 		int before, after, err;
 
 		resolve(st, p, false, &start, &end);
 		start &= ~(PAGE - 1);
 		before = folio_order_at(p, start);
-		snprintf(req, sizeof(req), "%d,%#llx,%#llx", p->pid, (unsigned long long)start,
-			 (unsigned long long)(start + PAGE));
-		err = write_file(SPLIT_PATH, req);
+		/* written by the worker itself: the split is its own operation (scope) */
+		cmd.op = OP_SPLIT;
+		cmd.a = start;
+		err = call_err(p, &cmd, &r, out);
 		if (err) {
-			fail("%s: %s", SPLIT_PATH, strerror(-err));
+			if (err > 0)
+				fail("%s: %s", SPLIT_PATH, strerror(err));
 			return -1;
 		}
 		after = folio_order_at(p, start);
@@ -961,6 +1057,73 @@ static void __attribute__((noreturn)) scenario_error(const char *path, int line,
 	longjmp(file_error, 1);
 }
 
+static uint32_t kernel_mode;	/* FM_MODE_*, from debugfs stats (--scope) */
+
+/*
+ * After a file (its workers reaped, so their exits are counted): its scope's counters as
+ * "@@scn SCOPE NAME VALUE" lines (not transcript), then each `expect checked` word that
+ * applies to this kernel as "@@scn CHECKED FILE:LINE NAME>=N VALUE", or "@@scn UNMET
+ * FILE:LINE: expected NAME>=N, got VALUE". 1 when a declaration is unmet or the scope
+ * saw a transition or CoW mismatch, 3 when the scope cannot be read, else 0.
+ */
+static int scope_report(const char *path)
+{
+	unsigned long long v[FOLIOMAP_NR_STATS];
+	bool have[FOLIOMAP_NR_STATS] = { false };
+	char line[128], name[64];
+	unsigned long long val;
+	FILE *f = fopen(FOLIOMAP_SCOPE_PATH, "r");
+	int st = 0;
+
+	if (!f) {
+		printf("@@scn ERROR %s:0: %s: %s\n", path, FOLIOMAP_SCOPE_PATH, strerror(errno));
+		return 3;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		printf("@@scn SCOPE %s", line);
+		if (sscanf(line, "%63s %llu", name, &val) != 2)
+			continue;
+		for (int i = 0; i < FOLIOMAP_NR_STATS; i++)
+			if (!strcmp(name, scn_stat_name(i))) {
+				v[i] = val;
+				have[i] = true;
+			}
+	}
+	fclose(f);
+	for (int i = 0; i < FOLIOMAP_NR_STATS; i++)
+		if (!have[i]) {
+			printf("@@scn ERROR %s:0: %s has no %s\n", path, FOLIOMAP_SCOPE_PATH,
+			       scn_stat_name(i));
+			return 3;
+		}
+	if (v[FOLIOMAP_STAT_TRANSITION_MISMATCHES] || v[FOLIOMAP_STAT_COW_MISMATCHES])
+		st = 1;
+	for (int i = 0; steps && i < nr_steps; i++) {
+		const struct step *e = &steps[i];
+
+		if (e->verb != V_EXPECT || strcmp(e->expect[0], "checked") ||
+		    (e->expect_mode && e->expect_mode != kernel_mode))
+			continue;
+		for (int k = 1; k < e->nr_expect; k++) {
+			unsigned long long min;
+			int stat;
+
+			if (!scn_parse_checked(e->expect[k], &stat, &min))
+				continue;	/* the parser refused it already */
+			if (v[stat] >= min) {
+				printf("@@scn CHECKED %s:%d %s %llu\n", path, e->line, e->expect[k],
+				       v[stat]);
+			} else {
+				printf("@@scn UNMET %s:%d: expected %s, got %llu\n", path, e->line,
+				       e->expect[k], v[stat]);
+				st = 1;
+			}
+		}
+	}
+	fflush(stdout);
+	return st;
+}
+
 static int run_steps(const char *path)
 {
 	int nr, nprocs = 0, next_chan = 0;
@@ -986,17 +1149,21 @@ static int run_steps(const char *path)
 	}
 	va_cursor = 1;
 	set_thp(0, false);	/* thp all never */
+	if (use_scope && scope_write(FOLIOMAP_SCOPE_CLEAR)) {
+		kill_all();
+		return 3;
+	}
 	for (int i = 0; i < nr; i++)
 		if (run_step(&steps[i], &next_chan))
 			break;
 	kill_all();
-	scn_free_steps(steps, nr);
-	steps = NULL;
 	return run_status;
 }
 
 static int run_file(const char *path)
 {
+	volatile int st;
+
 	cur_path = path;
 	cur_line = 0;
 	run_status = 0;
@@ -1005,12 +1172,21 @@ static int run_file(const char *path)
 	if (setjmp(file_error)) {
 		/* the workers are idle: errors are found before a command is sent */
 		kill_all();
-		if (steps)
-			scn_free_steps(steps, nr_steps);
-		steps = NULL;
-		return 2;
+		st = 2;
+	} else {
+		st = run_steps(path);
 	}
-	return run_steps(path);
+	if (use_scope) {
+		int sst = scope_report(path);
+
+		if (sst > st)
+			st = sst;
+	}
+	if (steps)
+		scn_free_steps(steps, nr_steps);
+	steps = NULL;
+	nr_steps = 0;
+	return st;
 }
 
 /* The model's assumptions (FORMAT.md): no khugepaged collapse, huge zeropage on, no
@@ -1044,13 +1220,36 @@ int main(int argc, char **argv)
 {
 	int worst = 0;
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: scn_run FILE.scn...\n");
+	int first = 1;
+
+	if (argc > 1 && !strcmp(argv[1], "--scope")) {
+		use_scope = true;
+		first = 2;
+	}
+	if (argc <= first) {
+		fprintf(stderr, "usage: scn_run [--scope] FILE.scn...\n");
 		return 2;
 	}
 	setup();
+	if (use_scope) {
+		char text[4096], *m;
+		int fd = open(FOLIOMAP_STATS_PATH, O_RDONLY);
+		ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+
+		if (fd >= 0)
+			close(fd);
+		text[n > 0 ? n : 0] = '\0';
+		m = strstr(text, "\n" FOLIOMAP_STATS_MODE_KEY " ");
+		if (!m) {
+			fprintf(stderr, "scn_run: --scope: no mode in %s\n", FOLIOMAP_STATS_PATH);
+			return 3;
+		}
+		m += sizeof(FOLIOMAP_STATS_MODE_KEY) + 1;
+		kernel_mode = !strncmp(m, FOLIOMAP_MODE_NOPMC, strlen(FOLIOMAP_MODE_NOPMC)) ?
+			      FM_MODE_NOPMC : FM_MODE_PMC;
+	}
 	scn_set_die_hook(scenario_error);
-	for (int i = 1; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
 		int st;
 
 		printf("@@scn BEGIN %s\n", argv[i]);

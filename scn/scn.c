@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "foliomap.h"
+/* the checker's counter names (expect checked), a plain header of the module */
+#include "../c-shim/foliomap_debugfs.h"
 
 static void (*die_hook)(const char *path, int line, const char *msg);
 
@@ -188,6 +190,54 @@ static void parse_expect_stats(const char *path, int line, char **tok, int n)
 		seen[which] = true;
 		if (!scn_parse_count(strchr(t, '=') + 1, &num))
 			scn_die(path, line, "expect %s: bad number in '%s'", tok[0], t);
+	}
+}
+
+static const char *const stat_names[FOLIOMAP_NR_STATS] = FOLIOMAP_STAT_NAMES;
+
+bool scn_parse_checked(const char *t, int *stat, unsigned long long *min)
+{
+	const char *ge = strstr(t, ">=");
+	char *end;
+
+	if (!ge || ge == t || !isdigit((unsigned char)ge[2]))
+		return false;
+	for (int i = 0; i < FOLIOMAP_NR_STATS; i++) {
+		if (strlen(stat_names[i]) != (size_t)(ge - t) ||
+		    strncmp(stat_names[i], t, (size_t)(ge - t)))
+			continue;
+		errno = 0;
+		*min = strtoull(ge + 2, &end, 10);
+		if (errno || *end)
+			return false;
+		*stat = i;
+		return true;
+	}
+	return false;
+}
+
+const char *scn_stat_name(int stat)
+{
+	return stat >= 0 && stat < FOLIOMAP_NR_STATS ? stat_names[stat] : NULL;
+}
+
+/* expect checked NAME>=N...: the checker's counters of the scenario's processes */
+static void parse_expect_checked(const char *path, int line, char **tok, int n)
+{
+	bool seen[FOLIOMAP_NR_STATS] = { false };
+
+	if (n < 2)
+		scn_die(path, line, "usage: expect checked COUNTER>=N...");
+	for (int k = 1; k < n; k++) {
+		unsigned long long min;
+		int stat;
+
+		if (!scn_parse_checked(tok[k], &stat, &min))
+			scn_die(path, line, "expect checked: '%s' is not COUNTER>=N (a counter "
+				"of the module's debugfs stats, N decimal)", tok[k]);
+		if (seen[stat])
+			scn_die(path, line, "expect checked: '%s' given twice", stat_names[stat]);
+		seen[stat] = true;
 	}
 }
 
@@ -372,11 +422,14 @@ static void parse_line(const char *path, int line, char **tok, int n, struct ste
 		if (n < 1)
 			scn_die(path, line, "usage: expect WORD | expect shared|exclusive | "
 					"expect field NAME=VALUE... | expect stat|total anon=N [thp=N] | "
-					"expect pte|pmd PROC ADDR [LEN] ENTRY");
+					"expect pte|pmd PROC ADDR [LEN] ENTRY | "
+					"expect checked COUNTER>=N...");
 		if (!strcmp(tok[0], "field") && n < 2)
 			scn_die(path, line, "usage: expect field NAME=VALUE...");
 		if (!strcmp(tok[0], "stat") || !strcmp(tok[0], "total"))
 			parse_expect_stats(path, line, tok, n);
+		if (!strcmp(tok[0], "checked"))
+			parse_expect_checked(path, line, tok, n);
 		if (!strcmp(tok[0], "pte") || !strcmp(tok[0], "pmd"))
 			parse_expect_view(path, line, tok, n, st);
 		for (int k = 0; k < n; k++)

@@ -74,6 +74,13 @@ bool scn_parse_num(const char *t, uint64_t *v);
 /* A signed count: [+|-]N, decimal or 0x hex, no size suffix (expect stat / total). */
 bool scn_parse_count(const char *t, long long *v);
 void scn_fmt_size(char *buf, size_t len, uint64_t v);
+/*
+ * One word of `expect checked`: COUNTER>=N, COUNTER a name of the module's debugfs
+ * stats (c-shim/foliomap_debugfs.h); its enum foliomap_stat index and N.
+ */
+bool scn_parse_checked(const char *t, int *stat, unsigned long long *min);
+/* The counter name of an enum foliomap_stat index, or NULL. */
+const char *scn_stat_name(int stat);
 /* Parses a whole scenario file (syntax errors: scn_die); *steps is malloc'ed. */
 void scn_parse_file(const char *path, struct step **steps, int *nr);
 void scn_free_steps(struct step *steps, int nr);

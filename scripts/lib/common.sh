@@ -219,13 +219,15 @@ host_tsc_khz() {
 
 # scn_split_transcripts VMOUT DIR: kmod-test/scn_run's output of a boot, split per file:
 # DIR/NAME.kern (transcript), NAME.kst (scn_run's status; missing: no END marker, the
-# runner stopped), NAME.kerr (its @@scn ERROR lines).
+# runner stopped), NAME.kerr (its @@scn ERROR lines), NAME.kscope (scn_run --scope: its
+# @@scn SCOPE / CHECKED / UNMET lines, the shadow checker's counts of the file).
 scn_split_transcripts() {
 	awk -v dir="$2" '
 		/^@@scn BEGIN / { n = $3; sub(/.*\//, "", n); sub(/\.scn$/, "", n)
 			f = dir "/" n ".kern"; printf "" > f; on = 1; next }
-		on && /^@@scn END / { print $NF > (dir "/" n ".kst"); close(dir "/" n ".kst")
+		on && /^@@scn END / { print $NF > (dir "/" n ".kst"); close(dir "/" n ".kst"); close(dir "/" n ".kscope"); close(dir "/" n ".kerr")
 			close(f); on = 0; next }
 		on && /^@@scn ERROR / { print > (dir "/" n ".kerr"); next }
+		on && /^@@scn (SCOPE|CHECKED|UNMET) / { print > (dir "/" n ".kscope"); next }
 		on { print > f }' "$1"
 }
