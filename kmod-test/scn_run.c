@@ -38,6 +38,9 @@
  * COUNTER>=N, got VALUE"; an unmet one, or a transition or CoW mismatch in the scope,
  * makes the file's status 1 (the checker's verdict).
  *
+ * The settings it changes for the model's assumptions (mTHP sizes, khugepaged, the huge
+ * zeropage, swap) are put back when it exits: later tests of the same boot need them.
+ *
  * Output per file: "@@scn BEGIN FILE", the transcript, "@@scn END FILE STATUS" (0 ok,
  * 2 a scenario error: syntax, unknown names, a madvise/mprotect range with a hole (the
  * kernel's ENOMEM), where csim exits 2; 3 a step the kernel refused or a runner failure).
@@ -1189,6 +1192,82 @@ static int run_file(const char *path)
 	return st;
 }
 
+/*
+ * The system settings the runner changes, put back when it exits: tests that run after
+ * it in the same boot (run_tests) expect the VM's THP sizes, khugepaged and swap.
+ */
+#define SWAP_DEV	"/dev/zram0"
+#define NR_SAVED	(8 + 3)		/* mTHP orders 2..9, then the knobs of setup() */
+static struct {
+	char path[96];
+	char value[32];			/* "": not readable, not restored */
+} saved[NR_SAVED];
+static bool swap_was_on;
+static pid_t runner_pid;
+
+/* A setting's value: a number, or the bracketed word of a choice ("a [b] c"). */
+static void read_setting(const char *path, char *val, size_t len)
+{
+	char buf[256] = "", *open_br, *close_br;
+	FILE *f = fopen(path, "r");
+
+	val[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(buf, sizeof(buf), f)) {
+		open_br = strchr(buf, '[');
+		close_br = open_br ? strchr(open_br, ']') : NULL;
+		if (close_br) {
+			*close_br = '\0';
+			snprintf(val, len, "%s", open_br + 1);
+		} else {
+			buf[strcspn(buf, " \n")] = '\0';
+			snprintf(val, len, "%s", buf);
+		}
+	}
+	fclose(f);
+}
+
+static void restore_settings(void)
+{
+	if (getpid() != runner_pid)
+		return;
+	for (unsigned int i = 0; i < NR_SAVED; i++)
+		if (saved[i].value[0] && write_file(saved[i].path, saved[i].value))
+			fprintf(stderr, "scn_run: cannot restore %s to %s\n", saved[i].path,
+				saved[i].value);
+	if (swap_was_on && swapon(SWAP_DEV, 0))
+		fprintf(stderr, "scn_run: swapon %s: %s\n", SWAP_DEV, strerror(errno));
+}
+
+static void save_settings(void)
+{
+	static const char *const knobs[] = {
+		THP_DIR "/khugepaged/scan_sleep_millisecs",
+		THP_DIR "/khugepaged/alloc_sleep_millisecs",
+		THP_DIR "/use_zero_page",
+	};
+	unsigned int n = 0;
+	char line[256];
+	FILE *f;
+
+	for (unsigned int order = 2; order <= 9; order++)
+		snprintf(saved[n++].path, sizeof(saved[0].path), THP_DIR "/hugepages-%llukB/enabled",
+			 (unsigned long long)((PAGE << order) >> 10));
+	for (unsigned int i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+		snprintf(saved[n++].path, sizeof(saved[0].path), "%s", knobs[i]);
+	for (unsigned int i = 0; i < n; i++)
+		read_setting(saved[i].path, saved[i].value, sizeof(saved[i].value));
+	f = fopen("/proc/swaps", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, SWAP_DEV " ", strlen(SWAP_DEV " ")))
+			swap_was_on = true;
+	if (f)
+		fclose(f);
+	runner_pid = getpid();
+	atexit(restore_settings);
+}
+
 /* The model's assumptions (FORMAT.md): no khugepaged collapse, huge zeropage on, no
  * swap, every worker on one CPU of node 0 (the local LRU drain of a CoW fault then
  * sees every batch; new folios on node 0). */
@@ -1198,10 +1277,11 @@ static void setup(void)
 	char buf[64] = "";
 	int cpu = 0, fd;
 
+	save_settings();
 	write_file(THP_DIR "/khugepaged/scan_sleep_millisecs", "86400000");
 	write_file(THP_DIR "/khugepaged/alloc_sleep_millisecs", "86400000");
 	write_file(THP_DIR "/use_zero_page", "1");
-	swapoff("/dev/zram0");
+	swapoff(SWAP_DEV);
 	fd = open("/sys/devices/system/node/node0/cpulist", O_RDONLY);
 	if (fd >= 0) {
 		if (read(fd, buf, sizeof(buf) - 1) > 0 && isdigit((unsigned char)buf[0]))
