@@ -19,8 +19,8 @@
  *  - show: debugfs foliomap/inspect after draining the per-CPU LRU batches (an empty
  *    move_pages), mm ids named by the processes whose mm has that id;
  *  - split: /sys/kernel/debug/split_huge_pages, SPLIT when the large folio at ADDR is
- *    order 0 or the shared zeropage afterwards; migrate: move_pages(MPOL_MF_MOVE_ALL)
- *    and the pages' nodes before and after; both done by the worker itself, so that
+ *    order 0 or the shared zeropage afterwards; migrate: move_pages(MPOL_MF_MOVE_ALL,
+ *    or MPOL_MF_MOVE with `move`) and the pages' nodes before and after; both done by the worker itself, so that
  *    they are its own operations (--scope);
  *  - query: the controller reads the worker's /proc/PID/pagemap, /proc/kpagecount and
  *    /proc/PID/smaps (page-table walks under the mmap lock: no GUP, no fault, no state
@@ -85,6 +85,7 @@ struct pin_longterm_test {
 #define GUP_TEST_PATH			"/sys/kernel/debug/gup_test"
 #define SPLIT_PATH			"/sys/kernel/debug/split_huge_pages"
 #define THP_DIR				"/sys/kernel/mm/transparent_hugepage"
+#define MPOL_MF_MOVE			(1 << 1)
 #define MPOL_MF_MOVE_ALL		(1 << 2)
 
 #define PAGE				4096ull
@@ -100,7 +101,7 @@ enum op { OP_MMAP, OP_ACCESS, OP_PIN, OP_UNPIN, OP_FORK, OP_EXIT, OP_MUNMAP, OP_
 
 struct cmd {
 	int op;
-	int flag;		/* write / rw */
+	int flag;		/* write / rw / migrate: MPOL_MF_MOVE */
 	int child;		/* fork: the child's channel */
 	uint64_t a, b, c;
 };
@@ -208,8 +209,8 @@ static int write_file(const char *path, const char *s)
 
 /* ---- the worker ---------------------------------------------------------------------- */
 
-static int migrate_self(uint64_t start, uint64_t end, int node, unsigned long *ncand,
-			unsigned long *nmoved, const char **what);
+static int migrate_self(uint64_t start, uint64_t end, int node, int flags,
+			unsigned long *ncand, unsigned long *nmoved, const char **what);
 static int split_self(uint64_t addr);
 
 struct pinned {
@@ -379,7 +380,9 @@ static void __attribute__((noreturn)) worker(int chan)
 			unsigned long nc, moved;
 			const char *what;
 
-			err = migrate_self(c.a, c.b, (int)c.c, &nc, &moved, &what);
+			err = migrate_self(c.a, c.b, (int)c.c,
+					   c.flag ? MPOL_MF_MOVE : MPOL_MF_MOVE_ALL, &nc, &moved,
+					   &what);
 			/* the word: MIGRATED 0, PARTIAL 1, FAILED 2; or the failing call */
 			out[0] = moved == nc ? 0 : moved ? 1 : 2;
 			n = 1;
@@ -755,8 +758,8 @@ static void set_thp(uint64_t size, bool always)
  * its scope) that map a folio on another node, to @node: 0 and the number of candidates
  * and of pages that moved, or an errno (*what: the failing call).
  */
-static int migrate_self(uint64_t start, uint64_t end, int node, unsigned long *ncand,
-			unsigned long *nmoved, const char **what)
+static int migrate_self(uint64_t start, uint64_t end, int node, int flags,
+			unsigned long *ncand, unsigned long *nmoved, const char **what)
 {
 	unsigned long n = (end - start) / PAGE, nc = 0, moved = 0;
 	void **pages = calloc(n, sizeof(*pages)), **cand = calloc(n, sizeof(*cand));
@@ -782,7 +785,7 @@ static int migrate_self(uint64_t start, uint64_t end, int node, unsigned long *n
 		for (unsigned long i = 0; i < nc; i++)
 			nodes[i] = node;
 		/* > 0: pages not migrated; their status tells, as the query below does */
-		if (syscall(SYS_move_pages, 0, nc, cand, nodes, status, MPOL_MF_MOVE_ALL) < 0) {
+		if (syscall(SYS_move_pages, 0, nc, cand, nodes, status, flags) < 0) {
 			*what = "move_pages";
 			err = errno;
 			goto out;
@@ -999,6 +1002,7 @@ static int run_step(const struct step *st, int *next_chan)
 		cmd.a = start;
 		cmd.b = end;
 		cmd.c = (uint64_t)st->node;
+		cmd.flag = st->flag;	/* move: MPOL_MF_MOVE */
 		err = call_err(p, &cmd, &r, out);
 		if (err) {
 			if (err > 0)

@@ -352,7 +352,7 @@ static void parse_line(const char *path, int line, char **tok, int n, struct ste
 			[V_MUNMAP] = "P: munmap ADDR [LEN]",
 			[V_MADVISE] = "P: madvise ADDR [LEN] dontneed",
 			[V_MPROTECT] = "P: mprotect ADDR [LEN] ro|rw",
-			[V_MIGRATE] = "P: migrate ADDR [LEN] node N",
+			[V_MIGRATE] = "P: migrate ADDR [LEN] node N [move]",
 			[V_QUERY] = "P: query ADDR [LEN]",
 		};
 		int rest = n;
@@ -373,6 +373,11 @@ static void parse_line(const char *path, int line, char **tok, int n, struct ste
 		} else if (st->verb == V_MIGRATE) {
 			uint64_t node;
 
+			/* move: MPOL_MF_MOVE, which refuses a maybe-shared folio (-EACCES) */
+			if (rest > 3 && !strcmp(tok[rest - 1], "move")) {
+				st->flag = true;
+				rest--;
+			}
 			if (rest < 3 || strcmp(tok[rest - 2], "node") ||
 			    !scn_parse_num(tok[rest - 1], &node) || node > 1)
 				scn_die(path, line, "usage: %s (node 0 or 1)", usage[st->verb]);
@@ -508,7 +513,7 @@ void scn_echo(const struct step *st, struct buf *b)
 	switch (st->verb) {
 	case V_MADVISE: scn_put(b, " dontneed"); break;
 	case V_MPROTECT: scn_put(b, st->flag ? " rw" : " ro"); break;
-	case V_MIGRATE: scn_put(b, " node %d", st->node); break;
+	case V_MIGRATE: scn_put(b, " node %d%s", st->node, st->flag ? " move" : ""); break;
 	case V_PIN: if (!st->flag) scn_put(b, " ro"); break;
 	default: break;
 	}

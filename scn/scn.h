@@ -49,7 +49,7 @@ struct step {
 	char name[SCN_NAME_LEN];	/* region / child / spawned process */
 	struct addr a;
 	uint64_t size, align, misalign;	/* mmap / mremap / thp */
-	bool flag;			/* thp always; mprotect rw; pin write */
+	bool flag;			/* thp always; mprotect rw; pin write; migrate move */
 	int node;
 	char *expect[MAX_TOKENS];	/* expect arguments */
 	int nr_expect;

@@ -163,7 +163,7 @@ int sim_pin(struct sim *s, struct proc *p, uint64_t addr, bool write,
 	    enum access_outcome *out);
 int sim_unpin(struct sim *s, struct proc *p, uint64_t start, uint64_t end, int *nr);
 int sim_migrate(struct sim *s, struct proc *p, uint64_t start, uint64_t end, int node,
-		int *moved, int *failed);
+		bool move_all, int *moved, int *failed);
 int sim_split(struct sim *s, struct proc *p, uint64_t addr, bool *split);
 /* The PMD entry of `addr` in `p`, NULL when none is populated there (not allocated). */
 const struct pmd *sim_pmd(const struct proc *p, uint64_t addr);

@@ -594,7 +594,7 @@ static int apply(struct fz *z, const struct step *st)
 			return 1;
 		break;
 	case V_MIGRATE:
-		if (sim_migrate(s, p, start, end, st->node, &n1, &n2))
+		if (sim_migrate(s, p, start, end, st->node, !st->flag, &n1, &n2))
 			return -1;
 		break;
 	case V_SPLIT:

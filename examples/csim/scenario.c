@@ -686,7 +686,7 @@ static void run_step(struct run *r, const struct step *st)
 		int moved, failed;
 
 		resolve(r, st, p, true, &start, &end);
-		rc = sim_migrate(s, p, start, end, st->node, &moved, &failed);
+		rc = sim_migrate(s, p, start, end, st->node, !st->flag, &moved, &failed);
 		r->last_word = failed == 0 ? "MIGRATED" : moved ? "PARTIAL" : "FAILED";
 		scn_put(&b, ": %s", r->last_word);
 		break;

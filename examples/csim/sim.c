@@ -1671,13 +1671,14 @@ static bool migrate_batch(struct sim *s, struct folio **list, int n, int node)
 /* move_pages() of the pages of [start, end) that map a folio on another node (what the
  * kernel executor passes), as mm/migrate.c do_pages_move batches them: pages are queued
  * (folio isolated) until one cannot be: its folio is queued already (folio_isolate_lru
- * fails: the next page of a large folio), on the node already, or no folio; that flushes
- * the batch. A batch that does not migrate completely ends the call: the pages after it
+ * fails: the next page of a large folio), on the node already, no folio, or, without
+ * `move_all` (MPOL_MF_MOVE), maybe mapped shared (__add_folio_for_migration: -EACCES,
+ * the folio stays); that flushes the batch. A batch that does not migrate completely ends the call: the pages after it
  * are not tried. `moved` / `failed` count the pages that map a folio on `node` afterwards
  * or not; a page remapped to the shared zeropage by a split counts as moved (its data is
  * zero, nothing of it stays behind; move_pages reports it migrated). */
 int sim_migrate(struct sim *s, struct proc *p, uint64_t start, uint64_t end, int node,
-		int *moved, int *failed)
+		bool move_all, int *moved, int *failed)
 {
 	uint64_t *cand;
 	struct folio **batch;
@@ -1701,6 +1702,12 @@ int sim_migrate(struct sim *s, struct proc *p, uint64_t start, uint64_t end, int
 		unsigned int page;
 		bool queued = sim_lookup(s, p, cand[i], &f, &page) == LOOK_FOLIO &&
 			      f->node != node;
+		fm_query q;
+
+		if (queued && !move_all) {
+			FM(t_query(f, page, &q));
+			queued = !q.maybe_mapped_shared;
+		}
 
 		for (int k = 0; k < nb && queued; k++)
 			queued = batch[k] != f;
