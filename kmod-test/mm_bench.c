@@ -3,6 +3,7 @@
  * mm_bench: the rmap-heavy micro-benchmarks of the MM-owner-tracking series, in the VM.
  *
  *   mm_bench [--mib N] [--runs N] [--sizes KB,KB,...] [--ops OP,OP,...] [--tag T]
+ *            [--perf-ctl CTL_FIFO,ACK_FIFO]
  *
  * For each run, folio size and operation: maps N MiB (default 1024) of anonymous
  * memory backed by PTE-mapped folios of that size (16 KiB ... 2 MiB: one mTHP size
@@ -22,6 +23,11 @@
  * collects them from both kernels and prints medians and spreads. Runs are interleaved
  * (run 1 of every size and operation, then run 2, ...) so that a slow phase of the host
  * spreads over all cells instead of biasing one.
+ *
+ * --perf-ctl: the two fifos of `perf record -D -1 --control fifo:CTL,ACK` (scripts/
+ * profile-checker): "enable" is written to CTL (and its "ack" awaited on ACK) just before
+ * each timed section, "disable" just after it, so that a profile holds the timed
+ * operation only, not the region's set-up, the child's exit or the munmap after it.
  *
  * Exit: 0, 1 on a failed measurement (a folio of the wrong size is a failure: the numbers
  * would describe something else), 2 on bad arguments.
@@ -231,6 +237,43 @@ static void release_child(pid_t pid, int fds[2])
 		die(1, "child %d did not exit cleanly", pid);
 }
 
+/* perf's control fifos (--perf-ctl), -1 when not profiling. */
+static int perf_ctl = -1, perf_ack = -1;
+
+/* Sends @cmd ("enable"/"disable") to perf and waits for its "ack". */
+static void perf_send(const char *cmd)
+{
+	char buf[16];
+	ssize_t n;
+
+	if (perf_ctl < 0)
+		return;
+	if (write(perf_ctl, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
+		die(1, "--perf-ctl: write: %s", strerror(errno));
+	do
+		n = read(perf_ack, buf, sizeof(buf));
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		die(1, "--perf-ctl: no ack from perf");
+}
+
+static void perf_open(const char *spec)
+{
+	char ctl[128], *ack;
+
+	if (strlen(spec) >= sizeof(ctl))
+		die(2, "--perf-ctl: '%s' is too long", spec);
+	strcpy(ctl, spec);
+	ack = strchr(ctl, ',');
+	if (!ack)
+		die(2, "--perf-ctl: '%s' (CTL_FIFO,ACK_FIFO)", spec);
+	*ack++ = 0;
+	perf_ctl = open(ctl, O_WRONLY);
+	perf_ack = open(ack, O_RDONLY);
+	if (perf_ctl < 0 || perf_ack < 0)
+		die(1, "--perf-ctl: cannot open %s / %s: %s", ctl, ack, strerror(errno));
+}
+
 static uint64_t measure(enum op op, size_t len, unsigned long kb)
 {
 	struct region r;
@@ -241,31 +284,39 @@ static uint64_t measure(enum op op, size_t len, unsigned long kb)
 	region_make(&r, len, kb);
 	switch (op) {
 	case OP_MUNMAP:
+		perf_send("enable");
 		t0 = now_ns();
 		region_drop(&r);
 		t1 = now_ns();
+		perf_send("disable");
 		break;
 	case OP_FORK:
+		perf_send("enable");
 		t0 = now_ns();
 		pid = fork_waiting_child(fds);
 		t1 = now_ns();
+		perf_send("disable");
 		release_child(pid, fds);
 		region_drop(&r);
 		break;
 	case OP_COW_BYTE:
 		pid = fork_waiting_child(fds);
+		perf_send("enable");
 		t0 = now_ns();
 		touch_every_page(&r);
 		t1 = now_ns();
+		perf_send("disable");
 		release_child(pid, fds);
 		region_drop(&r);
 		break;
 	default:
 		pid = fork_waiting_child(fds);
 		release_child(pid, fds);
+		perf_send("enable");
 		t0 = now_ns();
 		touch_every_page(&r);
 		t1 = now_ns();
+		perf_send("disable");
 		region_drop(&r);
 		break;
 	}
@@ -356,8 +407,10 @@ int main(int argc, char **argv)
 			any_op = true;
 		} else if (!strcmp(argv[i], "--tag") && v) {
 			tag = v;
+		} else if (!strcmp(argv[i], "--perf-ctl") && v) {
+			perf_open(v);
 		} else {
-			die(2, "usage: mm_bench [--mib N] [--runs N] [--sizes KB,...] [--ops OP,...] [--tag T]");
+			die(2, "usage: mm_bench [--mib N] [--runs N] [--sizes KB,...] [--ops OP,...] [--tag T] [--perf-ctl CTL,ACK]");
 		}
 		i++;
 	}
