@@ -665,29 +665,6 @@ static const struct knob {
 static char saved_knobs[NR_KNOBS][KNOB_LEN];	/* "": not readable */
 static pid_t harness_pid;
 
-/* A knob's value: a number, or the bracketed word of a choice ("a [b] c"). */
-static void read_knob(const char *path, char *val)
-{
-	char buf[256] = "", *open_br, *close_br;
-	FILE *f = fopen(path, "r");
-
-	val[0] = '\0';
-	if (!f)
-		return;
-	if (fgets(buf, sizeof(buf), f)) {
-		open_br = strchr(buf, '[');
-		close_br = open_br ? strchr(open_br, ']') : NULL;
-		if (close_br) {
-			*close_br = '\0';
-			snprintf(val, KNOB_LEN, "%s", open_br + 1);
-		} else {
-			buf[strcspn(buf, " \n")] = '\0';
-			snprintf(val, KNOB_LEN, "%s", buf);
-		}
-	}
-	fclose(f);
-}
-
 static void restore_knobs(void)
 {
 	unsigned int i;
@@ -705,7 +682,7 @@ static void quiet_knobs(void)
 
 	harness_pid = getpid();
 	for (i = 0; i < NR_KNOBS; i++) {
-		read_knob(knobs[i].path, saved_knobs[i]);
+		setting_read(knobs[i].path, saved_knobs[i], KNOB_LEN);
 		if (saved_knobs[i][0] && write_file(knobs[i].path, knobs[i].quiet))
 			ksft_print_msg("cannot set %s\n", knobs[i].path);
 	}

@@ -169,3 +169,25 @@ int page_node(const void *addr)
 		return -errno;
 	return status;
 }
+
+void setting_read(const char *path, char *val, size_t len)
+{
+	char buf[256] = "", *open_br, *close_br;
+	FILE *f = fopen(path, "r");
+
+	val[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(buf, sizeof(buf), f)) {
+		open_br = strchr(buf, '[');
+		close_br = open_br ? strchr(open_br, ']') : NULL;
+		if (close_br) {
+			*close_br = '\0';
+			snprintf(val, len, "%s", open_br + 1);
+		} else {
+			buf[strcspn(buf, " \n")] = '\0';
+			snprintf(val, len, "%s", buf);
+		}
+	}
+	fclose(f);
+}

@@ -56,6 +56,11 @@ long long vmstat_read(const char *name);
 int lru_drain_all(void);
 /* The NUMA node of the page mapped at addr (move_pages() without nodes), or -errno. */
 int page_node(const void *addr);
+/*
+ * A sysfs/procfs setting's value into val (len bytes): a number, or the bracketed word
+ * of a choice ("always [inherit] never" -> "inherit"); "" when unreadable.
+ */
+void setting_read(const char *path, char *val, size_t len);
 /* AnonHugePages (kB) of the VMA containing addr, from /proc/self/smaps, or -1. */
 long smaps_anon_huge_kb(const void *addr);
 

@@ -1209,29 +1209,6 @@ static struct {
 static bool swap_was_on;
 static pid_t runner_pid;
 
-/* A setting's value: a number, or the bracketed word of a choice ("a [b] c"). */
-static void read_setting(const char *path, char *val, size_t len)
-{
-	char buf[256] = "", *open_br, *close_br;
-	FILE *f = fopen(path, "r");
-
-	val[0] = '\0';
-	if (!f)
-		return;
-	if (fgets(buf, sizeof(buf), f)) {
-		open_br = strchr(buf, '[');
-		close_br = open_br ? strchr(open_br, ']') : NULL;
-		if (close_br) {
-			*close_br = '\0';
-			snprintf(val, len, "%s", open_br + 1);
-		} else {
-			buf[strcspn(buf, " \n")] = '\0';
-			snprintf(val, len, "%s", buf);
-		}
-	}
-	fclose(f);
-}
-
 static void restore_settings(void)
 {
 	if (getpid() != runner_pid)
@@ -1261,7 +1238,7 @@ static void save_settings(void)
 	for (unsigned int i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
 		snprintf(saved[n++].path, sizeof(saved[0].path), "%s", knobs[i]);
 	for (unsigned int i = 0; i < n; i++)
-		read_setting(saved[i].path, saved[i].value, sizeof(saved[i].value));
+		setting_read(saved[i].path, saved[i].value, sizeof(saved[i].value));
 	f = fopen("/proc/swaps", "r");
 	while (f && fgets(line, sizeof(line), f))
 		if (!strncmp(line, SWAP_DEV " ", strlen(SWAP_DEV " ")))
