@@ -52,6 +52,7 @@ struct fork_arena {
 	unsigned int used;	/* bytes of data[] in use */
 	unsigned int last;	/* offset of the entry added last */
 	unsigned int nr;
+	unsigned int index;	/* its place in arenas[]: its buckets in arena_heads[] */
 	DECLARE_BITMAP(bloom, FORK_BLOOM_BITS);
 	u8 data[] __aligned(8);
 };
@@ -105,19 +106,18 @@ struct fork_probe {
 
 static u32 *arena_bucket(struct fork_arena *a, struct folio *folio)
 {
-	unsigned int i = ((u8 *)a - (u8 *)arenas) / arena_stride();
-
-	return &arena_heads[i * FORK_HASH_SIZE + hash_ptr(folio, FORK_HASH_BITS)];
+	return &arena_heads[(a->index << FORK_HASH_BITS) + hash_ptr(folio, FORK_HASH_BITS)];
 }
 
-static struct fork_folio *fork_find(struct fork_arena *a, struct folio *folio)
+/* @folio's entry: the one added last (the PTEs of a folio come in a row), or in @bucket. */
+static struct fork_folio *fork_find(struct fork_arena *a, struct folio *folio, u32 *bucket)
 {
 	struct fork_folio *e;
 	u32 off;
 
 	if (a->nr && entry_at(a, a->last)->folio == folio)
 		return entry_at(a, a->last);
-	for (off = *arena_bucket(a, folio); off; off = e->hash_next) {
+	for (off = *bucket; off; off = e->hash_next) {
 		e = entry_at(a, off - 1);
 		if (e->folio == folio)
 			return e;
@@ -180,7 +180,8 @@ static struct fork_folio *fork_entry(struct fork_arena *a, struct folio *folio,
 {
 	unsigned int order = folio_order(folio);
 	size_t size = entry_size(order);
-	struct fork_folio *e = fork_find(a, folio);
+	u32 *bucket = arena_bucket(a, folio);
+	struct fork_folio *e = fork_find(a, folio, bucket);
 
 	if (e) {
 		e->last_addr = max(e->last_addr, addr);
@@ -206,8 +207,8 @@ static struct fork_folio *fork_entry(struct fork_arena *a, struct folio *folio,
 	fmw_set_rebase(e->window, fork_rebase, fork_progress, e);
 	fmw_opened(e->window);
 	bitmap_zero(e->pte_pages, FOLIOMAP_MAX_PAGES);
-	e->hash_next = *arena_bucket(a, folio);
-	*arena_bucket(a, folio) = a->used + 1;
+	e->hash_next = *bucket;
+	*bucket = a->used + 1;
 	a->last = a->used;
 	a->used += size;
 	a->nr++;
@@ -339,7 +340,7 @@ static int copy_page_range_entry(struct kretprobe_instance *ri, struct pt_regs *
 	p->a->used = 0;
 	p->a->nr = 0;
 	bitmap_zero(p->a->bloom, FORK_BLOOM_BITS);
-	memset(&arena_heads[i * FORK_HASH_SIZE], 0, FORK_HASH_SIZE * sizeof(u32));
+	memset(&arena_heads[i << FORK_HASH_BITS], 0, FORK_HASH_SIZE * sizeof(u32));
 	p->dst_mm = foliomap_vma_mm_id(dst);
 	p->src_mm = foliomap_vma_mm_id(src);
 	p->src_pinned = mm_flags_test(MMF_HAS_PINNED, src->vm_mm);
@@ -457,6 +458,8 @@ int foliomap_fork_init(unsigned int instances)
 		foliomap_fork_exit();
 		return -ENOMEM;
 	}
+	for (unsigned int i = 0; i < instances; i++)
+		arena_at(i)->index = i;
 	return 0;
 }
 
