@@ -8,6 +8,8 @@
 #include <linux/cleanup.h>
 #include <linux/debugfs.h>
 #include <linux/mutex.h>
+#include <linux/sched.h>
+#include <linux/timekeeping.h>
 #include <linux/seq_file.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -28,7 +30,11 @@ struct mismatch_record {
 	char note[96];
 	char culprit[64];
 	int model_status;
+	char comm[TASK_COMM_LEN];	/* the task the check ran in */
+	pid_t pid;
+	u64 uptime_ns;
 	bool has_folio;		/* before / predicted / actual are set */
+	u32 page_shown;		/* the page of the page_* views, U32_MAX: none */
 	u32 fields;
 	fm_folio_diff diff;
 	fm_folio before, predicted, actual;
@@ -145,16 +151,24 @@ void foliomap_record(const struct foliomap_check_report *r, enum foliomap_record
 	if (r->culprit)
 		strscpy(rec->culprit, r->culprit, sizeof(rec->culprit));
 	rec->model_status = r->model_status;
+	get_task_comm(rec->comm, current);
+	rec->pid = task_pid_nr(current);
+	rec->uptime_ns = ktime_get_boottime_ns();
 	rec->fields = r->fields;
 	rec->diff = r->diff;
 	rec->has_folio = r->before;
+	rec->page_shown = U32_MAX;
 	if (r->before) {
+		/* The differing page; an order-0 folio's only page in any case. */
+		u32 k = r->diff.first_page != U32_MAX || r->before->order ? r->diff.first_page : 0;
+
 		rec->before = *r->before;
 		rec->predicted = *r->predicted;
 		rec->actual = *r->actual;
-		rec->page_before = view(r->before, r->diff.first_page);
-		rec->page_predicted = view(r->predicted, r->diff.first_page);
-		rec->page_actual = view(r->actual, r->diff.first_page);
+		rec->page_shown = k;
+		rec->page_before = view(r->before, k);
+		rec->page_predicted = view(r->predicted, k);
+		rec->page_actual = view(r->actual, k);
 	}
 	spin_unlock_irqrestore(&ring->lock, flags);
 }
@@ -196,13 +210,13 @@ static void show_folio_table(struct seq_file *m, const struct mismatch_record *r
 	for (field = FM_FIELD_REFCOUNT; field <= FM_FIELD_ANON; field <<= 1)
 		show_field(m, fm_field_name(field), field, d, field_value(&r->before, field),
 			   field_value(&r->predicted, field), field_value(&r->actual, field));
-	if (r->diff.first_page != U32_MAX) {
+	if (r->page_shown != U32_MAX) {
 		char name[32];
 
-		snprintf(name, sizeof(name), "page[%u] mapcount", r->diff.first_page);
+		snprintf(name, sizeof(name), "page[%u] mapcount", r->page_shown);
 		show_field(m, name, FM_FIELD_PAGE_MAPCOUNT, d, r->page_before.mapcount,
 			   r->page_predicted.mapcount, r->page_actual.mapcount);
-		snprintf(name, sizeof(name), "page[%u] exclusive", r->diff.first_page);
+		snprintf(name, sizeof(name), "page[%u] exclusive", r->page_shown);
 		show_field(m, name, FM_FIELD_PAGE_ANON_EXCLUSIVE, d,
 			   !!(r->page_before.flags & FM_PAGE_ANON_EXCLUSIVE),
 			   !!(r->page_predicted.flags & FM_PAGE_ANON_EXCLUSIVE),
@@ -234,6 +248,8 @@ static int records_show(struct seq_file *m, void *unused)
 		if (r.seq != seq)
 			continue;	/* overwritten meanwhile */
 		seq_printf(m, "\n%s %llu: %s %s\n", ring->name, r.seq, r.op, r.args);
+		seq_printf(m, "  in %s (pid %d) at %llu.%06llu s uptime\n", r.comm, r.pid,
+			   r.uptime_ns / NSEC_PER_SEC, (r.uptime_ns % NSEC_PER_SEC) / NSEC_PER_USEC);
 		if (r.culprit[0])
 			seq_printf(m, "  foreign event on the folio: %s\n", r.culprit);
 		if (r.note[0])

@@ -550,30 +550,46 @@ static const char *id_name(unsigned long id, char *buf, size_t len)
 	return buf;
 }
 
-static void render_show(struct proc *p, uint64_t addr, struct buf *b)
+/* What debugfs inspect said of one page: its frame's kind, and where the page sits in
+ * its folio (a folio or the huge zeropage) so that a range show can group pages. */
+struct inspected {
+	enum { SHOWN_NONE, SHOWN_ZERO, SHOWN_HUGEZERO, SHOWN_FOLIO } kind;
+	uint64_t pfn;
+	unsigned long page, nr_pages;	/* page index in the folio, the folio's size */
+};
+
+/* The `show` text of the page at addr (FORMAT.md) into b; the caller drains the LRU
+ * caches first (their references would count in ref). */
+static void render_show(struct proc *p, uint64_t addr, struct buf *b, struct inspected *in)
 {
-	char text[16384], kind[16], *line2;
+	char text[16384], kind[16], val[24], *line2;
 	int err;
 
-	lru_drain_all();
+	*in = (struct inspected){ .kind = SHOWN_NONE, .nr_pages = 1 };
 	err = inspect(p->pid, addr, text, sizeof(text));
 	if (err == -EFAULT) {
 		scn_put(b, "none");
 		return;
 	}
-	if (err || !field(text, "folio", kind, sizeof(kind))) {
+	if (err || !field(text, "folio", kind, sizeof(kind)) || !field(text, "pfn", val, sizeof(val))) {
 		fail("inspect %s %#llx: %s", p->name, (unsigned long long)addr, strerror(-err));
 		return;
 	}
+	in->pfn = strtoull(val, NULL, 0);
+	in->page = field(text, "page", val, sizeof(val)) ? strtoul(val, NULL, 0) : 0;
 	if (!strcmp(kind, "zero") || !strcmp(kind, "hugezero")) {
+		in->kind = kind[0] == 'z' ? SHOWN_ZERO : SHOWN_HUGEZERO;
+		in->nr_pages = kind[0] == 'z' ? 1 : SCN_PMD_SIZE / PAGE;
 		scn_put(b, "%s", kind);
 		return;
 	}
 	line2 = strchr(text, '\n');
-	if (!line2 || !line2[1]) {
+	if (!line2 || !line2[1] || !field(line2, "order", val, sizeof(val))) {
 		fail("inspect: no fields for a %s folio", kind);
 		return;
 	}
+	in->kind = SHOWN_FOLIO;
+	in->nr_pages = 1ul << strtoul(val, NULL, 10);
 	line2++;
 	line2[strcspn(line2, "\n")] = 0;
 	/* ids=[A,B]: the raw mm ids, named */
@@ -588,6 +604,63 @@ static void render_show(struct proc *p, uint64_t addr, struct buf *b)
 		else
 			scn_put(b, "%s", tok);
 	}
+}
+
+/*
+ * show ADDR LEN: the frames of [start, end) (FORMAT.md), as the simulator groups them: a
+ * frame is a run of pages whose PFNs follow the first one's inside its folio (the same
+ * folio, consecutive pages), a hole (pagemap: not present), or one zeropage page. One
+ * pagemap read, one inspect per frame.
+ */
+static void render_range(const struct step *st, struct proc *p, uint64_t start, uint64_t end,
+			 struct buf *b)
+{
+	size_t n = (size_t)((end - start) / PAGE);
+	uint64_t *pm = calloc(n, sizeof(*pm));
+	struct buf *text = malloc(sizeof(*text));
+	struct scn_frames fs;
+	struct inspected in;
+	size_t len;
+	int err;
+
+	if (!pm || !text) {
+		fail("out of memory");
+		goto out;
+	}
+	err = pagemap_read(p->pid, start, pm, n);
+	if (err) {
+		fail("/proc/%d/pagemap: %s", p->pid, strerror(-err));
+		goto out;
+	}
+	scn_frames_begin(&fs, b, st->a.region);
+	for (size_t i = 0; i < n && !run_status; i += len) {
+		text->n = 0;
+		text->s[0] = 0;
+		text->overflow = false;
+		len = 1;
+		if (!(pm[i] & PM_PRESENT)) {
+			while (i + len < n && !(pm[i + len] & PM_PRESENT))
+				len++;
+			scn_put(text, "none");
+		} else {
+			render_show(p, start + i * PAGE, text, &in);
+			if (in.kind == SHOWN_NONE)
+				fail("show %s: pagemap says present, inspect says not mapped at %#llx",
+				     p->name, (unsigned long long)(start + i * PAGE));
+			if (in.kind != SHOWN_ZERO)
+				while (i + len < n && in.page + len < in.nr_pages &&
+				       (pm[i + len] & PM_PRESENT) &&
+				       (pm[i + len] & PM_PFN_MASK) == in.pfn + len)
+					len++;
+		}
+		if (text->overflow)
+			b->overflow = true;
+		scn_frame_add(&fs, st->a.off + i * PAGE, len * PAGE, text->s);
+	}
+	scn_frames_end(&fs);
+out:
+	free(text);
+	free(pm);
 }
 
 /* The smaps fields the transcript prints (kB), summed over the VMAs overlapping
@@ -1037,8 +1110,15 @@ static int run_step(const struct step *st, int *next_chan)
 	}
 	case V_SHOW:
 		resolve(st, p, false, &start, &end);
-		scn_put(&b, ": ");
-		render_show(p, start, &b);
+		lru_drain_all();
+		if (st->a.len) {
+			render_range(st, p, start, end, &b);
+		} else {
+			struct inspected in;
+
+			scn_put(&b, ": ");
+			render_show(p, start, &b, &in);
+		}
 		break;
 	case V_QUERY:
 		resolve(st, p, true, &start, &end);
@@ -1047,6 +1127,8 @@ static int run_step(const struct step *st, int *next_chan)
 	case V_EXPECT:
 		break;
 	}
+	if (b.overflow)
+		fail("internal error: the transcript line is longer than %zu bytes", sizeof(b.s) - 1);
 	printf("%s\n", b.s);
 	fflush(stdout);
 	return run_status ? -1 : 0;

@@ -413,9 +413,18 @@ static void parse_line(const char *path, int line, char **tok, int n, struct ste
 		snprintf(st->a.region, sizeof(st->a.region), "%s", tok[0]);
 		parse_align(path, line, tok[2], st);
 		break;
-	case V_SPLIT: case V_SHOW:
-		NARGS(1, 1, st->verb == V_SPLIT ? "P: split ADDR" : "P: show ADDR");
+	case V_SPLIT:
+		NARGS(1, 1, "P: split ADDR");
 		parse_addr(path, line, tok[0], &st->a);
+		break;
+	case V_SHOW:
+		NARGS(1, 2, "P: show ADDR [LEN]");
+		parse_addr(path, line, tok[0], &st->a);
+		/* a range: one frame per folio; at most one PMD, so one line stays readable */
+		if (n == 2 && (!scn_parse_num(tok[1], &st->a.len) || !st->a.len ||
+			       st->a.len % SCN_PAGE_SIZE || st->a.len > SCN_PMD_SIZE))
+			scn_die(path, line, "show: LEN must be a multiple of 4K from 4K to 2M, got '%s'",
+				tok[1]);
 		break;
 	case V_EXPECT:
 		/* expect pmc ... / expect nopmc ...: only in that kernel configuration */
@@ -458,8 +467,55 @@ void scn_put(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 	if (k > 0)
 		b->n += (size_t)k;
-	if (b->n >= sizeof(b->s))
+	if (b->n >= sizeof(b->s)) {
 		b->n = sizeof(b->s) - 1;
+		b->overflow = true;
+	}
+}
+
+static void frames_flush(struct scn_frames *fs)
+{
+	char size[32];
+
+	if (!fs->count)
+		return;
+	scn_fmt_size(size, sizeof(size), fs->len);
+	scn_put(fs->b, "\n  %s+0x%llx %s", fs->region, (unsigned long long)fs->off, size);
+	if (fs->count > 1)
+		scn_put(fs->b, "*%d", fs->count);
+	scn_put(fs->b, ": %s", fs->text);
+	fs->count = 0;
+}
+
+void scn_frames_begin(struct scn_frames *fs, struct buf *b, const char *region)
+{
+	fs->b = b;
+	fs->region = region;
+	fs->count = 0;
+	scn_put(b, ":");
+}
+
+void scn_frame_add(struct scn_frames *fs, uint64_t off, uint64_t len, const char *text)
+{
+	if (fs->count && len == fs->len && off == fs->off + (uint64_t)fs->count * len &&
+	    !strcmp(text, fs->text)) {
+		fs->count++;
+		return;
+	}
+	frames_flush(fs);
+	if (strlen(text) >= sizeof(fs->text)) {
+		fs->b->overflow = true;
+		return;
+	}
+	fs->off = off;
+	fs->len = len;
+	snprintf(fs->text, sizeof(fs->text), "%s", text);
+	fs->count = 1;
+}
+
+void scn_frames_end(struct scn_frames *fs)
+{
+	frames_flush(fs);
 }
 
 

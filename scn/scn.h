@@ -57,10 +57,12 @@ struct step {
 };
 
 
-/* A transcript line under construction. */
+/* A transcript line under construction; overflow: something did not fit (an error,
+ * never a silently shortened line). */
 struct buf {
-	char s[8192];
+	char s[65536];
 	size_t n;
+	bool overflow;
 };
 
 void scn_put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -86,6 +88,22 @@ void scn_parse_file(const char *path, struct step **steps, int *nr);
 void scn_free_steps(struct step *steps, int nr);
 /* The canonical echo of a step (without the outcome). */
 void scn_echo(const struct step *st, struct buf *b);
+/*
+ * The frames of a range `show` (FORMAT.md): one per run of pages that map consecutive
+ * pages of one folio, per zeropage mapping, per hole; each on its own line
+ * "  REGION+0xOFF LEN: TEXT", adjacent frames of equal length and text as one line
+ * "  REGION+0xOFF LEN*N: TEXT". Frames are added in address order.
+ */
+struct scn_frames {
+	struct buf *b;
+	const char *region;
+	uint64_t off, len;	/* the pending run: its first frame, and how many */
+	int count;
+	char text[4096];
+};
+void scn_frames_begin(struct scn_frames *fs, struct buf *b, const char *region);
+void scn_frame_add(struct scn_frames *fs, uint64_t off, uint64_t len, const char *text);
+void scn_frames_end(struct scn_frames *fs);
 /* NEW NOFAULT*15: run-length encoded outcomes */
 void scn_render_outcomes(struct buf *b, const enum access_outcome *o, int n);
 

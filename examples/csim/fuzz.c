@@ -400,7 +400,7 @@ static bool gen_mremap(struct fz *z, struct step *st)
 	return true;
 }
 
-/* split / show: any page of a region, mapped or not, at any byte offset */
+/* split / show: any page of a region, mapped or not, at any byte offset; or a range show */
 static bool gen_point(struct fz *z, struct step *st, enum verb verb)
 {
 	struct fz_proc *p = pick_proc(z, true);
@@ -417,6 +417,13 @@ static bool gen_point(struct fz *z, struct step *st, enum verb verb)
 	snprintf(st->actor, sizeof(st->actor), "%s", p->name);
 	snprintf(st->a.region, sizeof(st->a.region), "%s", g->name);
 	st->a.off = first * SCN_PAGE_SIZE;
+	/* a range show: every folio of up to 2M from here (a range starts on a page) */
+	if (verb == V_SHOW && chance(&z->r, 30)) {
+		uint64_t left = g->pages - first, want = 1 + below(&z->r, 512);
+
+		st->a.len = (want < left ? want : left) * SCN_PAGE_SIZE;
+		return true;
+	}
 	if (chance(&z->r, 15))
 		st->a.off += 16 * below(&z->r, 256);
 	return true;

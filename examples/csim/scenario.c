@@ -25,7 +25,9 @@ struct run {
 	int nr_last_acc;
 	const char *last_word;		/* outcome word of the last split / migrate */
 	char show_proc[CSIM_NAME_LEN];
-	uint64_t show_addr;
+	char show_region[CSIM_NAME_LEN];
+	uint64_t show_addr, show_off;	/* where the show starts, and as REGION+OFF */
+	uint64_t show_end;		/* 0 after a single-address show */
 	bool have_show;
 	/* the mapped counters at the start and before the last step that changes something
 	 * (for expect total / expect stat) */
@@ -148,18 +150,48 @@ static void render_folio(struct sim *s, const struct folio *f, struct buf *b)
 	}
 }
 
-static void render_show(struct sim *s, struct proc *p, uint64_t addr, struct buf *b)
+/*
+ * One frame of a range `show` (FORMAT.md): from addr on, the pages that map consecutive
+ * pages of one folio, one zeropage mapping, the pages of one huge-zeropage PMD, or a hole.
+ */
+struct frame {
+	uint64_t addr, len;
+	enum lookup_kind kind;
+	struct folio *f;
+	unsigned int page;	/* of f, mapped at addr */
+};
+
+static void frame_at(struct sim *s, struct proc *p, uint64_t addr, uint64_t end,
+		     struct frame *fr)
 {
 	struct folio *f;
 	unsigned int page;
 
-	switch (sim_lookup(s, p, addr, &f, &page)) {
+	fr->addr = addr;
+	fr->len = CSIM_PAGE_SIZE;
+	fr->kind = sim_lookup(s, p, addr, &fr->f, &fr->page);
+	if (fr->kind == LOOK_ZERO)
+		return;
+	for (uint64_t a = addr + CSIM_PAGE_SIZE; a < end;
+	     a += CSIM_PAGE_SIZE, fr->len += CSIM_PAGE_SIZE) {
+		enum lookup_kind k = sim_lookup(s, p, a, &f, &page);
+
+		if (k != fr->kind || (k == LOOK_HUGE_ZERO && a % CSIM_PMD_SIZE == 0))
+			break;
+		if (k == LOOK_FOLIO && (f != fr->f || page != fr->page + fr->len / CSIM_PAGE_SIZE))
+			break;
+	}
+}
+
+static void render_frame(struct sim *s, const struct frame *fr, struct buf *b)
+{
+	switch (fr->kind) {
 	case LOOK_NONE: scn_put(b, "none"); return;
 	case LOOK_ZERO: scn_put(b, "zero"); return;
 	case LOOK_HUGE_ZERO: scn_put(b, "hugezero"); return;
 	case LOOK_FOLIO: break;
 	}
-	render_folio(s, f, b);
+	render_folio(s, fr->f, b);
 }
 
 /* csim --states: after a step, every live large folio as `show` prints it (order-0
@@ -176,20 +208,53 @@ static void print_states(struct run *r)
 	}
 }
 
-/* The `show` of line `st` as a picture (csim --svg): the line so far is in b, its fields
- * from `mark` on. */
-static void show_picture(struct run *r, const struct step *st, struct proc *p, uint64_t addr,
-			 const struct buf *b, size_t mark)
+/* A frame of the `show` of line `st` as a picture (csim --svg): title names the step (and
+ * the frame of a range), text holds its fields. */
+static void show_picture(struct run *r, const struct step *st, const struct frame *fr,
+			 const char *title, const char *text)
 {
 	char step[512];
-	struct folio *f = NULL;
-	unsigned int page = 0;
 
-	if (sim_lookup(&r->s, p, addr, &f, &page) != LOOK_FOLIO)
-		f = NULL;
-	snprintf(step, sizeof(step), "%s:%d  %.*s", r->path, st->line, (int)(mark > 2 ? mark - 2 : 0),
-		 b->s);
-	svg_frame(&r->s, f, page, step, b->s + mark);
+	snprintf(step, sizeof(step), "%s:%d  %s", r->path, st->line, title);
+	svg_frame(&r->s, fr->kind == LOOK_FOLIO ? fr->f : NULL, fr->page, step, text);
+}
+
+/*
+ * `show ADDR LEN`: the frames of [start, end), one picture per frame whose text differs
+ * from the frame before it (csim --svg).
+ */
+static void render_range(struct run *r, const struct step *st, struct proc *p, uint64_t start,
+			 uint64_t end, struct buf *b)
+{
+	struct scn_frames fs;
+	struct frame fr;
+	struct buf *text = malloc(2 * sizeof(*text)), *prev = text + 1;
+	size_t echo = b->n;
+
+	if (!text) {
+		fprintf(stderr, "csim: out of memory\n");
+		exit(3);
+	}
+	prev->n = 0;
+	prev->s[0] = 0;
+	scn_frames_begin(&fs, b, st->a.region);
+	for (uint64_t a = start; a < end; a += fr.len) {
+		frame_at(&r->s, p, a, end, &fr);
+		text->n = 0;
+		text->overflow = false;
+		render_frame(&r->s, &fr, text);
+		scn_frame_add(&fs, st->a.off + (a - start), fr.len, text->s);
+		if (svg_enabled() && strcmp(text->s, prev->s)) {
+			char title[256];
+
+			snprintf(title, sizeof(title), "%.*s at %s+%#llx", (int)echo, b->s,
+				 st->a.region, (unsigned long long)(st->a.off + (a - start)));
+			show_picture(r, st, &fr, title, text->s);
+		}
+		memcpy(prev, text, sizeof(*text));
+	}
+	scn_frames_end(&fs);
+	free(text);
 }
 
 /* ---- query: what userspace reads (pagemap, kpagecount, smaps) ----------------------- */
@@ -398,17 +463,63 @@ static void expect_failed(struct run *r, const struct step *st, const char *fmt,
 	r->failures++;
 }
 
-static struct folio *shown_folio(struct run *r, const struct step *st, unsigned int *page)
+static struct proc *show_proc(struct run *r, const struct step *st)
 {
-	struct proc *p;
-	struct folio *f;
-
 	if (!r->have_show)
 		scn_die(r->path, st->line, "'expect %s' needs a preceding 'show'", st->expect[0]);
-	p = sim_proc(&r->s, r->show_proc);
-	if (!p || sim_lookup(&r->s, p, r->show_addr, &f, page) != LOOK_FOLIO)
+	return sim_proc(&r->s, r->show_proc);
+}
+
+/* The folio the last `show` looks at for address addr (a range show: the one at addr,
+ * which must be in the range; else the one at its address), or NULL. */
+static struct folio *shown_folio(struct run *r, const struct step *st, uint64_t addr,
+				 unsigned int *page)
+{
+	struct proc *p = show_proc(r, st);
+	struct folio *f;
+
+	if (!r->show_end)
+		addr = r->show_addr;
+	else if (addr < r->show_addr || addr >= r->show_end)
+		scn_die(r->path, st->line, "'expect %s': %#llx is outside the range of the last 'show'",
+			st->expect[0], (unsigned long long)addr);
+	if (!p || sim_lookup(&r->s, p, addr, &f, page) != LOOK_FOLIO)
 		return NULL;
 	return f;
+}
+
+/*
+ * The frames of the last `show` as they are now (a single-address show: one, the folio at
+ * its address). Returns the number of frames, at most CSIM_PMD_SIZE / CSIM_PAGE_SIZE.
+ */
+static int shown_frames(struct run *r, const struct step *st, struct frame *fr)
+{
+	struct proc *p = show_proc(r, st);
+	int n = 0;
+
+	if (!p) {
+		fr[0] = (struct frame){ .addr = r->show_addr, .kind = LOOK_NONE };
+		return 1;
+	}
+	if (!r->show_end) {
+		fr[0].addr = r->show_addr;
+		fr[0].len = CSIM_PAGE_SIZE;
+		fr[0].kind = sim_lookup(&r->s, p, r->show_addr, &fr[0].f, &fr[0].page);
+		return 1;
+	}
+	for (uint64_t a = r->show_addr; a < r->show_end; a += fr[n++].len)
+		frame_at(&r->s, p, a, r->show_end, &fr[n]);
+	return n;
+}
+
+/* " at R+0x1000" for frame fr of a range show, "" for a single-address show */
+static const char *frame_where(struct run *r, const struct frame *fr, char *buf, size_t len)
+{
+	if (!r->show_end)
+		return "";
+	snprintf(buf, len, " at %s+%#llx", r->show_region,
+		 (unsigned long long)(r->show_off + (fr->addr - r->show_addr)));
+	return buf;
 }
 
 /*
@@ -445,26 +556,25 @@ static void expect_view(struct run *r, const struct step *st)
 {
 	bool pte = !strcmp(st->expect[0], "pte");
 	const char *want = st->expect[st->nr_expect - 1];
-	struct folio *shown = NULL;
+	bool relative = !strcmp(want, "rw") || !strcmp(want, "ro") || !strcmp(want, "copy");
 	struct proc *p = sim_proc(&r->s, st->name);
 	uint64_t start, end, step = pte ? CSIM_PAGE_SIZE : CSIM_PMD_SIZE;
 	unsigned int page;
 
 	if (!p)
 		scn_die(r->path, st->line, "no live process '%s'", st->name);
-	if (!strcmp(want, "rw") || !strcmp(want, "ro") || !strcmp(want, "copy")) {
-		shown = shown_folio(r, st, &page);
-		if (!shown) {
-			expect_failed(r, st, "expected %s %s, got no folio at the last show",
-				      st->expect[0], want);
-			return;
-		}
-	}
 	resolve(r, st, p, false, &start, &end);
 	r->checked++;
 	for (uint64_t a = start; a < end; a += step) {
-		const char *got = pte ? sim_pte_view(p, a, shown) : sim_pmd_view(p, a, shown);
+		struct folio *shown = relative ? shown_folio(r, st, a, &page) : NULL;
+		const char *got;
 
+		if (relative && !shown) {
+			expect_failed(r, st, "expected %s %s at %#llx, got no folio at the last show",
+				      st->expect[0], want, (unsigned long long)(a - start + st->a.off));
+			return;
+		}
+		got = pte ? sim_pte_view(p, a, shown) : sim_pmd_view(p, a, shown);
 		if (strcmp(got, want)) {
 			expect_failed(r, st, "expected %s %s at %#llx, got %s", st->expect[0], want,
 				      (unsigned long long)(a - start + st->a.off), got);
@@ -473,30 +583,101 @@ static void expect_view(struct run *r, const struct step *st)
 	}
 }
 
+/* expect field NAME=VALUE...: of one folio of the last show, where: "" or " at R+0x..." */
+static void expect_fields(struct run *r, const struct step *st, struct folio *f,
+			  unsigned int page, const char *where)
+{
+	for (int i = 1; i < st->nr_expect; i++) {
+		char name[32];
+		const char *eq = strchr(st->expect[i], '=');
+		static struct buf got_buf, want_buf; /* 64K each: not on the stack per field */
+		struct buf *got = &got_buf, *want = &want_buf;
+		size_t nl = eq ? (size_t)(eq - st->expect[i]) : 0;
+		unsigned long k;
+		bool unused;
+		char *end;
+
+		if (!eq || !nl || nl >= sizeof(name))
+			scn_die(r->path, st->line, "expect field: '%s' is not NAME=VALUE",
+				st->expect[i]);
+		memcpy(name, st->expect[i], nl);
+		name[nl] = 0;
+		if (!f) {
+			expect_failed(r, st, "expected %s%s, got no folio", st->expect[i], where);
+			continue;
+		}
+		got->n = want->n = 0;
+		got->s[0] = want->s[0] = 0;
+		/* pmc[K] / pae[K]: one page */
+		if (sscanf(name, "pmc[%lu", &k) == 1 || sscanf(name, "pae[%lu", &k) == 1) {
+			end = strchr(name, ']');
+			if (!end || end[1] || k >= (1ul << f->order))
+				scn_die(r->path, st->line, "bad page index in '%s'%s", name, where);
+			if (name[1] == 'm') {
+				if (r->s.mode != FM_MODE_PMC && !f->order)
+					continue; /* [PMC]-only, as `pmc` (order 0: `mapcount`) */
+				scn_put(got, "%d", f->pages[k].mapcount);
+			} else {
+				scn_put(got, "%d", !!(f->pages[k].flags & FM_PAGE_ANON_EXCLUSIVE));
+			}
+		} else if (!strcmp(name, "folio_mapcount") || !strcmp(name, "expected_ref")) {
+			fm_query q; /* spec §4: the queries, not shown by `show` */
+
+			if (t_query(f, page, &q) != FM_OK)
+				scn_die(r->path, st->line, "internal error: fm_folio_query");
+			scn_put(got, "%d", name[0] == 'f' ? q.mapcount : q.expected_ref_count);
+		} else if (!strcmp(name, "pmc") && r->s.mode != FM_MODE_PMC && f->order) {
+			render_pmc(got, f);
+		} else if (!render_field(&r->s, f, name, got)) {
+			if ((!strcmp(name, "nrpm") || !strcmp(name, "pmc")) &&
+			    r->s.mode != FM_MODE_PMC)
+				continue; /* [PMC]-only fields are skipped in nopmc */
+			scn_die(r->path, st->line, "unknown field '%s' for an order-%u folio%s",
+				name, f->order, where);
+		}
+		unused = r->s.mode != FM_MODE_PMC && f->order && !strncmp(name, "pmc", 3);
+		if (unused) /* [NOPMC] the per-page _mapcount is unused: it stays -1 (spec
+			     * §11.0) on every page named, whatever [PMC] value is written */
+			scn_put(want, name[3] ? "-1" : "[-1*%u]", 1u << f->order);
+		else
+			scn_put(want, "%s", eq + 1);
+		r->checked++;
+		if (strcmp(got->s, want->s))
+			expect_failed(r, st, "expected %s=%s%s%s, got %s=%s", name, want->s,
+				      unused ? " (nopmc: unused, -1)" : "", where, name, got->s);
+	}
+}
+
 static void run_expect(struct run *r, const struct step *st)
 {
+	static struct frame frames[CSIM_PMD_SIZE / CSIM_PAGE_SIZE];
 	const char *w = st->expect[0];
-	unsigned int page;
-	struct folio *f;
+	char where[64];
+	int n;
 
 	/* What the shadow checker must have checked: only the kernel executor counts. */
 	if (!strcmp(w, "checked"))
 		return;
 
+	/* expect shared / exclusive / field: of every folio the last show printed */
 	if (!strcmp(w, "shared") || !strcmp(w, "exclusive")) {
-		fm_query q;
+		n = shown_frames(r, st, frames);
+		for (int i = 0; i < n; i++) {
+			const struct frame *fr = &frames[i];
+			fm_query q;
 
-		f = shown_folio(r, st, &page);
-		if (!f) {
-			expect_failed(r, st, "expected %s, got no folio", w);
-			return;
+			frame_where(r, fr, where, sizeof(where));
+			if (fr->kind != LOOK_FOLIO) {
+				expect_failed(r, st, "expected %s%s, got no folio", w, where);
+				continue;
+			}
+			if (t_query(fr->f, fr->page, &q) != FM_OK)
+				scn_die(r->path, st->line, "internal error: fm_folio_query");
+			r->checked++;
+			if (q.maybe_mapped_shared != !strcmp(w, "shared"))
+				expect_failed(r, st, "expected %s%s, got %s", w, where,
+					      q.maybe_mapped_shared ? "shared" : "exclusive");
 		}
-		if (t_query(f, page, &q) != FM_OK)
-			scn_die(r->path, st->line, "internal error: fm_folio_query");
-		r->checked++;
-		if (q.maybe_mapped_shared != !strcmp(w, "shared"))
-			expect_failed(r, st, "expected %s, got %s", w,
-				      q.maybe_mapped_shared ? "shared" : "exclusive");
 		return;
 	}
 	if (!strcmp(w, "stat") || !strcmp(w, "total")) {
@@ -508,64 +689,10 @@ static void run_expect(struct run *r, const struct step *st)
 		return;
 	}
 	if (!strcmp(w, "field")) {
-		f = shown_folio(r, st, &page);
-		for (int i = 1; i < st->nr_expect; i++) {
-			char name[32];
-			const char *eq = strchr(st->expect[i], '=');
-			struct buf got = { .n = 0 }, want;
-			size_t nl = eq ? (size_t)(eq - st->expect[i]) : 0;
-			unsigned long k;
-			bool unused;
-			char *end;
-
-			if (!eq || !nl || nl >= sizeof(name))
-				scn_die(r->path, st->line, "expect field: '%s' is not NAME=VALUE",
-				    st->expect[i]);
-			memcpy(name, st->expect[i], nl);
-			name[nl] = 0;
-			if (!f) {
-				expect_failed(r, st, "expected %s, got no folio", st->expect[i]);
-				continue;
-			}
-			/* pmc[K] / pae[K]: one page */
-			if (sscanf(name, "pmc[%lu", &k) == 1 || sscanf(name, "pae[%lu", &k) == 1) {
-				end = strchr(name, ']');
-				if (!end || end[1] || k >= (1ul << f->order))
-					scn_die(r->path, st->line, "bad page index in '%s'", name);
-				if (name[1] == 'm') {
-					if (r->s.mode != FM_MODE_PMC && !f->order)
-						continue; /* [PMC]-only, as `pmc` (order 0: `mapcount`) */
-					scn_put(&got, "%d", f->pages[k].mapcount);
-				} else {
-					scn_put(&got, "%d", !!(f->pages[k].flags & FM_PAGE_ANON_EXCLUSIVE));
-				}
-			} else if (!strcmp(name, "folio_mapcount") || !strcmp(name, "expected_ref")) {
-				fm_query q; /* spec §4: the queries, not shown by `show` */
-
-				if (t_query(f, page, &q) != FM_OK)
-					scn_die(r->path, st->line, "internal error: fm_folio_query");
-				scn_put(&got, "%d", name[0] == 'f' ? q.mapcount : q.expected_ref_count);
-			} else if (!strcmp(name, "pmc") && r->s.mode != FM_MODE_PMC && f->order) {
-				render_pmc(&got, f);
-			} else if (!render_field(&r->s, f, name, &got)) {
-				if ((!strcmp(name, "nrpm") || !strcmp(name, "pmc")) &&
-				    r->s.mode != FM_MODE_PMC)
-					continue; /* [PMC]-only fields are skipped in nopmc */
-				scn_die(r->path, st->line, "unknown field '%s' for an order-%u folio",
-				    name, f->order);
-			}
-			want.n = 0;
-			unused = r->s.mode != FM_MODE_PMC && f->order && !strncmp(name, "pmc", 3);
-			if (unused) /* [NOPMC] the per-page _mapcount is unused: it stays -1 (spec
-				     * §11.0) on every page named, whatever [PMC] value is written */
-				scn_put(&want, name[3] ? "-1" : "[-1*%u]", 1u << f->order);
-			else
-				scn_put(&want, "%s", eq + 1);
-			r->checked++;
-			if (strcmp(got.s, want.s))
-				expect_failed(r, st, "expected %s=%s%s, got %s=%s", name, want.s,
-					      unused ? " (nopmc: unused, -1)" : "", name, got.s);
-		}
+		n = shown_frames(r, st, frames);
+		for (int i = 0; i < n; i++)
+			expect_fields(r, st, frames[i].kind == LOOK_FOLIO ? frames[i].f : NULL,
+				      frames[i].page, frame_where(r, &frames[i], where, sizeof(where)));
 		return;
 	}
 	if (st->nr_expect != 1)
@@ -700,20 +827,31 @@ static void run_step(struct run *r, const struct step *st)
 		scn_put(&b, ": %s", r->last_word);
 		break;
 	}
-	case V_SHOW: {
-		size_t mark;
-
+	case V_SHOW:
 		resolve(r, st, p, false, &start, &end);
-		scn_put(&b, ": ");
-		mark = b.n;
-		render_show(s, p, start, &b);
-		if (svg_enabled())
-			show_picture(r, st, p, start, &b, mark);
+		if (st->a.len) {
+			render_range(r, st, p, start, end, &b);
+		} else {
+			struct frame fr = { .addr = start, .len = CSIM_PAGE_SIZE };
+			size_t echo = b.n;
+
+			fr.kind = sim_lookup(s, p, start, &fr.f, &fr.page);
+			scn_put(&b, ": ");
+			render_frame(s, &fr, &b);
+			if (svg_enabled()) {
+				char title[256];
+
+				snprintf(title, sizeof(title), "%.*s", (int)echo, b.s);
+				show_picture(r, st, &fr, title, b.s + echo + 2);
+			}
+		}
 		snprintf(r->show_proc, sizeof(r->show_proc), "%s", p->name);
+		snprintf(r->show_region, sizeof(r->show_region), "%s", st->a.region);
 		r->show_addr = start;
+		r->show_off = st->a.off;
+		r->show_end = st->a.len ? end : 0;
 		r->have_show = true;
 		break;
-	}
 	case V_QUERY:
 		resolve(r, st, p, true, &start, &end);
 		render_query(r, st, p, start, end, &b);
@@ -723,6 +861,9 @@ static void run_step(struct run *r, const struct step *st)
 	}
 	if (rc)
 		scn_die(r->path, st->line, "%s", s->err);
+	if (b.overflow)
+		scn_die(r->path, st->line, "internal error: the transcript line is longer than %zu bytes",
+			sizeof(b.s) - 1);
 	fprintf(r->out, "%s\n", b.s);
 	if (r->states && st->verb != V_SHOW && st->verb != V_QUERY)
 		print_states(r);

@@ -32,22 +32,26 @@ corpus_check() {
 	done
 }
 
-# corpus_counts CSIM: one line per mode: files, transcript lines (steps), expectations
+# corpus_counts CSIM: one line per mode: files, transcript steps (and the frame lines of
+# range shows), expectations
 # checked (csim --states: each NAME=VALUE of a field/stat/total line counts one) and, of
 # them, the access/pin/split/migrate outcome expectations (expect reuse, copy, ...).
 corpus_counts() {
-	local csim=$1 mode scn files steps expectations outcomes n
+	local csim=$1 mode scn files steps frames expectations outcomes n
 	for mode in pmc nopmc; do
-		files=0 steps=0 expectations=0 outcomes=0
+		files=0 steps=0 frames=0 expectations=0 outcomes=0
 		for scn in "$FOLIOMAP_ROOT"/examples/csim/scenarios/*.scn; do
 			files=$((files + 1))
-			n=$("$csim" --mode "$mode" "$scn" | wc -l)
+			# a range show's frame lines are indented: part of their step
+			n=$("$csim" --mode "$mode" "$scn" | grep -vc '^  ' || true)
 			steps=$((steps + n))
+			n=$("$csim" --mode "$mode" "$scn" | grep -c '^  ' || true)
+			frames=$((frames + n))
 			n=$("$csim" --states --mode "$mode" "$scn" | tail -n 1 | awk '{ print $2 }')
 			expectations=$((expectations + n))
 			n=$(grep -cE "^expect( $mode)? (new|nofault|zero|reuse|copy|split|skipped|migrated|partial|failed)\b" "$scn" || true)
 			outcomes=$((outcomes + n))
 		done
-		echo "corpus [$mode]: $files files, $steps steps, $expectations expectations checked, $outcomes of them outcomes"
+		echo "corpus [$mode]: $files files, $steps steps ($frames range-show frame lines), $expectations expectations checked, $outcomes of them outcomes"
 	done
 }
