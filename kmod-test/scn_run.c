@@ -597,7 +597,7 @@ static void render_show(struct proc *p, uint64_t addr, struct buf *b, struct ins
 		unsigned long a, bb;
 		char n1[24], n2[24];
 
-		if (b->s[b->n - 1] != ' ')
+		if (b->n && b->s[b->n - 1] != ' ')
 			scn_put(b, " ");
 		if (sscanf(tok, "ids=[%lu,%lu]", &a, &bb) == 2)
 			scn_put(b, "ids=[%s,%s]", id_name(a, n1, sizeof(n1)), id_name(bb, n2, sizeof(n2)));
