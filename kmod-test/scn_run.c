@@ -550,16 +550,20 @@ static const char *id_name(unsigned long id, char *buf, size_t len)
 	return buf;
 }
 
-/* What debugfs inspect said of one page: its frame's kind, and where the page sits in
- * its folio (a folio or the huge zeropage) so that a range show can group pages. */
+/*
+ * What debugfs inspect said of one page: its frame's kind, and where the page sits in
+ * its folio (a folio or the huge zeropage) so that a range show can group pages.
+ */
 struct inspected {
 	enum { SHOWN_NONE, SHOWN_ZERO, SHOWN_HUGEZERO, SHOWN_FOLIO } kind;
 	uint64_t pfn;
 	unsigned long page, nr_pages;	/* page index in the folio, the folio's size */
 };
 
-/* The `show` text of the page at addr (FORMAT.md) into b; the caller drains the LRU
- * caches first (their references would count in ref). */
+/*
+ * The `show` text of the page at addr (FORMAT.md) into b; the caller drains the LRU
+ * caches first (their references would count in ref).
+ */
 static void render_show(struct proc *p, uint64_t addr, struct buf *b, struct inspected *in)
 {
 	char text[16384], kind[16], val[24], *line2;
