@@ -9,10 +9,10 @@
 #include <linux/debugfs.h>
 #include <linux/mutex.h>
 #include <linux/sched.h>
-#include <linux/timekeeping.h>
 #include <linux/seq_file.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/timekeeping.h>
 
 #include "foliomap_shadow.h"
 

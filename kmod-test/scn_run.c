@@ -638,9 +638,7 @@ static void render_range(const struct step *st, struct proc *p, uint64_t start, 
 	}
 	scn_frames_begin(&fs, b, st->a.region);
 	for (size_t i = 0; i < n && !run_status; i += len) {
-		text->n = 0;
-		text->s[0] = 0;
-		text->overflow = false;
+		scn_buf_clear(text);
 		len = 1;
 		if (!(pm[i] & PM_PRESENT)) {
 			while (i + len < n && !(pm[i + len] & PM_PRESENT))

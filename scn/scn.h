@@ -66,6 +66,13 @@ struct buf {
 };
 
 void scn_put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Empty again, for the next line. */
+static inline void scn_buf_clear(struct buf *b)
+{
+	b->n = 0;
+	b->s[0] = 0;
+	b->overflow = false;
+}
 /* "file:line: message" on stderr, exit status 2; or, with a hook set, the hook's (which
  * must not return: the kernel executor reports the error and goes on with the next file) */
 void scn_die(const char *path, int line, const char *fmt, ...)

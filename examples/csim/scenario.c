@@ -228,30 +228,27 @@ static void render_range(struct run *r, const struct step *st, struct proc *p, u
 {
 	struct scn_frames fs;
 	struct frame fr;
-	struct buf *text = malloc(2 * sizeof(*text)), *prev = text + 1;
+	struct buf *text = malloc(sizeof(*text));
 	size_t echo = b->n;
 
 	if (!text) {
 		fprintf(stderr, "csim: out of memory\n");
 		exit(3);
 	}
-	prev->n = 0;
-	prev->s[0] = 0;
 	scn_frames_begin(&fs, b, st->a.region);
 	for (uint64_t a = start; a < end; a += fr.len) {
 		frame_at(&r->s, p, a, end, &fr);
-		text->n = 0;
-		text->overflow = false;
+		scn_buf_clear(text);
 		render_frame(&r->s, &fr, text);
-		scn_frame_add(&fs, st->a.off + (a - start), fr.len, text->s);
-		if (svg_enabled() && strcmp(text->s, prev->s)) {
+		/* the pending run holds the text of the frame before this one */
+		if (svg_enabled() && (!fs.count || strcmp(text->s, fs.text))) {
 			char title[256];
 
-			snprintf(title, sizeof(title), "%.*s at %s+%#llx", (int)echo, b->s,
+			snprintf(title, sizeof(title), "%.*s at %s+0x%llx", (int)echo, b->s,
 				 st->a.region, (unsigned long long)(st->a.off + (a - start)));
 			show_picture(r, st, &fr, title, text->s);
 		}
-		memcpy(prev, text, sizeof(*text));
+		scn_frame_add(&fs, st->a.off + (a - start), fr.len, text->s);
 	}
 	scn_frames_end(&fs);
 	free(text);
@@ -502,9 +499,7 @@ static int shown_frames(struct run *r, const struct step *st, struct frame *fr)
 		return 1;
 	}
 	if (!r->show_end) {
-		fr[0].addr = r->show_addr;
-		fr[0].len = CSIM_PAGE_SIZE;
-		fr[0].kind = sim_lookup(&r->s, p, r->show_addr, &fr[0].f, &fr[0].page);
+		frame_at(&r->s, p, r->show_addr, r->show_addr + CSIM_PAGE_SIZE, &fr[0]);
 		return 1;
 	}
 	for (uint64_t a = r->show_addr; a < r->show_end; a += fr[n++].len)
@@ -517,7 +512,7 @@ static const char *frame_where(struct run *r, const struct frame *fr, char *buf,
 {
 	if (!r->show_end)
 		return "";
-	snprintf(buf, len, " at %s+%#llx", r->show_region,
+	snprintf(buf, len, " at %s+0x%llx", r->show_region,
 		 (unsigned long long)(r->show_off + (fr->addr - r->show_addr)));
 	return buf;
 }
@@ -606,8 +601,8 @@ static void expect_fields(struct run *r, const struct step *st, struct folio *f,
 			expect_failed(r, st, "expected %s%s, got no folio", st->expect[i], where);
 			continue;
 		}
-		got->n = want->n = 0;
-		got->s[0] = want->s[0] = 0;
+		scn_buf_clear(got);
+		scn_buf_clear(want);
 		/* pmc[K] / pae[K]: one page */
 		if (sscanf(name, "pmc[%lu", &k) == 1 || sscanf(name, "pae[%lu", &k) == 1) {
 			end = strchr(name, ']');
@@ -832,10 +827,10 @@ static void run_step(struct run *r, const struct step *st)
 		if (st->a.len) {
 			render_range(r, st, p, start, end, &b);
 		} else {
-			struct frame fr = { .addr = start, .len = CSIM_PAGE_SIZE };
+			struct frame fr;
 			size_t echo = b.n;
 
-			fr.kind = sim_lookup(s, p, start, &fr.f, &fr.page);
+			frame_at(s, p, start, start + CSIM_PAGE_SIZE, &fr);
 			scn_put(&b, ": ");
 			render_frame(s, &fr, &b);
 			if (svg_enabled()) {

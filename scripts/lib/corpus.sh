@@ -33,19 +33,20 @@ corpus_check() {
 }
 
 # corpus_counts CSIM: one line per mode: files, transcript steps (and the frame lines of
-# range shows), expectations
-# checked (csim --states: each NAME=VALUE of a field/stat/total line counts one) and, of
-# them, the access/pin/split/migrate outcome expectations (expect reuse, copy, ...).
+# range shows), expectations checked (csim --states: each NAME=VALUE of a field/stat/total
+# line counts one, once per folio a range show printed) and, of them, the
+# access/pin/split/migrate outcome expectations (expect reuse, copy, ...).
 corpus_counts() {
-	local csim=$1 mode scn files steps frames expectations outcomes n
+	local csim=$1 mode scn files steps frames expectations outcomes n out
 	for mode in pmc nopmc; do
 		files=0 steps=0 frames=0 expectations=0 outcomes=0
 		for scn in "$FOLIOMAP_ROOT"/examples/csim/scenarios/*.scn; do
 			files=$((files + 1))
 			# a range show's frame lines are indented: part of their step
-			n=$("$csim" --mode "$mode" "$scn" | grep -vc '^  ' || true)
+			out=$("$csim" --mode "$mode" "$scn")
+			n=$(grep -vc '^  ' <<<"$out" || true)
 			steps=$((steps + n))
-			n=$("$csim" --mode "$mode" "$scn" | grep -c '^  ' || true)
+			n=$(grep -c '^  ' <<<"$out" || true)
 			frames=$((frames + n))
 			n=$("$csim" --states --mode "$mode" "$scn" | tail -n 1 | awk '{ print $2 }')
 			expectations=$((expectations + n))
